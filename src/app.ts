@@ -1,0 +1,141 @@
+// The composition root: the one place that builds the database client, the
+// Redis clients, the event bus, the rate limiter and the services, and hands
+// them on as plain arguments. Tests and the benchmark build instances here too.
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import Redis from "ioredis";
+import type { Settings } from "./config/settings";
+import { createDatabase, type Database } from "./db/database";
+import { createAccessTokens, loadOrCreateSecret } from "./auth/access-tokens";
+import { createMemoryRateLimiter, createRedisRateLimiter } from "./limits/rate-limiter";
+import { createMemoryEventBus, createRedisEventBus, type EventBus } from "./pubsub/event-bus";
+import { UserService } from "./services/user.service";
+import { ConcertService } from "./services/concert.service";
+import type { Services } from "./services/services";
+import { buildAppSchema } from "./graphql/build-schema";
+import { createApollo } from "./graphql/apollo";
+import { createContext } from "./graphql/context";
+import { createRequestGuard } from "./graphql/request-guard";
+import { createGraphqlHttpHandler } from "./http/graphql-http";
+import { attachGraphqlWs } from "./http/graphql-ws";
+import { createRequestHandler } from "./http/routes";
+import { createIde } from "./http/ide";
+import { createLogger, type Logger } from "./observability/logger";
+import { Metrics } from "./observability/metrics";
+
+export interface AppOptions {
+  settings: Settings;
+  /** The PostgreSQL to use (the embedded one's URL when DATABASE_URL is unset). */
+  databaseUrl: string;
+  logger?: Logger;
+}
+
+export interface App {
+  services: Services;
+  db: Database;
+  bus: EventBus;
+  redis?: Redis;
+  httpServer: Server;
+  logger: Logger;
+  listen(port?: number, host?: string): Promise<{ url: string; port: number }>;
+  /** Stops taking work, finishes what it has, closes sockets and pools. Idempotent. */
+  close(): Promise<void>;
+}
+
+const DRAIN_MS = 8_000;
+
+export async function createApp(options: AppOptions): Promise<App> {
+  const { settings } = options;
+  const logger = options.logger ?? createLogger(settings.logLevel);
+  const metrics = new Metrics();
+  const db = createDatabase(options.databaseUrl, settings.databasePoolSize);
+
+  const connectRedis = settings.redisUrl
+    ? () => new Redis(settings.redisUrl!, { maxRetriesPerRequest: 2, enableAutoPipelining: true })
+    : undefined;
+  const redis = connectRedis?.();
+  const bus = connectRedis ? createRedisEventBus(connectRedis) : createMemoryEventBus();
+  const limiter = redis ? createRedisRateLimiter(redis) : createMemoryRateLimiter();
+
+  const tokens = createAccessTokens(loadOrCreateSecret(settings.jwtSecret, settings.dataDir), settings.accessTokenSeconds);
+  const services: Services = {
+    tokens,
+    users: new UserService({ prisma: db.prisma, tokens, limiter, settings }),
+    concerts: new ConcertService({ prisma: db.prisma, pool: db.pool, maxPrice: settings.maxBalance }),
+  };
+
+  const schema = buildAppSchema();
+  const guard = createRequestGuard(limiter, {
+    perUser: settings.rateLimitUserPerSecond,
+    perAddress: settings.rateLimitAddressPerSecond,
+  });
+  const apollo = createApollo({ schema, logger, metrics, guard });
+  await apollo.start();
+
+  const graphql = createGraphqlHttpHandler(apollo, (req) =>
+    createContext(services, {
+      authorization: req.headers.authorization,
+      queueToken: headerValue(req.headers["x-queue-token"]),
+      address: req.socket.remoteAddress,
+      requestId: headerValue(req.headers["x-request-id"]),
+    }),
+  );
+  const ready = async () => {
+    const checks: Record<string, boolean> = {};
+    checks.database = await db.pool.query("SELECT 1").then(() => true, () => false);
+    if (redis) checks.redis = await redis.ping().then((r) => r === "PONG", () => false);
+    return checks;
+  };
+  const httpServer = createServer(
+    createRequestHandler({
+      graphql,
+      ide: createIde(),
+      ready,
+      metrics: async () => metrics.render(),
+      onError: (error) => logger.error("request failed", { error }),
+    }),
+  );
+  httpServer.keepAliveTimeout = 65_000;
+  const ws = attachGraphqlWs({ httpServer, schema, services, guard, logger });
+
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= (async () => {
+      const stopped = new Promise<void>((resolve) => httpServer.close(() => resolve()));
+      httpServer.closeIdleConnections();
+      await ws.close();
+      // In-flight requests get a moment to finish; after that their sockets are cut.
+      const timer = setTimeout(() => httpServer.closeAllConnections(), DRAIN_MS);
+      await stopped;
+      clearTimeout(timer);
+      await apollo.stop();
+      await bus.close();
+      redis?.disconnect();
+      await db.close();
+    })();
+    return closing;
+  };
+
+  return {
+    services,
+    db,
+    bus,
+    redis,
+    httpServer,
+    logger,
+    async listen(port = settings.port, host) {
+      await new Promise<void>((resolve, reject) => {
+        httpServer.once("error", reject);
+        httpServer.listen(port, host, () => resolve());
+      });
+      const address = httpServer.address() as AddressInfo;
+      const shown = host ?? "localhost";
+      return { url: `http://${shown}:${address.port}`, port: address.port };
+    },
+    close,
+  };
+}
+
+function headerValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}

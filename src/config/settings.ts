@@ -1,0 +1,107 @@
+// Every setting of the contract, read from the environment once at start.
+// A bad value stops the start with one message that names every bad variable.
+import { config as loadDotenv } from "dotenv";
+
+export interface Settings {
+  port: number;
+  databaseUrl: string | undefined;
+  redisUrl: string | undefined;
+  jwtSecret: string | undefined;
+  adminEmail: string | undefined;
+  adminPassword: string | undefined;
+  holdSeconds: number;
+  maxSeatsPerReservation: number;
+  queueMaxActive: number;
+  queueAdmitPerSecond: number;
+  queueActiveSessionSeconds: number;
+  queueWaitingIdleSeconds: number;
+  maxCharge: number;
+  maxBalance: number;
+  accessTokenSeconds: number;
+  rateLimitUserPerSecond: number;
+  rateLimitAddressPerSecond: number;
+  signInFailuresPerMinute: number;
+  /** Where the embedded database and the generated secret live. Not in the contract. */
+  dataDir: string;
+  /** Connections in this instance's PostgreSQL pool. Not in the contract. */
+  databasePoolSize: number;
+  logLevel: "debug" | "info" | "warn" | "error" | "silent";
+}
+
+export class SettingsError extends Error {}
+
+type Env = Record<string, string | undefined>;
+
+const INT_MAX = 2_147_483_647;
+
+/** Integer settings: [variable, default, minimum, maximum]. */
+const INTEGERS = {
+  port: ["PORT", 4000, 0, 65_535],
+  holdSeconds: ["HOLD_SECONDS", 300, 1, 86_400],
+  maxSeatsPerReservation: ["MAX_SEATS_PER_RESERVATION", 4, 1, 100],
+  queueMaxActive: ["QUEUE_MAX_ACTIVE", 100, 1, 10_000_000],
+  queueAdmitPerSecond: ["QUEUE_ADMIT_PER_SECOND", 50, 1, 1_000_000],
+  queueActiveSessionSeconds: ["QUEUE_ACTIVE_SESSION_SECONDS", 600, 1, 86_400],
+  queueWaitingIdleSeconds: ["QUEUE_WAITING_IDLE_SECONDS", 120, 1, 86_400],
+  maxCharge: ["MAX_CHARGE", 1_000_000, 1, INT_MAX],
+  maxBalance: ["MAX_BALANCE", 10_000_000, 1, INT_MAX],
+  accessTokenSeconds: ["ACCESS_TOKEN_SECONDS", 86_400, 1, 31_536_000],
+  rateLimitUserPerSecond: ["RATE_LIMIT_USER_PER_SECOND", 50, 0, 1_000_000],
+  rateLimitAddressPerSecond: ["RATE_LIMIT_ADDRESS_PER_SECOND", 0, 0, 1_000_000],
+  signInFailuresPerMinute: ["SIGN_IN_FAILURES_PER_MINUTE", 10, 1, 1_000_000],
+  databasePoolSize: ["DATABASE_POOL_SIZE", 20, 1, 1_000],
+} as const satisfies Record<string, readonly [string, number, number, number]>;
+
+const LOG_LEVELS = ["debug", "info", "warn", "error", "silent"] as const;
+
+/** Reads the settings from `env` (and a `.env` file when `env` is process.env). */
+export function loadSettings(env: Env = process.env): Settings {
+  if (env === process.env) loadDotenv({ quiet: true });
+  const problems: string[] = [];
+  const ints = {} as Record<keyof typeof INTEGERS, number>;
+  for (const [field, [name, fallback, min, max]] of Object.entries(INTEGERS)) {
+    const raw = env[name]?.trim();
+    if (raw === undefined || raw === "") {
+      ints[field as keyof typeof INTEGERS] = fallback;
+      continue;
+    }
+    const value = /^-?\d+$/.test(raw) ? Number(raw) : NaN;
+    if (!Number.isSafeInteger(value) || value < min || value > max) {
+      problems.push(`${name}=${JSON.stringify(raw)} must be a whole number from ${min} to ${max}`);
+    }
+    ints[field as keyof typeof INTEGERS] = value;
+  }
+  const text = (name: string) => {
+    const raw = env[name]?.trim();
+    return raw === undefined || raw === "" ? undefined : raw;
+  };
+  const databaseUrl = text("DATABASE_URL");
+  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    problems.push("DATABASE_URL must be a postgresql:// URL");
+  }
+  const redisUrl = text("REDIS_URL");
+  if (redisUrl && !/^rediss?:\/\//.test(redisUrl)) problems.push("REDIS_URL must be a redis:// URL");
+  const jwtSecret = text("JWT_SECRET");
+  if (jwtSecret && jwtSecret.length < 32) problems.push("JWT_SECRET must be at least 32 characters");
+  const adminEmail = text("ADMIN_EMAIL");
+  const adminPassword = text("ADMIN_PASSWORD");
+  if ((adminEmail === undefined) !== (adminPassword === undefined)) {
+    problems.push("ADMIN_EMAIL and ADMIN_PASSWORD must be set together");
+  }
+  if (ints.maxCharge > ints.maxBalance) problems.push("MAX_CHARGE must not exceed MAX_BALANCE");
+  const logLevel = (text("LOG_LEVEL") ?? "info") as Settings["logLevel"];
+  if (!LOG_LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}`);
+  if (problems.length > 0) {
+    throw new SettingsError(`Invalid settings:\n  - ${problems.join("\n  - ")}`);
+  }
+  return {
+    ...ints,
+    databaseUrl,
+    redisUrl,
+    jwtSecret,
+    adminEmail,
+    adminPassword,
+    dataDir: text("DATA_DIR") ?? "./data",
+    logLevel,
+  };
+}

@@ -1,0 +1,20 @@
+// The executable schema, from the type-graphql resolvers.
+import "reflect-metadata";
+import { buildSchemaSync } from "type-graphql";
+import type { GraphQLSchema } from "graphql";
+import { DateTimeScalar } from "../schema/date-time.scalar";
+import { authChecker } from "./auth-checker";
+import { resolvers } from "../resolvers";
+
+let cached: GraphQLSchema | undefined;
+
+/** The schema is the same for every instance in a process: build it once. */
+export function buildAppSchema(): GraphQLSchema {
+  cached ??= buildSchemaSync({
+    resolvers,
+    scalarsMap: [{ type: Date, scalar: DateTimeScalar }],
+    authChecker,
+    validate: false,
+  });
+  return cached;
+}

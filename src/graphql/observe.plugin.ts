@@ -1,0 +1,49 @@
+// Apollo plugin: rate limits, the complexity bound, metrics and error logs,
+// for every HTTP operation.
+import type { ApolloServerPlugin } from "@apollo/server";
+import type { GraphQLSchema } from "graphql";
+import { getComplexity, simpleEstimator, fieldExtensionsEstimator } from "graphql-query-complexity";
+import { AppError } from "../errors/app-error";
+import type { Logger } from "../observability/logger";
+import type { Metrics } from "../observability/metrics";
+import type { Context } from "./context";
+import { isUnexpected } from "./format-error";
+import type { RequestGuard } from "./request-guard";
+
+export const MAX_COMPLEXITY = 5_000;
+
+export function observePlugin(deps: { logger: Logger; metrics: Metrics; guard: RequestGuard; schema: () => GraphQLSchema }): ApolloServerPlugin<Context> {
+  const { logger, metrics, guard } = deps;
+  return {
+    async requestDidStart() {
+      const started = performance.now();
+      return {
+        async didResolveOperation({ contextValue, document, request, operationName }) {
+          await guard.checkRate(contextValue);
+          const complexity = getComplexity({
+            schema: deps.schema(),
+            query: document,
+            operationName: operationName ?? undefined,
+            variables: request.variables ?? {},
+            estimators: [fieldExtensionsEstimator(), simpleEstimator({ defaultComplexity: 1 })],
+          });
+          if (complexity > MAX_COMPLEXITY) {
+            throw new AppError("BAD_USER_INPUT", `The query costs ${complexity}; at most ${MAX_COMPLEXITY} is allowed.`);
+          }
+        },
+        async didEncounterErrors({ errors, contextValue }) {
+          for (const error of errors) {
+            if (isUnexpected(error)) {
+              logger.error("unexpected error", { requestId: contextValue.requestId, error: error.originalError ?? error });
+            }
+          }
+        },
+        async willSendResponse({ response, operationName }) {
+          metrics.observeOperation(operationName ?? "anonymous", (performance.now() - started) / 1000);
+          if (response.body.kind !== "single") return;
+          for (const e of response.body.singleResult.errors ?? []) metrics.countError(String(e.extensions?.code ?? "UNKNOWN"));
+        },
+      };
+    },
+  };
+}

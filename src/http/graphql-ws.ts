@@ -1,0 +1,88 @@
+// Subscriptions (and any operation) over WebSocket, protocol graphql-transport-ws.
+// The same context factory, document limits, rate limits and error format as HTTP.
+import type { Server as HttpServer } from "node:http";
+import { WebSocketServer } from "ws";
+import { useServer } from "graphql-ws/use/ws";
+import { GraphQLError, parse, specifiedRules, validate, type DocumentNode, type GraphQLSchema } from "graphql";
+import { createContext, type Context } from "../graphql/context";
+import { DocumentLimitsRule } from "../graphql/document-limits";
+import { formatError, isUnexpected } from "../graphql/format-error";
+import type { RequestGuard } from "../graphql/request-guard";
+import type { Services } from "../services/services";
+import type { Logger } from "../observability/logger";
+import { MAX_TOKENS } from "../graphql/apollo";
+
+type ConnectionParams = Record<string, unknown>;
+
+export function attachGraphqlWs(deps: {
+  httpServer: HttpServer;
+  schema: GraphQLSchema;
+  services: Services;
+  guard: RequestGuard;
+  logger: Logger;
+}) {
+  const { schema, services, guard, logger } = deps;
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 1_000_000 });
+  const cleanup = useServer<ConnectionParams>(
+    {
+      schema,
+      async onSubscribe(ctx, id, payload) {
+        let document: DocumentNode;
+        try {
+          document = parse(payload.query, { maxTokens: MAX_TOKENS });
+        } catch (error) {
+          return [badInput((error as Error).message)];
+        }
+        const errors = validate(schema, document, [...specifiedRules, DocumentLimitsRule]);
+        if (errors.length > 0) return errors.map((e) => badInput(e.message));
+        const params = ctx.connectionParams ?? {};
+        const authorization = params.authorization ?? params.Authorization;
+        const contextValue: Context = createContext(services, {
+          authorization: typeof authorization === "string" ? authorization : undefined,
+          queueToken: typeof params.queueToken === "string" ? params.queueToken : undefined,
+          address: ctx.extra.request.socket.remoteAddress ?? "unknown",
+          requestId: `ws-${id}`,
+        });
+        try {
+          await guard.checkRate(contextValue);
+        } catch (error) {
+          return [error as GraphQLError];
+        }
+        return {
+          schema,
+          document,
+          operationName: payload.operationName,
+          variableValues: payload.variables,
+          contextValue,
+        };
+      },
+      onNext(_ctx, id, _payload, _args, result) {
+        if (!result.errors) return;
+        for (const error of result.errors) if (isUnexpected(error)) logger.error("unexpected error", { requestId: `ws-${id}`, error: error.originalError ?? error });
+        return { ...result, errors: result.errors.map((e) => formatError(e.toJSON(), e)) };
+      },
+      onError(_ctx, _id, _payload, errors) {
+        return errors.map((e) => formatError(e.toJSON(), e));
+      },
+    },
+    wss,
+  );
+  deps.httpServer.on("upgrade", (req, socket, head) => {
+    const path = (req.url ?? "").split("?")[0];
+    if (path !== "/graphql") {
+      socket.destroy();
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => wss.emit("connection", ws, req));
+  });
+  return {
+    /** Closes every socket with "going away" and waits for the subscriptions to end. */
+    async close() {
+      for (const client of wss.clients) client.close(1001, "Server shutting down");
+      await cleanup.dispose();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    },
+  };
+}
+
+const badInput = (message: string) => new GraphQLError(message, { extensions: { code: "BAD_USER_INPUT" } });

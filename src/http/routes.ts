@@ -1,0 +1,50 @@
+// The one node:http request handler: GraphQL, the IDE, health and metrics.
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Ide } from "./ide";
+import { sendJson } from "./graphql-http";
+
+export interface RouteDeps {
+  graphql: (req: IncomingMessage, res: ServerResponse, search: string) => Promise<void>;
+  ide: Ide;
+  ready: () => Promise<Record<string, boolean>>;
+  metrics: () => Promise<string>;
+  onError: (error: unknown) => void;
+}
+
+export function createRequestHandler(deps: RouteDeps) {
+  return (req: IncomingMessage, res: ServerResponse): void => {
+    const url = req.url ?? "/";
+    const q = url.indexOf("?");
+    const path = q === -1 ? url : url.slice(0, q);
+    const search = q === -1 ? "" : url.slice(q);
+    const handled = route(deps, req, res, path, search);
+    handled.catch((error) => {
+      deps.onError(error);
+      if (!res.headersSent) sendJson(res, 500, { errors: [{ message: "Internal server error", extensions: { code: "INTERNAL_SERVER_ERROR" } }] });
+      else res.destroy();
+    });
+  };
+}
+
+async function route(deps: RouteDeps, req: IncomingMessage, res: ServerResponse, path: string, search: string): Promise<void> {
+  if (path === "/graphql") {
+    // A browser asking for a page gets the IDE; a GraphQL client gets GraphQL.
+    const wantsPage = req.method === "GET" && !search.includes("query=") && (req.headers.accept ?? "").includes("text/html");
+    if (wantsPage && deps.ide.handle(req, res)) return;
+    return deps.graphql(req, res, search);
+  }
+  if (path === "/healthz") return sendJson(res, 200, { status: "ok" });
+  if (path === "/readyz") {
+    const checks = await deps.ready();
+    const ok = Object.values(checks).every(Boolean);
+    return sendJson(res, ok ? 200 : 503, { status: ok ? "ready" : "not ready", checks });
+  }
+  if (path === "/metrics") {
+    const text = await deps.metrics();
+    res.writeHead(200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
+    res.end(text);
+    return;
+  }
+  if (deps.ide.handle(req, res)) return;
+  sendJson(res, 404, { error: "Not found. The API is at /graphql." });
+}

@@ -1,0 +1,46 @@
+import { Field, ID, InputType, Int, ObjectType, registerEnumType } from "type-graphql";
+
+@ObjectType()
+export class Concert {
+  @Field(() => ID) id!: string;
+  @Field(() => String) title!: string;
+  // `dates` is resolved by ConcertResolver.
+}
+
+@ObjectType()
+export class ConcertDate {
+  @Field(() => ID) id!: string;
+  @Field(() => ID) concertId!: string;
+  @Field(() => Date) startsAt!: Date;
+  @Field(() => Int) totalSeats!: number;
+  // `availableSeats` and `soldOut` are resolved by ConcertDateResolver, batched.
+}
+
+export enum SeatStatus {
+  AVAILABLE = "AVAILABLE",
+  HELD = "HELD",
+  SOLD = "SOLD",
+}
+registerEnumType(SeatStatus, { name: "SeatStatus" });
+
+@ObjectType()
+export class Seat {
+  @Field(() => ID) id!: string;
+  @Field(() => ID) concertDateId!: string;
+  @Field(() => Int) number!: number;
+  @Field(() => Int) price!: number;
+  @Field(() => SeatStatus) status!: SeatStatus;
+}
+
+@InputType()
+export class CreateConcertInput {
+  @Field(() => String) title!: string;
+}
+
+@InputType()
+export class AddConcertDateInput {
+  @Field(() => ID) concertId!: string;
+  @Field(() => Date) startsAt!: Date;
+  @Field(() => Int) seatCount!: number;
+  @Field(() => Int) price!: number;
+}

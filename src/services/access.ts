@@ -1,0 +1,8 @@
+// Permission checks shared by the services. Each service calls them at the
+// point the contract's order of errors puts them (after input and existence checks).
+import type { Actor } from "../auth/access-tokens";
+import { forbidden } from "../errors/app-error";
+
+export function assertAdmin(actor: Actor): void {
+  if (actor.role !== "ADMIN") throw forbidden("Only an admin may do this.");
+}
