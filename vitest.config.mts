@@ -1,10 +1,25 @@
+import { createRequire } from "node:module";
 import { defineConfig } from "vitest/config";
 
+const require = createRequire(import.meta.url);
+
 export default defineConfig({
+  // type-graphql reads the types tsc would record with emitDecoratorMetadata.
   oxc: {
     decorator: { legacy: true, emitDecoratorMetadata: true },
   },
+  // graphql 16 has no "exports" map: Node loads its CommonJS build for the
+  // libraries (type-graphql, Apollo) while Vite would pick index.mjs for our
+  // sources. Two copies of graphql cannot share a schema, so point ours at the
+  // same CommonJS file.
+  resolve: {
+    alias: [{ find: /^graphql$/, replacement: require.resolve("graphql") }],
+  },
   test: {
     include: ["tests/**/*.test.ts"],
+    globalSetup: ["tests/support/global-setup.ts"],
+    pool: "forks",
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
   },
 });

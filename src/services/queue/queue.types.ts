@@ -1,0 +1,40 @@
+// The waiting room's vocabulary, shared by the queue stores, the queue service
+// and the features that end tokens (reservations, payments).
+export type QueueStatus = "WAITING" | "ACTIVE" | "EXPIRED";
+export type QueueExpiry = "PAID" | "SOLD_OUT" | "HOLD_TIMEOUT" | "SESSION_TIMEOUT" | "ABANDONED" | "LEFT";
+
+export interface QueueTicketView {
+  token: string;
+  userId: string;
+  concertId: string;
+  status: QueueStatus;
+  /** 1-based place in line while WAITING; 0 once ACTIVE or EXPIRED. */
+  queuePosition: number;
+  /** Whole seconds, rounded up; 0 once EXPIRED. */
+  remainingTime: number;
+  /** Whole seconds until admission while WAITING (null: no estimate yet); 0 once ACTIVE. */
+  estimatedWaitSeconds: number | null;
+  expiredReason: QueueExpiry | null;
+}
+
+/**
+ * What the reservation and payment features need from the waiting room.
+ * Implemented by QueueService.
+ */
+export interface QueueGate {
+  /**
+   * Checks that `token` is an ACTIVE token of `actor` for `concertId`, throwing the
+   * contract's errors in its order: QUEUE_TOKEN_REQUIRED (no token),
+   * QUEUE_TOKEN_INVALID (unknown, or for another concert), FORBIDDEN (another
+   * user's), QUEUE_NOT_ACTIVE (WAITING), QUEUE_TOKEN_EXPIRED (EXPIRED).
+   */
+  requireActive(actor: { id: string }, token: string | undefined, concertId: string): Promise<void>;
+  /** A hold was placed with this token: its session lasts at least until `heldUntil`. */
+  holdPlaced(token: string, heldUntil: Date): Promise<void>;
+  /** The hold placed with this token was cancelled: its session ends on its own time again. */
+  holdReleased(token: string): Promise<void>;
+  /** Ends one token (after a payment: PAID; after its hold ran out: HOLD_TIMEOUT). Idempotent. */
+  expireToken(token: string, reason: "PAID" | "HOLD_TIMEOUT"): Promise<void>;
+  /** The concert sold out: every token of it, WAITING ones too, ends SOLD_OUT; enterQueue answers SOLD_OUT. */
+  concertSoldOut(concertId: string): Promise<void>;
+}

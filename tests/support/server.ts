@@ -1,0 +1,66 @@
+// Real server instances for tests: the composition root on a fresh database,
+// listening on a free port, with real PostgreSQL and (when `redis` is asked for)
+// real Redis. Several instances may share one database and Redis, like a deployment.
+import { createApp, type App } from "../../src/app";
+import { loadSettings, type Settings } from "../../src/config/settings";
+import { createLogger } from "../../src/observability/logger";
+import { createTestDatabase, type TestDatabase } from "./database";
+
+export interface TestServer {
+  app: App;
+  url: string;
+  wsUrl: string;
+  close(): Promise<void>;
+}
+
+export type SettingsOverrides = Partial<Record<string, string>>;
+
+export function testSettings(overrides: SettingsOverrides = {}, redis = false): Settings {
+  return loadSettings({
+    JWT_SECRET: "test-secret-that-is-long-enough-for-hs256-signing",
+    DATA_DIR: "./data/test",
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
+    RATE_LIMIT_USER_PER_SECOND: "0",
+    DATABASE_POOL_SIZE: "10",
+    REDIS_URL: redis ? requireRedisUrl() : undefined,
+    ...overrides,
+  });
+}
+
+export function requireRedisUrl(): string {
+  const url = process.env.REDIS_URL;
+  if (!url) throw new Error("REDIS_URL is not set: this test needs a real Redis");
+  return url;
+}
+
+export async function startTestServer(options: { databaseUrl: string; settings?: Settings }): Promise<TestServer> {
+  const settings = options.settings ?? testSettings();
+  const app = await createApp({ settings, databaseUrl: options.databaseUrl, logger: createLogger(settings.logLevel) });
+  const { port } = await app.listen(0, "127.0.0.1");
+  return {
+    app,
+    url: `http://127.0.0.1:${port}`,
+    wsUrl: `ws://127.0.0.1:${port}/graphql`,
+    close: () => app.close(),
+  };
+}
+
+/**
+ * A test deployment: a fresh database and `instances` servers sharing it (and
+ * Redis when `redis` is true). Close it in afterAll.
+ */
+export async function startDeployment(options: { instances?: number; redis?: boolean; settings?: SettingsOverrides } = {}) {
+  const db: TestDatabase = await createTestDatabase();
+  const settings = testSettings(options.settings, options.redis ?? false);
+  const servers: TestServer[] = [];
+  for (let i = 0; i < (options.instances ?? 1); i++) servers.push(await startTestServer({ databaseUrl: db.url, settings }));
+  return {
+    db,
+    servers,
+    server: servers[0],
+    async close() {
+      await Promise.all(servers.map((s) => s.close()));
+      await db.drop();
+    },
+  };
+}
