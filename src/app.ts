@@ -12,6 +12,12 @@ import { createMemoryEventBus, createRedisEventBus, type EventBus } from "./pubs
 import { UserService } from "./services/user.service";
 import { ConcertService } from "./services/concert.service";
 import type { Services } from "./services/services";
+import { QueueService } from "./services/queue/queue.service";
+import { QueuePolicies } from "./services/queue/queue-policy";
+import { QueueWatchers } from "./services/queue/queue-watchers";
+import { QueueTicker } from "./services/queue/queue-ticker";
+import { MemoryQueueStore } from "./services/queue/memory-queue-store";
+import { RedisQueueStore } from "./services/queue/redis-queue-store";
 import { buildAppSchema } from "./graphql/build-schema";
 import { createApollo } from "./graphql/apollo";
 import { createContext } from "./graphql/context";
@@ -58,10 +64,34 @@ export async function createApp(options: AppOptions): Promise<App> {
   const limiter = redis ? createRedisRateLimiter(redis) : createMemoryRateLimiter();
 
   const tokens = createAccessTokens(loadOrCreateSecret(settings.jwtSecret, settings.dataDir), settings.accessTokenSeconds);
+  const queueStore = redis ? new RedisQueueStore(redis) : new MemoryQueueStore();
+  const queue = new QueueService({
+    store: queueStore,
+    policies: new QueuePolicies(db.prisma, {
+      maxActiveUsers: settings.queueMaxActive,
+      admitPerSecond: settings.queueAdmitPerSecond,
+      activeSessionSeconds: settings.queueActiveSessionSeconds,
+    }),
+    pool: db.pool,
+    bus,
+    limiter,
+    idleSeconds: settings.queueWaitingIdleSeconds,
+    enterPerSecond: settings.queueEnterPerSecond,
+  });
+  const queueUpdates = new QueueWatchers(queue, bus, logger);
+  const ticker = new QueueTicker(queue, queueStore, queueUpdates, logger);
   const services: Services = {
     tokens,
     users: new UserService({ prisma: db.prisma, tokens, limiter, settings }),
-    concerts: new ConcertService({ prisma: db.prisma, pool: db.pool, maxPrice: settings.maxBalance }),
+    concerts: new ConcertService({
+      prisma: db.prisma,
+      pool: db.pool,
+      maxPrice: settings.maxBalance,
+      gate: queue,
+      onDateAdded: (concertId) => queue.concertReopened(concertId),
+    }),
+    queue,
+    queueUpdates,
   };
 
   const schema = buildAppSchema();
@@ -91,18 +121,22 @@ export async function createApp(options: AppOptions): Promise<App> {
       graphql,
       ide: createIde(),
       ready,
-      metrics: async () => metrics.render(),
+      metrics: async () =>
+        metrics.render({ queue_admissions_by_this_instance: ticker.admissions, queue_subscribers: queueUpdates.count }),
       onError: (error) => logger.error("request failed", { error }),
     }),
   );
   httpServer.keepAliveTimeout = 65_000;
   const ws = attachGraphqlWs({ httpServer, schema, services, guard, logger });
+  ticker.start();
 
   let closing: Promise<void> | undefined;
   const close = () => {
     closing ??= (async () => {
       const stopped = new Promise<void>((resolve) => httpServer.close(() => resolve()));
       httpServer.closeIdleConnections();
+      ticker.stop();
+      queueUpdates.close();
       await ws.close();
       // In-flight requests get a moment to finish; after that their sockets are cut.
       const timer = setTimeout(() => httpServer.closeAllConnections(), DRAIN_MS);

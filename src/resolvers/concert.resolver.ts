@@ -16,6 +16,12 @@ export class ConcertResolver {
     return ctx.services.concerts.findConcert(id);
   }
 
+  @Authorized()
+  @Query(() => [ConcertDate], { description: "Dates of a concert that still have seats. Needs an ACTIVE queue token for that concert." })
+  availableDates(@Arg("concertId", () => ID) concertId: string, @Ctx() ctx: Context) {
+    return ctx.services.concerts.availableDates(actorOf(ctx), concertId, ctx.queueToken);
+  }
+
   @FieldResolver(() => [ConcertDate])
   dates(@Root() concert: ConcertView, @Ctx() ctx: Context) {
     return ctx.loaders.datesOfConcert.load(concert.id);

@@ -1,4 +1,5 @@
 import { ConcertDateResolver, ConcertResolver } from "./concert.resolver";
 import { UserResolver } from "./user.resolver";
+import { QueueResolver } from "./queue.resolver";
 
-export const resolvers = [UserResolver, ConcertResolver, ConcertDateResolver] as const;
+export const resolvers = [UserResolver, ConcertResolver, ConcertDateResolver, QueueResolver] as const;

@@ -5,6 +5,7 @@ import type { Actor } from "../auth/access-tokens";
 import { badInput, notFound } from "../errors/app-error";
 import { assertAdmin } from "./access";
 import { isUuid } from "./ids";
+import type { QueueGate } from "./queue/queue.types";
 
 export interface ConcertView {
   id: string;
@@ -26,7 +27,15 @@ export interface Availability {
 export const MAX_SEATS_PER_DATE = 100_000;
 const MAX_TITLE = 200;
 
-type Deps = { prisma: PrismaClient; pool: Pool; maxPrice: number };
+type Deps = {
+  prisma: PrismaClient;
+  pool: Pool;
+  maxPrice: number;
+  /** The waiting room: availableDates needs an ACTIVE token. */
+  gate: Pick<QueueGate, "requireActive">;
+  /** Called after a date is added: the concert has seats to sell again. */
+  onDateAdded?: (concertId: string) => Promise<void>;
+};
 
 const dateSelect = { id: true, concertId: true, startsAt: true, totalSeats: true } as const;
 
@@ -51,6 +60,18 @@ export class ConcertService {
     const concert = await this.findConcert(id);
     if (!concert) throw notFound("concert");
     return concert;
+  }
+
+  /** Dates to come that are not sold out, for a user with an ACTIVE queue token of the concert. */
+  async availableDates(actor: Actor, concertId: string, queueToken: string | undefined): Promise<ConcertDateView[]> {
+    await this.getConcert(concertId);
+    await this.deps.gate.requireActive(actor, queueToken, concertId);
+    return this.deps.prisma.$queryRaw<ConcertDateView[]>`
+      SELECT d.id, d.concert_id AS "concertId", d.starts_at AS "startsAt", d.total_seats AS "totalSeats"
+        FROM concert_dates d
+       WHERE d.concert_id = ${concertId}::uuid AND d.starts_at > now()
+         AND EXISTS (SELECT 1 FROM seats s WHERE s.concert_date_id = d.id AND s.status <> 'SOLD')
+       ORDER BY d.starts_at, d.id`;
   }
 
   async getDate(id: string): Promise<ConcertDateView> {
@@ -115,11 +136,13 @@ export class ConcertService {
     }
     await this.getConcert(concertId);
     assertAdmin(actor);
-    return this.deps.prisma.$transaction(async (tx) => {
+    const created = await this.deps.prisma.$transaction(async (tx) => {
       const date = await tx.concertDate.create({ data: { concertId, startsAt, totalSeats: seatCount }, select: dateSelect });
       await tx.$executeRaw`INSERT INTO seats (concert_date_id, number, price)
                            SELECT ${date.id}::uuid, n, ${price} FROM generate_series(1, ${seatCount}::int) AS n`;
       return date;
     });
+    await this.deps.onDateAdded?.(concertId);
+    return created;
   }
 }

@@ -1,0 +1,64 @@
+import { Field, ID, InputType, Int, ObjectType, registerEnumType } from "type-graphql";
+
+export enum QueueStatus {
+  WAITING = "WAITING",
+  ACTIVE = "ACTIVE",
+  EXPIRED = "EXPIRED",
+}
+registerEnumType(QueueStatus, { name: "QueueStatus" });
+
+export enum QueueExpiry {
+  PAID = "PAID",
+  SOLD_OUT = "SOLD_OUT",
+  HOLD_TIMEOUT = "HOLD_TIMEOUT",
+  SESSION_TIMEOUT = "SESSION_TIMEOUT",
+  ABANDONED = "ABANDONED",
+  LEFT = "LEFT",
+}
+registerEnumType(QueueExpiry, { name: "QueueExpiry" });
+
+@ObjectType()
+export class QueueTicket {
+  @Field(() => String) token!: string;
+  @Field(() => ID) userId!: string;
+  @Field(() => ID) concertId!: string;
+  @Field(() => QueueStatus) status!: QueueStatus;
+  @Field(() => Int, { description: "1-based place in line while WAITING; 0 once ACTIVE or EXPIRED." })
+  queuePosition!: number;
+  @Field(() => Int, {
+    description:
+      "Seconds this token stays valid: while WAITING, until it is dropped for not being seen; while ACTIVE, until its session ends; 0 once EXPIRED.",
+  })
+  remainingTime!: number;
+  @Field(() => Int, {
+    nullable: true,
+    description: "Estimated seconds until admission while WAITING; null when there is no estimate yet; 0 once ACTIVE.",
+  })
+  estimatedWaitSeconds!: number | null;
+  @Field(() => QueueExpiry, { nullable: true }) expiredReason!: QueueExpiry | null;
+}
+
+@InputType()
+export class QueuePolicyInput {
+  @Field(() => Int, { nullable: true, description: "How many users may be ACTIVE for the concert at once." })
+  maxActiveUsers?: number;
+  @Field(() => Int, { nullable: true, description: "How many WAITING users may be admitted per second at most." })
+  admitPerSecond?: number;
+  @Field(() => Int, { nullable: true, description: "How long an ACTIVE session lasts, in seconds." })
+  activeSessionSeconds?: number;
+}
+
+@ObjectType()
+export class QueuePolicy {
+  @Field(() => ID) concertId!: string;
+  @Field(() => Int) maxActiveUsers!: number;
+  @Field(() => Int) admitPerSecond!: number;
+  @Field(() => Int) activeSessionSeconds!: number;
+}
+
+@ObjectType()
+export class QueueStats {
+  @Field(() => ID) concertId!: string;
+  @Field(() => Int) waiting!: number;
+  @Field(() => Int) active!: number;
+}

@@ -1,0 +1,213 @@
+// The queue store in this process: the embedded default when REDIS_URL is
+// unset (one instance). Same rules as the Redis scripts; every step runs to
+// completion on the event loop, so steps cannot interleave.
+import type { QueueExpiry, QueueStatus } from "./queue.types";
+import type { EnterResult, QueuePolicyValues, QueueStore, TickResult, TokenState } from "./queue-store";
+import { RankIndex, ScoredKeys } from "./order-structures";
+import { HOLD_GRACE_MS } from "./redis-queue-store";
+
+const TICK_BATCH = 1_000;
+
+interface Token {
+  userId: string;
+  seq: number;
+  status: QueueStatus;
+  sessionEnd: number;
+  holdEnd: number;
+  reason: QueueExpiry | null;
+}
+
+class ConcertQueue {
+  seq = 0;
+  soldOut = false;
+  soldOutSeq = 0;
+  readonly tokens = new Map<string, Token>();
+  readonly bySeq = new Map<number, string>();
+  waiting = new RankIndex();
+  head = 1;
+  waitingCount = 0;
+  readonly seen = new ScoredKeys();
+  readonly active = new ScoredKeys();
+  readonly users = new Map<string, string>();
+  readonly admissions: number[] = [];
+  admitted = 0;
+  rate: number | null = null;
+  rateAt = 0;
+  rateCount = 0;
+  lastActivity = Date.now();
+}
+
+export class MemoryQueueStore implements QueueStore {
+  private readonly queues = new Map<string, ConcertQueue>();
+
+  private queue(concertId: string): ConcertQueue {
+    let q = this.queues.get(concertId);
+    if (!q) this.queues.set(concertId, (q = new ConcertQueue()));
+    return q;
+  }
+
+  private statusOf(q: ConcertQueue, t: Token): { status: QueueStatus; reason: QueueExpiry | null } {
+    if (t.status !== "EXPIRED" && t.seq <= q.soldOutSeq) return { status: "EXPIRED", reason: "SOLD_OUT" };
+    return { status: t.status, reason: t.reason };
+  }
+
+  private state(concertId: string, q: ConcertQueue, token: string, idleMs: number, now: number): TokenState | null {
+    const t = q.tokens.get(token);
+    if (!t) return null;
+    const { status, reason } = this.statusOf(q, t);
+    const base = { token, userId: t.userId, concertId, status, now, admissionRate: q.rate, expiredReason: null };
+    if (status === "WAITING") {
+      return { ...base, position: q.waiting.before(t.seq) + 1, expiresAt: (q.seen.get(token) ?? now) + idleMs };
+    }
+    if (status === "ACTIVE") return { ...base, position: 0, expiresAt: Math.max(t.sessionEnd, t.holdEnd) };
+    return { ...base, position: 0, expiresAt: 0, expiredReason: reason };
+  }
+
+  private expireOne(q: ConcertQueue, token: string, reason: QueueExpiry): boolean {
+    const t = q.tokens.get(token);
+    if (!t || this.statusOf(q, t).status === "EXPIRED") return false;
+    if (t.status === "WAITING") this.removeWaiting(q, t);
+    q.seen.delete(token);
+    q.active.delete(token);
+    t.status = "EXPIRED";
+    t.reason = reason;
+    if (q.users.get(t.userId) === token) q.users.delete(t.userId);
+    return true;
+  }
+
+  private removeWaiting(q: ConcertQueue, t: Token): void {
+    if (!q.waiting.has(t.seq)) return;
+    q.waiting.remove(t.seq);
+    q.bySeq.delete(t.seq);
+    q.waitingCount--;
+  }
+
+  private admit(concertId: string, q: ConcertQueue, policy: QueuePolicyValues, idleMs: number, now: number): TokenState[] {
+    if (q.soldOut) return [];
+    while (q.admissions.length > 0 && q.admissions[0] <= now - 1000) q.admissions.shift();
+    let room = Math.min(policy.maxActiveUsers - q.active.size, policy.admitPerSecond - q.admissions.length);
+    const out: TokenState[] = [];
+    while (room > 0 && q.waitingCount > 0) {
+      while (!q.waiting.has(q.head)) q.head++;
+      const token = q.bySeq.get(q.head)!;
+      const t = q.tokens.get(token)!;
+      this.removeWaiting(q, t);
+      t.status = "ACTIVE";
+      t.sessionEnd = now + policy.activeSessionSeconds * 1000;
+      q.active.set(token, t.sessionEnd);
+      q.seen.delete(token);
+      q.admissions.push(now);
+      out.push(this.state(concertId, q, token, idleMs, now)!);
+      room--;
+    }
+    q.admitted += out.length;
+    return out;
+  }
+
+  async enter(concertId: string, userId: string, newToken: string, policy: QueuePolicyValues, idleSeconds: number): Promise<EnterResult> {
+    const q = this.queue(concertId);
+    const now = Date.now();
+    const idleMs = idleSeconds * 1000;
+    q.lastActivity = now;
+    const existing = q.users.get(userId);
+    if (existing) {
+      if (q.seen.get(existing) !== undefined) q.seen.set(existing, now);
+      const state = this.state(concertId, q, existing, idleMs, now);
+      if (state && state.status !== "EXPIRED") return { soldOut: false, created: false, state, admitted: [] };
+    }
+    if (q.soldOut) return { soldOut: true };
+    const seq = ++q.seq;
+    q.tokens.set(newToken, { userId, seq, status: "WAITING", sessionEnd: 0, holdEnd: 0, reason: null });
+    q.bySeq.set(seq, newToken);
+    q.waiting.add(seq);
+    q.waitingCount++;
+    q.seen.set(newToken, now);
+    q.users.set(userId, newToken);
+    const admitted = this.admit(concertId, q, policy, idleMs, now);
+    return { soldOut: false, created: true, state: this.state(concertId, q, newToken, idleMs, now)!, admitted };
+  }
+
+  async read(concertId: string, token: string, idleSeconds: number, touch: boolean): Promise<TokenState | null> {
+    const q = this.queues.get(concertId);
+    if (!q) return null;
+    const now = Date.now();
+    if (touch && q.seen.get(token) !== undefined) q.seen.set(token, now);
+    return this.state(concertId, q, token, idleSeconds * 1000, now);
+  }
+
+  async readMany(concertId: string, tokens: string[], idleSeconds: number): Promise<(TokenState | null)[]> {
+    return Promise.all(tokens.map((t) => this.read(concertId, t, idleSeconds, true)));
+  }
+
+  async expire(concertId: string, token: string, reason: QueueExpiry, idleSeconds: number) {
+    const q = this.queues.get(concertId);
+    if (!q) return null;
+    const changed = this.expireOne(q, token, reason);
+    const state = this.state(concertId, q, token, idleSeconds * 1000, Date.now());
+    return state ? { changed, state } : null;
+  }
+
+  async setHold(concertId: string, token: string, untilMs: number | null): Promise<void> {
+    const q = this.queues.get(concertId);
+    const t = q?.tokens.get(token);
+    if (!q || !t || this.statusOf(q, t).status !== "ACTIVE") return;
+    t.holdEnd = untilMs ?? 0;
+    q.active.set(token, untilMs === null ? t.sessionEnd : Math.max(t.sessionEnd, untilMs + HOLD_GRACE_MS));
+  }
+
+  async tick(concertId: string, policy: QueuePolicyValues, idleSeconds: number): Promise<TickResult> {
+    const q = this.queue(concertId);
+    const now = Date.now();
+    const idleMs = idleSeconds * 1000;
+    const expired: TokenState[] = [];
+    for (const token of q.active.popDue(now, TICK_BATCH)) {
+      if (this.expireOne(q, token, "SESSION_TIMEOUT")) expired.push(this.state(concertId, q, token, idleMs, now)!);
+    }
+    for (const token of q.seen.popDue(now - idleMs, TICK_BATCH)) {
+      if (this.expireOne(q, token, "ABANDONED")) expired.push(this.state(concertId, q, token, idleMs, now)!);
+    }
+    const admitted = this.admit(concertId, q, policy, idleMs, now);
+    if (q.rateAt === 0) {
+      q.rateAt = now;
+      q.rateCount = q.admitted;
+    } else if (now - q.rateAt >= 2000) {
+      const dt = (now - q.rateAt) / 1000;
+      const instant = (q.admitted - q.rateCount) / dt;
+      const alpha = 1 - Math.exp(-dt / 10);
+      if (q.rate !== null) q.rate += alpha * (instant - q.rate);
+      else if (instant > 0) q.rate = instant;
+      q.rateAt = now;
+      q.rateCount = q.admitted;
+    }
+    return { admitted, expired, waiting: q.waitingCount, active: q.active.size };
+  }
+
+  async soldOut(concertId: string): Promise<void> {
+    const q = this.queue(concertId);
+    q.soldOut = true;
+    q.soldOutSeq = q.seq;
+    // Tokens up to soldOutSeq now read as EXPIRED (SOLD_OUT); drop the line's structures without visiting them.
+    q.waiting = new RankIndex();
+    q.head = q.seq + 1;
+    q.waitingCount = 0;
+    q.bySeq.clear();
+    q.seen.clear();
+    q.active.clear();
+    q.users.clear();
+  }
+
+  async reopen(concertId: string): Promise<void> {
+    this.queue(concertId).soldOut = false;
+  }
+
+  async counts(concertId: string) {
+    const q = this.queues.get(concertId);
+    return { waiting: q?.waitingCount ?? 0, active: q?.active.size ?? 0 };
+  }
+
+  async concerts(): Promise<string[]> {
+    return [...this.queues.keys()];
+  }
+
+  async close(): Promise<void> {}
+}

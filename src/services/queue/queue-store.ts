@@ -1,0 +1,59 @@
+// The waiting room's state behind one interface, with two implementations:
+// Redis (any number of instances; every multi-key step is one Lua script) and
+// in-process (the embedded default, one instance). One test suite runs both.
+import type { QueueExpiry, QueueStatus } from "./queue.types";
+
+export interface QueuePolicyValues {
+  maxActiveUsers: number;
+  admitPerSecond: number;
+  activeSessionSeconds: number;
+}
+
+/** A token as the store sees it at one instant. */
+export interface TokenState {
+  token: string;
+  userId: string;
+  concertId: string;
+  status: QueueStatus;
+  /** WAITING tokens ahead plus one; 0 unless WAITING. */
+  position: number;
+  /** WAITING: when it is dropped if not seen again; ACTIVE: when its session ends; EXPIRED: 0. Epoch ms. */
+  expiresAt: number;
+  expiredReason: QueueExpiry | null;
+  /** The store's clock when this state was read (epoch ms). */
+  now: number;
+  /** Admissions per second observed lately for the concert (null: none observed yet). */
+  admissionRate: number | null;
+}
+
+export interface TickResult {
+  admitted: TokenState[];
+  expired: TokenState[];
+  waiting: number;
+  active: number;
+}
+
+export type EnterResult = { soldOut: true } | { soldOut: false; created: boolean; state: TokenState; admitted: TokenState[] };
+
+export interface QueueStore {
+  /** The user's live token for the concert, or a new one at the back of the line (admitted at once if there is room). */
+  enter(concertId: string, userId: string, newToken: string, policy: QueuePolicyValues, idleSeconds: number): Promise<EnterResult>;
+  /** The token's state; when `touch`, a WAITING token counts as seen now. Null: unknown token. */
+  read(concertId: string, token: string, idleSeconds: number, touch: boolean): Promise<TokenState | null>;
+  /** Many tokens of one concert in one round trip; WAITING ones count as seen (their subscriptions are open). */
+  readMany(concertId: string, tokens: string[], idleSeconds: number): Promise<(TokenState | null)[]>;
+  /** Ends the token with `reason` unless it already ended. `changed` is false when it was EXPIRED already. */
+  expire(concertId: string, token: string, reason: QueueExpiry, idleSeconds: number): Promise<{ changed: boolean; state: TokenState } | null>;
+  /** An ACTIVE token's session lasts at least until `untilMs` (a hold), or (null) on its own time again. */
+  setHold(concertId: string, token: string, untilMs: number | null): Promise<void>;
+  /** Ends sessions and drops unseen WAITING tokens that are due, then admits as the policy allows. */
+  tick(concertId: string, policy: QueuePolicyValues, idleSeconds: number): Promise<TickResult>;
+  /** Every token of the concert ends SOLD_OUT, without a loop over them; enter answers soldOut until reopened. */
+  soldOut(concertId: string): Promise<void>;
+  /** The concert has seats again (a date was added): new tokens may enter. */
+  reopen(concertId: string): Promise<void>;
+  counts(concertId: string): Promise<{ waiting: number; active: number }>;
+  /** Concerts whose queues have had activity lately: the ones the ticker visits. */
+  concerts(): Promise<string[]>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,61 @@
+// The admission loop every instance runs: several times a second, one atomic
+// admission step per concert (so a place that comes free is filled within
+// about a second), and once a second a refresh of this instance's subscribers.
+// Running it on every instance at once is safe: each step is one script.
+import type { Logger } from "../../observability/logger";
+import type { QueueService } from "./queue.service";
+import type { QueueStore } from "./queue-store";
+import type { QueueWatchers } from "./queue-watchers";
+
+const TICK_MS = 250;
+const REFRESH_MS = 1_000;
+
+export class QueueTicker {
+  private tickTimer: NodeJS.Timeout | undefined;
+  private refreshTimer: NodeJS.Timeout | undefined;
+  private ticking = false;
+  private refreshing = false;
+  admissions = 0;
+
+  constructor(
+    private readonly queue: QueueService,
+    private readonly store: QueueStore,
+    private readonly watchers: QueueWatchers,
+    private readonly logger: Logger,
+  ) {}
+
+  start(): void {
+    this.tickTimer ??= setInterval(() => void this.tick(), TICK_MS);
+    this.refreshTimer ??= setInterval(() => void this.refresh(), REFRESH_MS);
+  }
+
+  stop(): void {
+    clearInterval(this.tickTimer);
+    clearInterval(this.refreshTimer);
+    this.tickTimer = this.refreshTimer = undefined;
+  }
+
+  async tick(): Promise<void> {
+    if (this.ticking) return; // a slow step is not stacked on another
+    this.ticking = true;
+    try {
+      for (const concertId of await this.store.concerts()) {
+        this.admissions += (await this.queue.tick(concertId)).admitted;
+      }
+    } catch (error) {
+      this.logger.warn("queue tick failed", { error });
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  private async refresh(): Promise<void> {
+    if (this.refreshing) return;
+    this.refreshing = true;
+    try {
+      await this.watchers.refresh();
+    } finally {
+      this.refreshing = false;
+    }
+  }
+}

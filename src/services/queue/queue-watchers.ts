@@ -1,0 +1,134 @@
+// The queueStatusChanged subscriptions one instance holds. Status changes
+// (admission, expiry) arrive as events from whichever instance made them and
+// are pushed at once; places and estimates are refreshed once a second with
+// one batched read per concert, so the cost grows with the subscribers held
+// here, not with the length of the line.
+import type { EventBus } from "../../pubsub/event-bus";
+import { AsyncQueue } from "../../pubsub/async-queue";
+import type { Logger } from "../../observability/logger";
+import { concertChannel, type ConcertQueueEvent, type QueueService } from "./queue.service";
+import type { TokenState } from "./queue-store";
+import { toTicket } from "./queue-ticket";
+import type { QueueTicketView } from "./queue.types";
+
+export type TicketListener = (ticket: QueueTicketView) => void;
+
+interface Watcher {
+  listener: TicketListener;
+  last: string;
+}
+
+interface ConcertWatch {
+  tokens: Map<string, Set<Watcher>>;
+  unlisten: Promise<() => void>;
+}
+
+const keyOf = (t: QueueTicketView) => `${t.status}|${t.queuePosition}|${t.estimatedWaitSeconds}|${t.expiredReason}`;
+
+export class QueueWatchers {
+  private readonly concerts = new Map<string, ConcertWatch>();
+
+  constructor(private readonly queue: QueueService, private readonly bus: EventBus, private readonly logger: Logger) {}
+
+  get count(): number {
+    let n = 0;
+    for (const c of this.concerts.values()) for (const set of c.tokens.values()) n += set.size;
+    return n;
+  }
+
+  /**
+   * queueStatusChanged: the caller's ticket now, then each change, ending after EXPIRED.
+   * An open subscription keeps a WAITING token seen (the refresh reads touch it).
+   */
+  async subscribe(actor: { id: string }, token: string): Promise<AsyncIterableIterator<QueueTicketView>> {
+    const state = await this.queue.ownToken(actor, token, true);
+    const first = toTicket(state);
+    const events = new AsyncQueue<QueueTicketView>();
+    events.push(first);
+    if (first.status === "EXPIRED") {
+      events.end();
+      return events;
+    }
+    events.onEnd(
+      this.watch(state.concertId, token, first, (ticket) => {
+        events.push(ticket);
+        if (ticket.status === "EXPIRED") events.end();
+      }),
+    );
+    return events;
+  }
+
+  /**
+   * Calls `listener` with the ticket each time its status, place or estimate
+   * changes, the last time with EXPIRED. `initial` is the ticket already sent.
+   */
+  watch(concertId: string, token: string, initial: QueueTicketView, listener: TicketListener): () => void {
+    let concert = this.concerts.get(concertId);
+    if (!concert) {
+      const unlisten = this.bus.listen<ConcertQueueEvent>(concertChannel(concertId), (e) => this.onEvent(concertId, e));
+      concert = { tokens: new Map(), unlisten };
+      this.concerts.set(concertId, concert);
+    }
+    const watcher: Watcher = { listener, last: keyOf(initial) };
+    let set = concert.tokens.get(token);
+    if (!set) concert.tokens.set(token, (set = new Set()));
+    set.add(watcher);
+    return () => this.remove(concertId, token, watcher);
+  }
+
+  /** Reads every watched token once (one round trip per concert) and pushes what changed. */
+  async refresh(): Promise<void> {
+    await Promise.all(
+      [...this.concerts.entries()].map(async ([concertId, concert]) => {
+        const tokens = [...concert.tokens.keys()];
+        try {
+          const states = await this.queue.readMany(concertId, tokens);
+          states.forEach((s, i) => this.deliver(concertId, tokens[i], s));
+        } catch (error) {
+          this.logger.warn("queue refresh failed", { concertId, error });
+        }
+      }),
+    );
+  }
+
+  close(): void {
+    for (const [concertId, concert] of this.concerts) {
+      for (const [token, set] of concert.tokens) for (const w of set) this.remove(concertId, token, w);
+    }
+  }
+
+  private onEvent(concertId: string, event: ConcertQueueEvent): void {
+    const concert = this.concerts.get(concertId);
+    if (!concert) return;
+    if (event.kind === "changed") {
+      for (const s of event.states) if (concert.tokens.has(s.token)) this.deliver(concertId, s.token, s);
+      return;
+    }
+    // Sold out: every token watched here has ended; read them to send their final ticket.
+    void this.refresh();
+  }
+
+  private deliver(concertId: string, token: string, state: TokenState | null): void {
+    const set = this.concerts.get(concertId)?.tokens.get(token);
+    if (!set || !state) return;
+    const ticket = toTicket(state);
+    const key = keyOf(ticket);
+    for (const w of [...set]) {
+      if (w.last === key) continue;
+      w.last = key;
+      w.listener(ticket);
+      if (ticket.status === "EXPIRED") this.remove(concertId, token, w);
+    }
+  }
+
+  private remove(concertId: string, token: string, watcher: Watcher): void {
+    const concert = this.concerts.get(concertId);
+    const set = concert?.tokens.get(token);
+    if (!concert || !set?.delete(watcher)) return;
+    if (set.size === 0) concert.tokens.delete(token);
+    if (concert.tokens.size === 0) {
+      this.concerts.delete(concertId);
+      void concert.unlisten.then((stop) => stop());
+    }
+  }
+}

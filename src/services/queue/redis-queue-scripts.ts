@@ -1,0 +1,190 @@
+// The Redis queue's steps, each one Lua script so that instances can never
+// interleave inside a step. All keys of a concert share the hash tag {concertId}
+// (one Redis Cluster slot). Order is INCR per concert, never a clock reading.
+// Time is Redis's own (TIME), so every instance agrees on it.
+//
+// Keys under p = "q:{<concertId>}:":
+//   seq      INCR counter: the order of entry
+//   waiting  ZSET token -> seq            (only WAITING tokens: rank = place - 1)
+//   seen     ZSET token -> last seen ms   (WAITING tokens; abandonment)
+//   active   ZSET token -> session end ms (ACTIVE tokens; with a hold, at least its end + grace)
+//   users    HASH userId -> token         (one live token per user)
+//   admlog   ZSET token -> admitted ms    (admissions in the last second: the rate limit)
+//   meta     HASH soldout, soldoutSeq, admitted (count), rate, rateAt, rateCount
+//   t:<tok>  HASH u user, s status, q seq, se session end, hu hold end, r reason
+
+const COMMON = `
+local p = KEYS[1]
+local concert = KEYS[2]
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local TOKEN_TTL = 172800
+
+local function soldoutSeq()
+  return tonumber(redis.call('HGET', p .. 'meta', 'soldoutSeq') or '0')
+end
+
+local function rate()
+  local r = redis.call('HGET', p .. 'meta', 'rate')
+  if r then return r end
+  return ''
+end
+
+-- status, reason of a token hash, a token older than a sell-out counting as SOLD_OUT
+local function statusOf(h)
+  local s, q, r = h[2], tonumber(h[3]), h[4]
+  if s ~= 'EXPIRED' and q <= soldoutSeq() then return 'EXPIRED', 'SOLD_OUT' end
+  return s, (r or '')
+end
+
+local function state(token, idleMs)
+  local h = redis.call('HMGET', p .. 't:' .. token, 'u', 's', 'q', 'r')
+  if not h[1] then return false end
+  local s, r = statusOf(h)
+  if s == 'WAITING' then
+    local rank = redis.call('ZRANK', p .. 'waiting', token)
+    local seen = redis.call('ZSCORE', p .. 'seen', token)
+    if not rank or not seen then return false end
+    return {token, h[1], s, rank + 1, tonumber(seen) + idleMs, '', now, rate()}
+  elseif s == 'ACTIVE' then
+    -- the session's end: its own, or its hold's when that is later
+    local e = redis.call('HMGET', p .. 't:' .. token, 'se', 'hu')
+    return {token, h[1], s, 0, math.max(tonumber(e[1] or '0'), tonumber(e[2] or '0')), '', now, rate()}
+  end
+  return {token, h[1], 'EXPIRED', 0, 0, r, now, rate()}
+end
+
+local function expireOne(token, reason)
+  local key = p .. 't:' .. token
+  local h = redis.call('HMGET', key, 'u', 's', 'q', 'r')
+  if not h[1] then return false end
+  local s = statusOf(h)
+  if s == 'EXPIRED' then return false end
+  redis.call('ZREM', p .. 'waiting', token)
+  redis.call('ZREM', p .. 'seen', token)
+  redis.call('ZREM', p .. 'active', token)
+  redis.call('HSET', key, 's', 'EXPIRED', 'r', reason)
+  redis.call('EXPIRE', key, TOKEN_TTL)
+  if redis.call('HGET', p .. 'users', h[1]) == token then redis.call('HDEL', p .. 'users', h[1]) end
+  return true
+end
+
+-- admits from the head of the line while there is room and the last second's
+-- admissions stay under the rate
+local function admit(maxActive, perSecond, sessionMs, idleMs)
+  if redis.call('HGET', p .. 'meta', 'soldout') == '1' then return {} end
+  redis.call('ZREMRANGEBYSCORE', p .. 'admlog', '-inf', now - 1000)
+  local room = math.min(maxActive - redis.call('ZCARD', p .. 'active'), perSecond - redis.call('ZCARD', p .. 'admlog'))
+  if room <= 0 then return {} end
+  local popped = redis.call('ZPOPMIN', p .. 'waiting', room)
+  local out = {}
+  for i = 1, #popped, 2 do
+    local token = popped[i]
+    local ends = now + sessionMs
+    redis.call('HSET', p .. 't:' .. token, 's', 'ACTIVE', 'se', ends)
+    redis.call('ZADD', p .. 'active', ends, token)
+    redis.call('ZREM', p .. 'seen', token)
+    redis.call('ZADD', p .. 'admlog', now, token)
+    out[#out + 1] = state(token, idleMs)
+  end
+  if #out > 0 then redis.call('HINCRBY', p .. 'meta', 'admitted', #out) end
+  return out
+end
+`;
+
+/** KEYS: p, concert. ARGV: userId, newToken, maxActive, perSecond, sessionMs, idleMs */
+export const ENTER = `${COMMON}
+local userId, newToken = ARGV[1], ARGV[2]
+local maxActive, perSecond, sessionMs, idleMs = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local existing = redis.call('HGET', p .. 'users', userId)
+if existing then
+  redis.call('ZADD', p .. 'seen', 'XX', now, existing)
+  local st = state(existing, idleMs)
+  if st and st[3] ~= 'EXPIRED' then return {'OK', 0, st} end
+end
+if redis.call('HGET', p .. 'meta', 'soldout') == '1' then return {'SOLD_OUT'} end
+local seq = redis.call('INCR', p .. 'seq')
+local key = p .. 't:' .. newToken
+redis.call('HSET', key, 'u', userId, 's', 'WAITING', 'q', seq)
+redis.call('EXPIRE', key, TOKEN_TTL)
+redis.call('ZADD', p .. 'waiting', seq, newToken)
+redis.call('ZADD', p .. 'seen', now, newToken)
+redis.call('HSET', p .. 'users', userId, newToken)
+local admitted = admit(maxActive, perSecond, sessionMs, idleMs)
+return {'OK', 1, state(newToken, idleMs), admitted}
+`;
+
+/** KEYS: p, concert. ARGV: idleMs, touch (1/0), token... */
+export const READ = `${COMMON}
+local idleMs, touch = tonumber(ARGV[1]), ARGV[2] == '1'
+local out = {}
+for i = 3, #ARGV do
+  if touch then redis.call('ZADD', p .. 'seen', 'XX', now, ARGV[i]) end
+  out[#out + 1] = state(ARGV[i], idleMs)
+end
+return out
+`;
+
+/** KEYS: p, concert. ARGV: token, reason, idleMs */
+export const EXPIRE = `${COMMON}
+local changed = expireOne(ARGV[1], ARGV[2])
+return {changed and 1 or 0, state(ARGV[1], tonumber(ARGV[3]))}
+`;
+
+/** KEYS: p, concert. ARGV: token, hold end ms or '' (released), grace ms */
+export const SET_HOLD = `${COMMON}
+local key = p .. 't:' .. ARGV[1]
+local h = redis.call('HMGET', key, 'u', 's', 'q', 'r', 'se')
+if not h[1] or statusOf(h) ~= 'ACTIVE' then return 0 end
+local ends = tonumber(h[5])
+if ARGV[2] == '' then
+  redis.call('HDEL', key, 'hu')
+else
+  redis.call('HSET', key, 'hu', ARGV[2])
+  -- the hold's own end (HOLD_TIMEOUT) comes from the hold sweeper; the grace
+  -- keeps the session timeout from taking it first
+  ends = math.max(ends, tonumber(ARGV[2]) + tonumber(ARGV[3]))
+end
+redis.call('ZADD', p .. 'active', 'XX', ends, ARGV[1])
+return 1
+`;
+
+/** KEYS: p, concert. ARGV: maxActive, perSecond, sessionMs, idleMs, batch */
+export const TICK = `${COMMON}
+local maxActive, perSecond, sessionMs, idleMs, batch = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local expired = {}
+for _, token in ipairs(redis.call('ZRANGEBYSCORE', p .. 'active', '-inf', now, 'LIMIT', 0, batch)) do
+  if expireOne(token, 'SESSION_TIMEOUT') then expired[#expired + 1] = state(token, idleMs) end
+end
+for _, token in ipairs(redis.call('ZRANGEBYSCORE', p .. 'seen', '-inf', now - idleMs, 'LIMIT', 0, batch)) do
+  if expireOne(token, 'ABANDONED') then expired[#expired + 1] = state(token, idleMs) end
+end
+local admitted = admit(maxActive, perSecond, sessionMs, idleMs)
+-- the admission rate observed (2-second samples, averaged over about ten
+-- seconds), for the estimates; short samples overstate it, counting the
+-- admissions at both ends of a one-second window
+local m = redis.call('HMGET', p .. 'meta', 'admitted', 'rateAt', 'rateCount', 'rate')
+local total = tonumber(m[1] or '0')
+local at = tonumber(m[2] or '0')
+if at == 0 then
+  redis.call('HSET', p .. 'meta', 'rateAt', now, 'rateCount', total)
+elseif now - at >= 2000 then
+  local dt = (now - at) / 1000
+  local instant = (total - tonumber(m[3] or '0')) / dt
+  local alpha = 1 - math.exp(-dt / 10)
+  local r = tonumber(m[4] or '')
+  if r then r = r + alpha * (instant - r) elseif instant > 0 then r = instant end
+  if r then redis.call('HSET', p .. 'meta', 'rate', tostring(r)) end
+  redis.call('HSET', p .. 'meta', 'rateAt', now, 'rateCount', total)
+end
+return {admitted, expired, redis.call('ZCARD', p .. 'waiting'), redis.call('ZCARD', p .. 'active')}
+`;
+
+/** KEYS: p, concert. Every live token ends SOLD_OUT at once: tokens up to the current seq count as sold out. */
+export const SOLD_OUT = `${COMMON}
+local seq = redis.call('GET', p .. 'seq') or '0'
+redis.call('HSET', p .. 'meta', 'soldout', '1', 'soldoutSeq', seq)
+-- UNLINK frees the sets in the background: no loop over the tokens here
+redis.call('UNLINK', p .. 'waiting', p .. 'seen', p .. 'active', p .. 'users', p .. 'admlog')
+return 1
+`;

@@ -1,0 +1,121 @@
+// The queue store on Redis: any number of instances share it.
+import type Redis from "ioredis";
+import type { QueueExpiry, QueueStatus } from "./queue.types";
+import type { EnterResult, QueuePolicyValues, QueueStore, TickResult, TokenState } from "./queue-store";
+import { ENTER, EXPIRE, READ, SET_HOLD, SOLD_OUT, TICK } from "./redis-queue-scripts";
+
+/** How long after its hold's end a session may outlive it, so HOLD_TIMEOUT (not SESSION_TIMEOUT) ends it. */
+export const HOLD_GRACE_MS = 5_000;
+/** Tokens ended or dropped per tick at most; the rest wait for the next tick (a quarter second later). */
+const TICK_BATCH = 1_000;
+const REGISTRY = "q:concerts";
+/** A concert not seen for this long leaves the ticker's registry. */
+const REGISTRY_IDLE_MS = 86_400_000;
+
+type Raw = [string, string, string, number, number, string, number, string] | false | null;
+
+const prefix = (concertId: string) => `q:{${concertId}}:`;
+
+function toState(raw: Raw, concertId: string): TokenState | null {
+  if (!raw) return null;
+  const [token, userId, status, position, expiresAt, reason, now, rate] = raw;
+  return {
+    token,
+    userId,
+    concertId,
+    status: status as QueueStatus,
+    position: Number(position),
+    expiresAt: Number(expiresAt),
+    expiredReason: reason ? (reason as QueueExpiry) : null,
+    now: Number(now),
+    admissionRate: rate === "" ? null : Number(rate),
+  };
+}
+
+export class RedisQueueStore implements QueueStore {
+  constructor(private readonly redis: Redis) {
+    const define = (name: string, lua: string) => redis.defineCommand(name, { numberOfKeys: 2, lua });
+    define("qEnter", ENTER);
+    define("qRead", READ);
+    define("qExpire", EXPIRE);
+    define("qSetHold", SET_HOLD);
+    define("qTick", TICK);
+    define("qSoldOut", SOLD_OUT);
+  }
+
+  async enter(concertId: string, userId: string, newToken: string, policy: QueuePolicyValues, idleSeconds: number): Promise<EnterResult> {
+    const r = await this.call<unknown[]>("qEnter", 
+      prefix(concertId), concertId, userId, newToken,
+      policy.maxActiveUsers, policy.admitPerSecond, policy.activeSessionSeconds * 1000, idleSeconds * 1000,
+    );
+    if (r[0] === "SOLD_OUT") return { soldOut: true };
+    const created = r[1] === 1;
+    if (created) await this.redis.zadd(REGISTRY, Date.now(), concertId);
+    return {
+      soldOut: false,
+      created,
+      state: toState(r[2] as Raw, concertId)!,
+      admitted: ((r[3] as Raw[] | undefined) ?? []).map((x) => toState(x, concertId)!),
+    };
+  }
+
+  async read(concertId: string, token: string, idleSeconds: number, touch: boolean): Promise<TokenState | null> {
+    const [raw] = await this.call<Raw[]>("qRead", prefix(concertId), concertId, idleSeconds * 1000, touch ? 1 : 0, token);
+    return toState(raw, concertId);
+  }
+
+  async readMany(concertId: string, tokens: string[], idleSeconds: number): Promise<(TokenState | null)[]> {
+    if (tokens.length === 0) return [];
+    const raws = await this.call<Raw[]>("qRead", prefix(concertId), concertId, idleSeconds * 1000, 1, ...tokens);
+    return raws.map((raw) => toState(raw, concertId));
+  }
+
+  async expire(concertId: string, token: string, reason: QueueExpiry, idleSeconds: number) {
+    const [changed, raw] = await this.call<[number, Raw]>("qExpire", prefix(concertId), concertId, token, reason, idleSeconds * 1000);
+    const state = toState(raw, concertId);
+    return state ? { changed: changed === 1, state } : null;
+  }
+
+  async setHold(concertId: string, token: string, untilMs: number | null): Promise<void> {
+    await this.call<number>("qSetHold", prefix(concertId), concertId, token, untilMs === null ? "" : untilMs, HOLD_GRACE_MS);
+  }
+
+  async tick(concertId: string, policy: QueuePolicyValues, idleSeconds: number): Promise<TickResult> {
+    const [admitted, expired, waiting, active] = await this.call<[Raw[], Raw[], number, number]>("qTick", 
+      prefix(concertId), concertId,
+      policy.maxActiveUsers, policy.admitPerSecond, policy.activeSessionSeconds * 1000, idleSeconds * 1000, TICK_BATCH,
+    );
+    return {
+      admitted: admitted.map((x) => toState(x, concertId)!),
+      expired: expired.map((x) => toState(x, concertId)!),
+      waiting: Number(waiting),
+      active: Number(active),
+    };
+  }
+
+  async soldOut(concertId: string): Promise<void> {
+    await this.call<number>("qSoldOut", prefix(concertId), concertId);
+  }
+
+  async reopen(concertId: string): Promise<void> {
+    await this.redis.hdel(`${prefix(concertId)}meta`, "soldout");
+  }
+
+  async counts(concertId: string) {
+    const p = prefix(concertId);
+    const [waiting, active] = await Promise.all([this.redis.zcard(`${p}waiting`), this.redis.zcard(`${p}active`)]);
+    return { waiting, active };
+  }
+
+  async concerts(): Promise<string[]> {
+    await this.redis.zremrangebyscore(REGISTRY, "-inf", Date.now() - REGISTRY_IDLE_MS);
+    return this.redis.zrange(REGISTRY, 0, -1);
+  }
+
+  async close(): Promise<void> {}
+
+  /** Runs a script defined in the constructor (EVALSHA, loading it again after a Redis restart). */
+  private call<T>(name: string, ...args: (string | number)[]): Promise<T> {
+    return (this.redis as unknown as Record<string, (...a: (string | number)[]) => Promise<T>>)[name](...args);
+  }
+}
