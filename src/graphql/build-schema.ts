@@ -15,6 +15,16 @@ export function buildAppSchema(): GraphQLSchema {
     scalarsMap: [{ type: Date, scalar: DateTimeScalar }],
     authChecker,
     validate: false,
+    // Every subscription brings its own subscribe function over the instance's
+    // event bus; type-graphql insists on a PubSub all the same.
+    pubSub: {
+      publish() {
+        throw new Error("publish through the EventBus, not type-graphql's PubSub");
+      },
+      subscribe() {
+        throw new Error("subscriptions take a subscribe function");
+      },
+    },
   });
   return cached;
 }
