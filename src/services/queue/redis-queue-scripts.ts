@@ -11,7 +11,7 @@
 //   users    HASH userId -> token         (one live token per user)
 //   admlog   ZSET token -> admitted ms    (admissions in the last second: the rate limit)
 //   meta     HASH soldout, soldoutSeq, admitted (count), rate, rateAt, rateCount
-//   t:<tok>  HASH u user, s status, q seq, se session end, hu hold end, r reason
+//   t:<tok>  HASH u user, s status, q seq, a admitted ms, se session end, hu hold end, r reason
 
 const COMMON = `
 local p = KEYS[1]
@@ -81,7 +81,7 @@ local function admit(maxActive, perSecond, sessionMs, idleMs)
   for i = 1, #popped, 2 do
     local token = popped[i]
     local ends = now + sessionMs
-    redis.call('HSET', p .. 't:' .. token, 's', 'ACTIVE', 'se', ends)
+    redis.call('HSET', p .. 't:' .. token, 's', 'ACTIVE', 'se', ends, 'a', now)
     redis.call('ZADD', p .. 'active', ends, token)
     redis.call('ZREM', p .. 'seen', token)
     redis.call('ZADD', p .. 'admlog', now, token)
