@@ -19,8 +19,12 @@ export function createDatabase(url: string, poolSize: number): Database {
     connectionTimeoutMillis: 10_000,
     idleTimeoutMillis: 30_000,
   });
-  // An idle client that loses its server must not crash the process.
+  // A connection that loses its server (a restart, an admin's kill) emits
+  // "error": on an idle one the pool hears it; on one checked out between two
+  // queries nobody would, and an unheard "error" ends the process. The query
+  // that next uses it fails on its own and the pool drops the connection.
   pool.on("error", () => undefined);
+  pool.on("connect", (client) => client.on("error", () => undefined));
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
   let closed: Promise<void> | undefined;
   return {

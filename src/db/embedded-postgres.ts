@@ -207,5 +207,13 @@ async function freePort(preferred: number): Promise<number> {
  */
 function releaseExitHooks(): void {
   const hook = require("async-exit-hook") as { unhookEvent(event: string): void };
-  for (const event of ["beforeExit", "SIGHUP", "SIGINT", "SIGTERM", "SIGBREAK", "message"]) hook.unhookEvent(event);
+  for (const event of ["beforeExit", "SIGHUP", "SIGINT", "SIGTERM", "SIGBREAK", "message"]) {
+    // unhookEvent throws for an event not hooked (any more): a second start in
+    // one process, or an event the package never hooked here.
+    try {
+      hook.unhookEvent(event);
+    } catch {
+      // already released
+    }
+  }
 }

@@ -18,16 +18,30 @@ export function observePlugin(deps: { logger: Logger; metrics: Metrics; guard: R
     async requestDidStart() {
       const started = performance.now();
       return {
-        async didResolveOperation({ contextValue, document, request, operationName }) {
-          await guard.checkRate(contextValue);
-          const complexity = getComplexity({
-            schema: deps.schema(),
-            query: document,
-            operationName: operationName ?? undefined,
-            variables: request.variables ?? {},
-            estimators: [fieldExtensionsEstimator(), simpleEstimator({ defaultComplexity: 1 })],
-          });
+        async didResolveOperation({ contextValue, document, request, operationName, response }) {
+          // Apollo answers an error thrown here with HTTP 500 unless a status is set first.
+          try {
+            await guard.checkRate(contextValue);
+          } catch (error) {
+            response.http.status = 429;
+            throw error;
+          }
+          let complexity: number;
+          try {
+            complexity = getComplexity({
+              schema: deps.schema(),
+              query: document,
+              operationName: operationName ?? undefined,
+              variables: request.variables ?? {},
+              estimators: [fieldExtensionsEstimator(), simpleEstimator({ defaultComplexity: 1 })],
+            });
+          } catch (error) {
+            // getComplexity coerces the variables first: a missing or mistyped one is bad input.
+            response.http.status = 400;
+            throw new AppError("BAD_USER_INPUT", (error as Error).message);
+          }
           if (complexity > MAX_COMPLEXITY) {
+            response.http.status = 400;
             throw new AppError("BAD_USER_INPUT", `The query costs ${complexity}; at most ${MAX_COMPLEXITY} is allowed.`);
           }
         },

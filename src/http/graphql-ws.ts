@@ -3,7 +3,16 @@
 import type { Server as HttpServer } from "node:http";
 import { WebSocketServer } from "ws";
 import { useServer } from "graphql-ws/use/ws";
-import { GraphQLError, parse, specifiedRules, validate, type DocumentNode, type GraphQLSchema } from "graphql";
+import {
+  GraphQLError,
+  getOperationAST,
+  getVariableValues,
+  parse,
+  specifiedRules,
+  validate,
+  type DocumentNode,
+  type GraphQLSchema,
+} from "graphql";
 import { createContext, type Context } from "../graphql/context";
 import { DocumentLimitsRule } from "../graphql/document-limits";
 import { formatError, isUnexpected } from "../graphql/format-error";
@@ -35,6 +44,12 @@ export function attachGraphqlWs(deps: {
         }
         const errors = validate(schema, document, [...specifiedRules, DocumentLimitsRule]);
         if (errors.length > 0) return errors.map((e) => badInput(e.message));
+        // Checked here, not left to execution: there a variable that does not
+        // coerce comes back without a code and would be masked as an internal error.
+        const operation = getOperationAST(document, payload.operationName);
+        if (!operation) return [badInput(`The document has no operation named ${payload.operationName ?? "(none given)"} to run.`)];
+        const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], payload.variables ?? {});
+        if (coerced.errors) return coerced.errors.map((e) => badInput(e.message));
         const params = ctx.connectionParams ?? {};
         const authorization = params.authorization ?? params.Authorization;
         const contextValue: Context = createContext(services, {

@@ -31,6 +31,19 @@ export function createMemoryEventBus(): EventBus {
 export function createRedisEventBus(connect: () => Redis): EventBus {
   const publisher = connect();
   const subscriber = connect();
+  // RedisPubSub.unsubscribe sends UNSUBSCRIBE and PUNSUBSCRIBE and drops their
+  // promises. ioredis leaves that PUNSUBSCRIBE unanswered and rejects it when the
+  // connection closes: unhandled, the rejection would end the process (on
+  // SIGTERM, with exit code 1). Nothing waits for these replies, so drop failures.
+  for (const command of ["unsubscribe", "punsubscribe"] as const) {
+    const send = subscriber[command].bind(subscriber) as (...args: unknown[]) => Promise<unknown>;
+    const quiet = (...args: unknown[]) => {
+      const sent = send(...args);
+      sent.catch(() => undefined);
+      return sent;
+    };
+    Object.assign(subscriber, { [command]: quiet });
+  }
   const engine = new RedisPubSub({ publisher, subscriber });
   return onEngine(engine, async () => {
     await engine.close();

@@ -10,7 +10,12 @@ function parse(value: unknown): Date {
     throw new AppError("BAD_USER_INPUT", "A DateTime is an RFC 3339 string such as 2030-01-01T20:00:00.000Z.");
   }
   const date = new Date(value);
-  if (Number.isNaN(date.getTime())) throw new AppError("BAD_USER_INPUT", `${value} is not a real date and time.`);
+  // Date rolls a day past the month's end over (2030-02-30 becomes March 2nd): refuse it.
+  const [year, month, day] = value.slice(0, 10).split("-").map(Number);
+  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  if (Number.isNaN(date.getTime()) || month < 1 || month > 12 || day < 1 || day > daysInMonth) {
+    throw new AppError("BAD_USER_INPUT", `${value} is not a real date and time.`);
+  }
   return date;
 }
 
