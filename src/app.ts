@@ -18,6 +18,11 @@ import { QueueWatchers } from "./services/queue/queue-watchers";
 import { QueueTicker } from "./services/queue/queue-ticker";
 import { MemoryQueueStore } from "./services/queue/memory-queue-store";
 import { RedisQueueStore } from "./services/queue/redis-queue-store";
+import { ReservationService } from "./services/reservation.service";
+import { PaymentService } from "./services/payment.service";
+import { WalletService } from "./services/wallet.service";
+import { SeatService } from "./services/seat.service";
+import { HoldSweeper } from "./services/hold-sweeper";
 import { buildAppSchema } from "./graphql/build-schema";
 import { createApollo } from "./graphql/apollo";
 import { createContext } from "./graphql/context";
@@ -92,7 +97,12 @@ export async function createApp(options: AppOptions): Promise<App> {
     }),
     queue,
     queueUpdates,
+    reservations: new ReservationService({ pool: db.pool, bus, queue, settings, logger }),
+    payments: new PaymentService({ pool: db.pool, bus, queue, logger }),
+    wallet: new WalletService({ pool: db.pool, settings }),
+    seats: new SeatService({ pool: db.pool, bus, queue, tokens: queueUpdates }),
   };
+  const sweeper = new HoldSweeper({ pool: db.pool, bus, queue, logger });
 
   const schema = buildAppSchema();
   const guard = createRequestGuard(limiter, {
@@ -129,6 +139,7 @@ export async function createApp(options: AppOptions): Promise<App> {
   httpServer.keepAliveTimeout = 65_000;
   const ws = attachGraphqlWs({ httpServer, schema, services, guard, logger });
   ticker.start();
+  sweeper.start();
 
   let closing: Promise<void> | undefined;
   const close = () => {
@@ -143,6 +154,7 @@ export async function createApp(options: AppOptions): Promise<App> {
       await stopped;
       clearTimeout(timer);
       await apollo.stop();
+      await sweeper.stop();
       await bus.close();
       redis?.disconnect();
       await db.close();

@@ -24,6 +24,8 @@ export function createLoaders(services: Services) {
   return {
     datesOfConcert: new DataLoader((ids: readonly string[]) => services.concerts.datesOfConcerts(ids)),
     availability: new DataLoader((ids: readonly string[]) => services.concerts.availabilityOfDates(ids)),
+    seatsOfReservation: new DataLoader((ids: readonly string[]) => services.seats.seatsOfReservations(ids)),
+    paymentOfReservation: new DataLoader((ids: readonly string[]) => services.payments.paymentsOfReservations(ids)),
   };
 }
 

@@ -1,5 +1,18 @@
 import { ConcertDateResolver, ConcertResolver } from "./concert.resolver";
 import { UserResolver } from "./user.resolver";
 import { QueueResolver } from "./queue.resolver";
+import { ReservationResolver } from "./reservation.resolver";
+import { PaymentResolver } from "./payment.resolver";
+import { WalletResolver } from "./wallet.resolver";
+import { SeatResolver } from "./seat.resolver";
 
-export const resolvers = [UserResolver, ConcertResolver, ConcertDateResolver, QueueResolver] as const;
+export const resolvers = [
+  UserResolver,
+  ConcertResolver,
+  ConcertDateResolver,
+  QueueResolver,
+  ReservationResolver,
+  PaymentResolver,
+  WalletResolver,
+  SeatResolver,
+] as const;

@@ -4,6 +4,10 @@ import type { ConcertService } from "./concert.service";
 import type { UserService } from "./user.service";
 import type { QueueService } from "./queue/queue.service";
 import type { QueueWatchers } from "./queue/queue-watchers";
+import type { ReservationService } from "./reservation.service";
+import type { PaymentService } from "./payment.service";
+import type { WalletService } from "./wallet.service";
+import type { SeatService } from "./seat.service";
 
 export interface Services {
   tokens: AccessTokens;
@@ -12,4 +16,8 @@ export interface Services {
   queue: QueueService;
   /** queueStatusChanged subscriptions held by this instance. */
   queueUpdates: QueueWatchers;
+  reservations: ReservationService;
+  payments: PaymentService;
+  wallet: WalletService;
+  seats: SeatService;
 }

@@ -1,0 +1,32 @@
+// Seat changes travel on one event-bus channel per concert date, so every
+// instance's seatStatusChanged subscribers see changes made by any instance.
+// One message per statement that changed seats (not per seat) keeps Redis traffic
+// proportional to operations, not to seats.
+import type { EventBus } from "./event-bus";
+
+export type SeatStatusValue = "AVAILABLE" | "HELD" | "SOLD";
+
+export interface SeatChange {
+  id: string;
+  concertDateId: string;
+  number: number;
+  price: number;
+  status: SeatStatusValue;
+}
+
+export interface SeatChangeMessage {
+  seats: SeatChange[];
+}
+
+export const seatChannel = (concertDateId: string) => `seats.${concertDateId}`;
+
+/** Publishes the changed seats, one message per date. Call after the commit. */
+export async function publishSeatChanges(bus: EventBus, seats: readonly SeatChange[]): Promise<void> {
+  const byDate = new Map<string, SeatChange[]>();
+  for (const seat of seats) {
+    const list = byDate.get(seat.concertDateId);
+    if (list) list.push(seat);
+    else byDate.set(seat.concertDateId, [seat]);
+  }
+  await Promise.all([...byDate].map(([dateId, list]) => bus.publish(seatChannel(dateId), { seats: list } satisfies SeatChangeMessage)));
+}

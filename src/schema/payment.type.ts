@@ -1,0 +1,19 @@
+import { Field, ID, Int, ObjectType, registerEnumType } from "type-graphql";
+
+export enum PaymentStatus {
+  PENDING = "PENDING",
+  COMPLETED = "COMPLETED",
+  EXPIRED = "EXPIRED",
+  CANCELLED = "CANCELLED",
+}
+registerEnumType(PaymentStatus, { name: "PaymentStatus" });
+
+@ObjectType()
+export class Payment {
+  @Field(() => ID) id!: string;
+  @Field(() => ID) reservationId!: string;
+  @Field(() => Int) amount!: number;
+  @Field(() => PaymentStatus) status!: PaymentStatus;
+  @Field(() => Date) createdAt!: Date;
+  @Field(() => Date, { nullable: true }) paidAt!: Date | null;
+}

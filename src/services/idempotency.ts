@@ -1,0 +1,94 @@
+// Idempotency keys for the calls that move money (chargeBalance, pay).
+//
+// A key is per user, stored with the operation and a hash of its arguments. The
+// row is inserted (ON CONFLICT DO NOTHING) in the same transaction as the money
+// move, before it: of two simultaneous calls with one key, on any instances,
+// the second's INSERT waits on the first's uncommitted row; if the first
+// commits, the second inserts nothing, reads the stored response and moves no
+// money; if the first rolls back (an error), the second does the work. So only
+// a successful call is remembered: a call that failed may be retried with its key.
+import { createHash } from "node:crypto";
+import type { Pool, PoolClient } from "pg";
+import { badInput } from "../errors/app-error";
+
+export const MAX_KEY_LENGTH = 200;
+export const KEY_RETENTION_HOURS = 25; // the contract promises at least 24 hours
+
+// 1..200 characters, none of them control, format or unassigned code points.
+const KEY = /^[^\p{C}]{1,200}$/u;
+
+export type IdempotentOperation = "chargeBalance" | "pay";
+
+export interface IdempotentCall {
+  userId: string;
+  key: string;
+  operation: IdempotentOperation;
+  /** The call's arguments; the same key with other arguments is refused. */
+  args: Record<string, unknown>;
+}
+
+/** The key, or undefined when the call has none; a malformed key is bad input. */
+export function checkIdempotencyKey(key: string | null | undefined): string | undefined {
+  if (key === undefined || key === null) return undefined;
+  if (!KEY.test(key)) {
+    throw badInput(`An idempotencyKey is 1 to ${MAX_KEY_LENGTH} printable characters.`, "idempotencyKey");
+  }
+  return key;
+}
+
+const hashOf = (call: IdempotentCall) =>
+  createHash("sha256").update(JSON.stringify([call.operation, call.args])).digest("hex");
+
+const reused = () =>
+  badInput("This idempotencyKey was already used with other arguments: use a new key for a new request.", "idempotencyKey");
+
+/**
+ * The stored response of a finished call with this key, or undefined when the
+ * key is new. Throws BAD_USER_INPUT when the key was used with other arguments.
+ */
+export async function findResponse<T>(db: Pool | PoolClient, call: IdempotentCall): Promise<T | undefined> {
+  const { rows } = await db.query<{ operation: string; request_hash: string; response: T | null }>(
+    `SELECT operation, request_hash, response FROM idempotency_keys WHERE user_id = $1 AND key = $2`,
+    [call.userId, call.key],
+  );
+  const row = rows[0];
+  if (!row) return undefined;
+  if (row.operation !== call.operation || row.request_hash !== hashOf(call)) throw reused();
+  return row.response ?? undefined;
+}
+
+/**
+ * Inside the money move's transaction, before it: claims the key for this call,
+ * or returns the response the call that holds it stored.
+ */
+export async function claimKey<T>(client: PoolClient, call: IdempotentCall): Promise<{ claimed: true } | { claimed: false; response: T }> {
+  const inserted = await client.query(
+    `INSERT INTO idempotency_keys (user_id, key, operation, request_hash) VALUES ($1, $2, $3, $4)
+     ON CONFLICT (user_id, key) DO NOTHING`,
+    [call.userId, call.key, call.operation, hashOf(call)],
+  );
+  if (inserted.rowCount === 1) return { claimed: true };
+  const response = await findResponse<T>(client, call);
+  // The holder stores its response before it commits, so a committed key always has one.
+  if (response === undefined) throw new Error("idempotency key committed without a response");
+  return { claimed: false, response };
+}
+
+/** Stores the response of the call that claimed the key, in its transaction. */
+export async function storeResponse(client: PoolClient, call: IdempotentCall, response: unknown): Promise<void> {
+  await client.query(`UPDATE idempotency_keys SET response = $3 WHERE user_id = $1 AND key = $2`, [
+    call.userId,
+    call.key,
+    JSON.stringify(response),
+  ]);
+}
+
+/** Deletes keys past their retention, a bounded batch at a time (created_at index). */
+export async function deleteOldKeys(pool: Pool, batch = 1_000): Promise<number> {
+  const { rowCount } = await pool.query(
+    `DELETE FROM idempotency_keys WHERE ctid = ANY(ARRAY(
+       SELECT ctid FROM idempotency_keys WHERE created_at < now() - make_interval(hours => $1) LIMIT $2))`,
+    [KEY_RETENTION_HOURS, batch],
+  );
+  return rowCount ?? 0;
+}

@@ -1,0 +1,182 @@
+// Paying a hold from the balance, and the caller's payments. One transaction
+// does it all or nothing: reservation CONFIRMED, seats SOLD, balance debited,
+// payment COMPLETED, ledger entry written. The queue and the seat map hear of
+// it after the commit.
+import type { Pool } from "pg";
+import type { Actor } from "../auth/access-tokens";
+import { AppError, badInput, forbidden, notFound } from "../errors/app-error";
+import { inTransaction } from "../db/transaction";
+import type { EventBus } from "../pubsub/event-bus";
+import { publishSeatChanges, type SeatChange } from "../pubsub/seat-events";
+import type { Logger } from "../observability/logger";
+import type { QueueGate } from "./queue/queue.types";
+import { afterCommit } from "./after-commit";
+import { assertStillHeld, explainNotHeld } from "./hold-state";
+import { checkIdempotencyKey, claimKey, findResponse, storeResponse, type IdempotentCall } from "./idempotency";
+import { isUuid } from "./ids";
+import { pageSize, type PageArgs } from "./paging";
+import { PAYMENT_COLUMNS, paymentFromJson, RESERVATION_COLUMNS, type PaymentView, type ReservationView } from "./reservation.views";
+import { sellSeats } from "./seat-locks";
+import { isConcertSoldOut } from "./sold-out";
+
+type Deps = { pool: Pool; bus: EventBus; queue: QueueGate; logger?: Logger };
+
+export interface PayInput {
+  reservationId: string;
+  idempotencyKey?: string | null;
+  queueToken: string | undefined;
+}
+
+type HeldReservation = ReservationView & { queueToken: string; seatCount: number };
+
+export class PaymentService {
+  constructor(private readonly deps: Deps) {}
+
+  /**
+   * Errors in the contract's order: BAD_USER_INPUT (key malformed or reused with
+   * other arguments), NOT_FOUND, FORBIDDEN, RESERVATION_NOT_HELD / HOLD_EXPIRED,
+   * the queue gate (the token the hold was placed with), INSUFFICIENT_BALANCE.
+   * The same key again returns the first call's payment, before any other check
+   * (the reservation is CONFIRMED and the token EXPIRED by then).
+   */
+  async pay(actor: Actor, input: PayInput): Promise<PaymentView> {
+    const key = checkIdempotencyKey(input.idempotencyKey);
+    const call: IdempotentCall | undefined =
+      key === undefined ? undefined : { userId: actor.id, key, operation: "pay", args: { reservationId: input.reservationId } };
+    let checked = await this.precheck(actor, input.reservationId, call);
+    if ("replayed" in checked) return checked.replayed;
+    try {
+      if (input.queueToken !== undefined && input.queueToken !== checked.reservation.queueToken) {
+        throw new AppError("QUEUE_TOKEN_INVALID", "Pay with the queue token this reservation was held with.");
+      }
+      await this.deps.queue.requireActive(actor, input.queueToken, checked.reservation.concertId);
+    } catch (error) {
+      // A concurrent pay may have completed since the checks above and ended the
+      // token (PAID): then its answer comes first in the contract's order — the
+      // stored payment for the same key, or RESERVATION_NOT_HELD.
+      checked = await this.precheck(actor, input.reservationId, call);
+      if ("replayed" in checked) return checked.replayed;
+      throw error;
+    }
+    const { reservation } = checked;
+
+    type Outcome = { replayed: PaymentView } | { payment: PaymentView; seats: SeatChange[] };
+    const outcome = await inTransaction(this.deps.pool, async (client): Promise<Outcome> => {
+      if (call) {
+        const claim = await claimKey<PaymentView>(client, call);
+        if (!claim.claimed) return { replayed: paymentFromJson(claim.response) };
+      }
+      // The decision against the clock. The sweeper's conditional update and this
+      // one lock the same row and each re-checks status after waiting, so a pay
+      // and an expiry exclude each other: never both, never neither.
+      // paid_at is this moment, the one compared with held_until (the commit
+      // follows within milliseconds, and nothing can take the hold meanwhile).
+      const confirmed = await client.query<{ total: number; decidedAt: Date }>(
+        `UPDATE reservations SET status = 'CONFIRMED'
+          WHERE id = $1 AND status = 'HELD' AND held_until > clock_timestamp()
+         RETURNING total_price AS total, clock_timestamp() AS "decidedAt"`,
+        [reservation.id],
+      );
+      if (confirmed.rowCount === 0) await explainNotHeld(client, reservation.id);
+      const { total, decidedAt } = confirmed.rows[0];
+      // A seat of a hold that ran out can be taken by a new hold before the
+      // sweeper sees it; then this pay came too late and must not go through.
+      const seats = await sellSeats(client, reservation.id);
+      if (seats.length !== reservation.seatCount) throw new AppError("HOLD_EXPIRED", "This hold ran out before the payment: nothing was charged.");
+      const debited = await client.query<{ balance: number }>(
+        `UPDATE users SET balance = balance - $1 WHERE id = $2 AND balance >= $1 RETURNING balance`,
+        [total, actor.id],
+      );
+      if (debited.rowCount === 0) {
+        throw new AppError("INSUFFICIENT_BALANCE", `Your balance is less than the total of ${total}: charge it first. Nothing was paid.`);
+      }
+      const { rows } = await client.query<PaymentView>(
+        `WITH p AS (
+           UPDATE payments SET status = 'COMPLETED', paid_at = $4
+            WHERE reservation_id = $1 AND status = 'PENDING' RETURNING *
+         ), entry AS (
+           INSERT INTO ledger_entries (user_id, kind, amount, balance_after, payment_id)
+           SELECT $2, 'PAYMENT', -p.amount, $3, p.id FROM p
+         )
+         SELECT p.id, p.reservation_id AS "reservationId", p.amount, p.status::text AS status,
+                p.created_at AS "createdAt", p.paid_at AS "paidAt" FROM p`,
+        [reservation.id, actor.id, debited.rows[0].balance, decidedAt],
+      );
+      if (!rows[0]) throw new Error(`held reservation ${reservation.id} has no pending payment`);
+      if (call) await storeResponse(client, call, rows[0]);
+      return { payment: rows[0], seats };
+    });
+    if ("replayed" in outcome) return outcome.replayed;
+    await afterCommit(this.deps.logger, () => this.announceSale(reservation, outcome.seats));
+    return outcome.payment;
+  }
+
+  /** The answers that come before the queue gate: a stored result, NOT_FOUND, FORBIDDEN, the hold's state. */
+  private async precheck(
+    actor: Actor,
+    reservationId: string,
+    call: IdempotentCall | undefined,
+  ): Promise<{ replayed: PaymentView } | { reservation: HeldReservation }> {
+    if (call) {
+      const done = await findResponse<PaymentView>(this.deps.pool, call);
+      if (done) return { replayed: paymentFromJson(done) };
+    }
+    const reservation = await this.getOwnHold(actor, reservationId);
+    assertStillHeld(reservation.status);
+    return { reservation };
+  }
+
+  /** The caller's completed payments, newest first. */
+  async payments(actor: Actor, page: PageArgs = {}): Promise<PaymentView[]> {
+    const first = pageSize(page.first);
+    const after = page.after ?? null;
+    if (after !== null && !isUuid(after)) throw badInput("after must be the id of a payment.", "after");
+    const { rows } = await this.deps.pool.query<PaymentView>(
+      `SELECT ${PAYMENT_COLUMNS} FROM payments p JOIN reservations r ON r.id = p.reservation_id
+        WHERE p.user_id = $1 AND p.status = 'COMPLETED'
+          AND ($2::uuid IS NULL OR (p.paid_at, p.id) < (SELECT paid_at, id FROM payments WHERE id = $2 AND user_id = $1))
+        ORDER BY p.paid_at DESC, p.id DESC LIMIT $3`,
+      [actor.id, after, first],
+    );
+    return rows;
+  }
+
+  /** The payment of each reservation (for a DataLoader). */
+  async paymentsOfReservations(reservationIds: readonly string[]): Promise<(PaymentView | Error)[]> {
+    const { rows } = await this.deps.pool.query<PaymentView>(
+      `SELECT ${PAYMENT_COLUMNS} FROM payments p JOIN reservations r ON r.id = p.reservation_id
+        WHERE p.reservation_id = ANY($1::uuid[])`,
+      [reservationIds.filter(isUuid)],
+    );
+    const byReservation = new Map(rows.map((p) => [p.reservationId, p]));
+    return reservationIds.map((id) => byReservation.get(id) ?? new Error(`reservation ${id} has no payment`));
+  }
+
+  /**
+   * The token ends PAID before the sold-out check, so the token whose payment
+   * sold the last seat ends PAID and every other one SOLD_OUT.
+   */
+  private async announceSale(reservation: HeldReservation, seats: SeatChange[]): Promise<void> {
+    await Promise.all([
+      this.deps.queue.expireToken(reservation.queueToken, "PAID"),
+      publishSeatChanges(this.deps.bus, seats),
+    ]);
+    if (await isConcertSoldOut(this.deps.pool, reservation.concertId, reservation.concertDateId)) {
+      await this.deps.queue.concertSoldOut(reservation.concertId);
+    }
+  }
+
+  private async getOwnHold(actor: Actor, id: string): Promise<HeldReservation> {
+    const { rows } = isUuid(id)
+      ? await this.deps.pool.query<HeldReservation>(
+          `SELECT ${RESERVATION_COLUMNS}, r.queue_token AS "queueToken",
+                  (SELECT count(*)::int FROM reservation_seats WHERE reservation_id = r.id) AS "seatCount"
+             FROM reservations r WHERE r.id = $1`,
+          [id],
+        )
+      : { rows: [] as HeldReservation[] };
+    if (!rows[0]) throw notFound("reservation");
+    if (rows[0].userId !== actor.id) throw forbidden("This reservation is another user's.");
+    return rows[0];
+  }
+}

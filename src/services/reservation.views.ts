@@ -1,0 +1,51 @@
+// What the reservation, payment and seat reads return, and the SQL that reads
+// them. Statuses are computed at read time so that a hold whose time has
+// passed never shows as HELD (or its payment as PENDING), even between sweeps.
+import type { SeatChange } from "../pubsub/seat-events";
+import { EFFECTIVE_SEAT_STATUS } from "./seat-locks";
+
+export type ReservationStatus = "HELD" | "CONFIRMED" | "EXPIRED" | "CANCELLED";
+export type PaymentStatus = "PENDING" | "COMPLETED" | "EXPIRED" | "CANCELLED";
+
+export type SeatView = SeatChange;
+
+export interface PaymentView {
+  id: string;
+  reservationId: string;
+  amount: number;
+  status: PaymentStatus;
+  createdAt: Date;
+  paidAt: Date | null;
+}
+
+export interface ReservationView {
+  id: string;
+  userId: string;
+  concertId: string;
+  concertDateId: string;
+  totalPrice: number;
+  status: ReservationStatus;
+  heldUntil: Date;
+  createdAt: Date;
+  /** Filled when the service has them at hand (a new hold); otherwise loaded in a batch. */
+  seats?: SeatView[];
+  payment?: PaymentView;
+}
+
+export const RESERVATION_COLUMNS = `r.id, r.user_id AS "userId", r.concert_id AS "concertId",
+  r.concert_date_id AS "concertDateId", r.total_price AS "totalPrice",
+  CASE WHEN r.status = 'HELD' AND r.held_until <= now() THEN 'EXPIRED' ELSE r.status::text END AS status,
+  r.held_until AS "heldUntil", r.created_at AS "createdAt"`;
+
+/** Needs `payments p JOIN reservations r ON r.id = p.reservation_id`. */
+export const PAYMENT_COLUMNS = `p.id, p.reservation_id AS "reservationId", p.amount,
+  CASE WHEN p.status = 'PENDING' AND r.status = 'HELD' AND r.held_until <= now() THEN 'EXPIRED' ELSE p.status::text END AS status,
+  p.created_at AS "createdAt", p.paid_at AS "paidAt"`;
+
+export const SEAT_COLUMNS = `s.id, s.concert_date_id AS "concertDateId", s.number, s.price, ${EFFECTIVE_SEAT_STATUS} AS status`;
+
+/** A payment that crossed JSON (the idempotency store) with its dates back. */
+export function paymentFromJson(json: PaymentView | Record<string, unknown>): PaymentView {
+  const p = json as PaymentView & { createdAt: string | Date; paidAt: string | Date | null };
+  return { ...p, createdAt: new Date(p.createdAt), paidAt: p.paidAt === null ? null : new Date(p.paidAt) };
+}

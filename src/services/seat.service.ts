@@ -1,0 +1,102 @@
+// The seat map of a date: read it (behind the queue gate), and watch it change.
+import type { Pool } from "pg";
+import type { Actor } from "../auth/access-tokens";
+import type { EventBus } from "../pubsub/event-bus";
+import { AsyncQueue } from "../pubsub/async-queue";
+import { seatChannel, type SeatChangeMessage } from "../pubsub/seat-events";
+import type { QueueGate, QueueTicketView } from "./queue/queue.types";
+import { DateDirectory } from "./date-directory";
+import { isUuid } from "./ids";
+import { SEAT_COLUMNS, type SeatView } from "./reservation.views";
+
+/**
+ * How a seat stream hears that its queue token ended (the queue's
+ * QueueWatchers): `listener` gets the ticket on each change, last with EXPIRED,
+ * from token events of any instance and a periodic re-read (so a session that
+ * simply runs out is noticed too).
+ */
+export interface TokenWatch {
+  watch(concertId: string, token: string, initial: QueueTicketView, listener: (ticket: QueueTicketView) => void): () => void;
+}
+
+type Deps = { pool: Pool; bus: EventBus; queue: QueueGate; tokens: TokenWatch };
+
+export interface SeatsInput {
+  concertDateId: string;
+  queueToken: string | undefined;
+}
+
+export class SeatService {
+  private readonly dates: DateDirectory;
+
+  constructor(private readonly deps: Deps) {
+    this.dates = new DateDirectory(deps.pool);
+  }
+
+  /** Every seat of the date by number; an expired hold reads AVAILABLE. NOT_FOUND, then the gate. */
+  async seats(actor: Actor, input: SeatsInput): Promise<SeatView[]> {
+    const { concertId } = await this.dates.get(input.concertDateId);
+    await this.deps.queue.requireActive(actor, input.queueToken, concertId);
+    const { rows } = await this.deps.pool.query<SeatView>(
+      `SELECT ${SEAT_COLUMNS} FROM seats s WHERE s.concert_date_id = $1 ORDER BY s.number`,
+      [input.concertDateId],
+    );
+    return rows;
+  }
+
+  /** The seats of each reservation, by number (for a DataLoader). */
+  async seatsOfReservations(reservationIds: readonly string[]): Promise<SeatView[][]> {
+    const { rows } = await this.deps.pool.query<SeatView & { reservationId: string }>(
+      `SELECT rs.reservation_id AS "reservationId", ${SEAT_COLUMNS}
+         FROM reservation_seats rs JOIN seats s ON s.id = rs.seat_id
+        WHERE rs.reservation_id = ANY($1::uuid[]) ORDER BY rs.seat_number`,
+      [reservationIds.filter(isUuid)],
+    );
+    const byReservation = new Map<string, SeatView[]>(reservationIds.map((id) => [id, []]));
+    for (const { reservationId, ...seat } of rows) byReservation.get(reservationId)?.push(seat);
+    return reservationIds.map((id) => byReservation.get(id) ?? []);
+  }
+
+  /**
+   * Every change of a seat of the date, made by any instance, until the queue
+   * token ends. The listeners are in place before the gate is checked, so a
+   * token that ends in between still ends the stream.
+   */
+  async watchSeats(actor: Actor, input: SeatsInput): Promise<AsyncIterableIterator<SeatView>> {
+    const { concertId } = await this.dates.get(input.concertDateId);
+    const stream = new AsyncQueue<SeatView>();
+    const stops: (() => void)[] = [];
+    stream.onEnd(() => stops.forEach((stop) => stop()));
+    try {
+      stops.push(
+        await this.deps.bus.listen<SeatChangeMessage>(seatChannel(input.concertDateId), (message) => {
+          for (const seat of message.seats) stream.push(seat);
+        }),
+      );
+      const token = input.queueToken;
+      if (token) {
+        // What an ACTIVE token looks like to the watcher: only a change from it is delivered.
+        const active: QueueTicketView = {
+          token,
+          userId: actor.id,
+          concertId,
+          status: "ACTIVE",
+          queuePosition: 0,
+          remainingTime: 0,
+          estimatedWaitSeconds: 0,
+          expiredReason: null,
+        };
+        stops.push(
+          this.deps.tokens.watch(concertId, token, active, (ticket) => {
+            if (ticket.status === "EXPIRED") stream.end();
+          }),
+        );
+      }
+      await this.deps.queue.requireActive(actor, input.queueToken, concertId);
+    } catch (error) {
+      await stream.return();
+      throw error;
+    }
+    return stream;
+  }
+}
