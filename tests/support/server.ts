@@ -3,7 +3,7 @@
 // real Redis. Several instances may share one database and Redis, like a deployment.
 import { createApp, type App } from "../../src/app";
 import { loadSettings, type Settings } from "../../src/config/settings";
-import { createLogger } from "../../src/observability/logger";
+import { createLogger, type Logger } from "../../src/observability/logger";
 import { createTestDatabase, type TestDatabase } from "./database";
 
 export interface TestServer {
@@ -33,9 +33,10 @@ export function requireRedisUrl(): string {
   return url;
 }
 
-export async function startTestServer(options: { databaseUrl: string; settings?: Settings }): Promise<TestServer> {
+export async function startTestServer(options: { databaseUrl: string; settings?: Settings; logger?: Logger }): Promise<TestServer> {
   const settings = options.settings ?? testSettings();
-  const app = await createApp({ settings, databaseUrl: options.databaseUrl, logger: createLogger(settings.logLevel) });
+  const logger = options.logger ?? createLogger(settings.logLevel);
+  const app = await createApp({ settings, databaseUrl: options.databaseUrl, logger });
   const { port } = await app.listen(0, "127.0.0.1");
   return {
     app,
