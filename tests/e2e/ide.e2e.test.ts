@@ -1,27 +1,37 @@
-// Browser test of the GraphiQL IDE served by our own server: Debian's Chromium (playwright-core)
-// loads GET /graphql as HTML, every request must stay on the server's origin, a query, a header
-// and a subscription go through the UI. Runs against tests/support/ide-test-server.ts for now.
+// Browser test of the GraphiQL IDE served by the real server (startDeployment: the composition
+// root on a fresh PostgreSQL database): Debian's Chromium (playwright-core) loads GET /graphql as
+// HTML, every request must stay on the server's origin, and a signed-in user works through the UI:
+// a query and a mutation over HTTP with the Authorization header typed in the Headers tab, then a
+// queue subscription over graphql-ws, where the same header travels as connectionParams.
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { projectRoot } from "../../src/http/ide";
-import { startIdeTestServer, type IdeTestServer } from "../support/ide-test-server";
+import { startDeployment } from "../support/server";
+import { gql, signUp, type TestUser } from "../support/client";
+import { newAdmin, newConcert, type TestConcert } from "../support/factories";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const NO_CHROMIUM = `${CHROMIUM} is missing: install Debian's Chromium (apt-get install -y chromium) to run the IDE browser test`;
 const root = projectRoot(__dirname);
+const TITLE = "Aurora Borealis · Live at the Harbour";
 
-let server: IdeTestServer;
+let deployment: Awaited<ReturnType<typeof startDeployment>>;
 let browser: Browser;
+let user: TestUser;
+let concert: TestConcert;
 
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) return; // the test itself fails with NO_CHROMIUM: never skip
   if (!existsSync(join(root, "build/ide/graphiql.js"))) {
     execFileSync(process.execPath, [join(root, "scripts/build-ide.mjs")], { cwd: root, stdio: "inherit" });
   }
-  server = await startIdeTestServer();
+  deployment = await startDeployment();
+  const admin = await newAdmin(deployment.server);
+  concert = await newConcert(deployment.server, admin, { title: TITLE });
+  user = await signUp(deployment.server.url, "ide");
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
@@ -30,7 +40,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
-  await server?.close();
+  await deployment?.close();
 });
 
 /** Text of a GraphiQL Monaco model (operation.graphql, request-headers.json, response.json, …). */
@@ -42,35 +52,66 @@ function model(page: Page, suffix: string): Promise<string> {
   }, suffix);
 }
 
-/** Replace an editor's text by typing, as a person would: click, select all, type. */
-async function typeInto(page: Page, editorSelector: string, text: string): Promise<void> {
+/** The response pane's JSON, or undefined while it holds something else (empty, a spinner's text…). */
+async function response(page: Page): Promise<any> {
+  try {
+    return JSON.parse(await model(page, "response.json"));
+  } catch {
+    return undefined;
+  }
+}
+
+/** The operation's result: the first JSON the response pane holds after run() cleared it. */
+async function result(page: Page): Promise<any> {
+  await expect.poll(() => response(page), { timeout: 15_000 }).toBeDefined();
+  return response(page);
+}
+
+/** Replace an editor's text by typing, as a person would: click, select all, type; then check it took. */
+async function typeInto(page: Page, editorSelector: string, modelSuffix: string, text: string): Promise<void> {
   await page.locator(`${editorSelector} .monaco-editor .view-lines`).first().click();
   await page.keyboard.press("ControlOrMeta+A");
   await page.keyboard.press("Delete");
   // One line: Monaco overtypes its auto-closed "}" but would push it down after a typed newline.
   await page.keyboard.insertText(text);
   await page.keyboard.press("Escape"); // close a completion popup, if any
+  expect(await model(page, modelSuffix)).toBe(text);
 }
 
-/** Click ▶ once GraphiQL has taken in the edit (it parses the operation 100 ms after the last keystroke). */
+/** Clear the response pane, then click ▶ once GraphiQL has taken in the edit (it parses the operation 100 ms after the last keystroke). */
 async function run(page: Page): Promise<void> {
   await page.waitForFunction(() => {
     const monaco = (globalThis as any).__MONACO;
     const op = monaco?.editor.getModels().find((m: any) => m.uri.path.endsWith("operation.graphql"));
     return op && localStorage.getItem("graphiql:query") === op.getValue();
   });
+  // So that a poll on the response cannot be satisfied by the previous operation's result.
+  await page.evaluate(() => {
+    const monaco = (globalThis as any).__MONACO;
+    monaco.editor.getModels().find((m: any) => m.uri.path.endsWith("response.json"))?.setValue("");
+  });
   await page.locator("button.graphiql-execute-button").click();
 }
 
-describe("GraphiQL IDE (browser)", () => {
-  it("loads only from its own origin, runs a query with a header, and streams a subscription", async () => {
+/** What the response pane shows (Monaco renders spaces as U+00A0). */
+async function paneText(page: Page): Promise<string> {
+  return (await page.locator(".graphiql-response .result-window .view-lines").innerText()).replace(/\u00a0/g, " ");
+}
+
+describe("GraphiQL IDE (browser, real server)", () => {
+  it("loads only from its own origin; a signed-in user queries over HTTP and subscribes to the queue over graphql-ws", async () => {
     if (!existsSync(CHROMIUM)) throw new Error(NO_CHROMIUM);
+    const { server } = deployment;
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     const page = await context.newPage();
     const requests: string[] = [];
     const problems: string[] = [];
+    const wsSent: string[] = [];
     context.on("request", (r) => requests.push(r.url()));
-    page.on("websocket", (ws) => requests.push(ws.url()));
+    page.on("websocket", (ws) => {
+      requests.push(ws.url());
+      ws.on("framesent", (f) => wsSent.push(String(f.payload)));
+    });
     page.on("worker", (w) => requests.push(w.url()));
     context.on("response", (r) => { if (r.status() >= 400) problems.push(`HTTP ${r.status()} ${r.url()}`); });
     page.on("pageerror", (e) => problems.push(`pageerror: ${e.message}`));
@@ -79,58 +120,88 @@ describe("GraphiQL IDE (browser)", () => {
     });
 
     try {
-      const response = await page.goto(`${server.url}/graphql`);
-      expect(response?.status()).toBe(200);
-      expect(response?.headers()["content-security-policy"]).toContain("default-src 'self'");
+      const loaded = await page.goto(`${server.url}/graphql`);
+      expect(loaded?.status()).toBe(200);
+      expect(loaded?.headers()["content-type"]).toContain("text/html");
+      expect(loaded?.headers()["content-security-policy"]).toContain("default-src 'self'");
 
       // GraphiQL is up once the operation editor has a Monaco instance and the schema is introspected.
       await page.locator(".graphiql-query-editor .monaco-editor").waitFor({ timeout: 30_000 });
       await page.waitForFunction(() => (globalThis as any).__MONACO?.editor.getModels().length > 0);
 
-      // 1. A query, with an Authorization header typed in the Headers tab.
-      await typeInto(page, ".graphiql-query-editor", "query Hello { hello whoami }");
-      expect(await model(page, "operation.graphql")).toBe("query Hello { hello whoami }");
+      // 1. The access token, typed in the Headers tab, travels over HTTP: `me` needs it.
       await page.locator('.graphiql-editor-tools button[data-name="headers"]').click();
-      await typeInto(page, ".graphiql-editor-tool .graphiql-editor:not(.hidden)", '{ "Authorization": "Bearer e2e-token" }');
-      expect(JSON.parse(await model(page, "request-headers.json"))).toEqual({ Authorization: "Bearer e2e-token" });
+      const headers = `{ "Authorization": "Bearer ${user.token}" }`;
+      await typeInto(page, ".graphiql-editor-tool .graphiql-editor:not(.hidden)", "request-headers.json", headers);
+      expect(JSON.parse(await model(page, "request-headers.json"))).toEqual({ Authorization: `Bearer ${user.token}` });
+      await typeInto(page, ".graphiql-query-editor", "operation.graphql", "{ me { email } concerts { title } }");
       await run(page);
-      await expect.poll(() => model(page, "response.json"), { timeout: 15_000 }).toContain("Hello from the box office");
-      expect(JSON.parse(await model(page, "response.json"))).toEqual({
-        data: { hello: "Hello from the box office", whoami: "Bearer e2e-token" },
-      });
-      // …and it is what the response pane shows (Monaco renders spaces as U+00A0).
-      const pane = page.locator(".graphiql-response .result-window .view-lines");
-      await expect.poll(async () => (await pane.innerText()).replace(/\u00a0/g, " ")).toContain('"whoami": "Bearer e2e-token"');
+      expect(await result(page)).toEqual({ data: { me: { email: user.email }, concerts: [{ title: TITLE }] } });
+      // …and it is what the response pane shows.
+      await expect.poll(() => paneText(page)).toContain(`"email": "${user.email}"`);
+      expect(await paneText(page)).toContain(`"title": "${TITLE}"`);
 
-      // 2. The same headers reach the WebSocket as graphql-ws connectionParams (Authorization → authorization).
-      await typeInto(page, ".graphiql-query-editor", "subscription Params { connectionParams }");
+      // 2. A mutation with the same header: the user enters the concert's queue (there is room: ACTIVE at once).
+      await typeInto(page, ".graphiql-query-editor", "operation.graphql", `mutation { enterQueue(concertId: "${concert.id}") { token status } }`);
       await run(page);
-      await expect.poll(() => model(page, "response.json"), { timeout: 15_000 }).toContain("connectionParams");
-      const params = JSON.parse(JSON.parse(await model(page, "response.json")).data.connectionParams);
-      expect(params).toEqual({ authorization: "Bearer e2e-token" });
+      const entered = await result(page);
+      expect(entered).toEqual({ data: { enterQueue: { token: expect.any(String), status: "ACTIVE" } } });
+      const queueToken: string = entered.data.enterQueue.token;
 
-      // 3. A subscription streams 1, 2, 3 over graphql-ws: record every value the response pane takes.
+      // 3. The subscription runs over graphql-ws: @Authorized and the token's owner check pass only
+      //    if the Authorization header reached the socket as connectionParams. Record every value
+      //    the response pane takes, since a stream replaces it with each event.
       await page.evaluate(() => {
         const seen: string[] = ((globalThis as any).__responses = []);
         const m = (globalThis as any).__MONACO.editor.getModels().find((x: any) => x.uri.path.endsWith("response.json"));
         m.onDidChangeContent(() => seen.push(m.getValue()));
       });
-      await typeInto(page, ".graphiql-query-editor", "subscription { ticks }");
+      const events = () => page.evaluate(() =>
+        ((globalThis as any).__responses as string[]).flatMap((t) => {
+          try { return [JSON.parse(t)]; } catch { return []; }
+        }));
+      // Statuses in the order they arrived, repeats folded (a refresh of place/estimate may resend ACTIVE).
+      const statuses = async () => (await events())
+        .map((e) => e.data?.queueStatusChanged?.status ?? JSON.stringify(e))
+        .filter((s, i, all) => s !== all[i - 1]);
+      await typeInto(page, ".graphiql-query-editor", "operation.graphql", `subscription { queueStatusChanged(token: "${queueToken}") { status queuePosition } }`);
+      await page.getByRole("button", { name: /^Prettify query/ }).click();
+      await expect.poll(() => model(page, "operation.graphql")).toContain("\n");
       await run(page);
-      const ticks = () => page.evaluate(() =>
-        ((globalThis as any).__responses as string[]).flatMap((t) => { try { return [JSON.parse(t).data.ticks]; } catch { return []; } }));
-      await expect.poll(ticks, { timeout: 15_000 }).toEqual([1, 2, 3]);
-      await expect.poll(() => page.locator(".graphiql-execute-button").getAttribute("aria-label")).toMatch(/^Execute/); // stream ended
-
+      await expect.poll(async () => (await statuses()).length, { timeout: 15_000 }).toBeGreaterThan(0);
+      expect(await statuses()).toEqual(["ACTIVE"]);
+      expect(Object.keys((await events())[0].data.queueStatusChanged).sort()).toEqual(["queuePosition", "status"]);
+      await expect.poll(() => paneText(page)).toContain('"status": "ACTIVE"');
+      // The socket's connection_init carried the header GraphiQL sent, renamed for the server.
+      const init = wsSent.map((f) => JSON.parse(f)).find((m) => m.type === "connection_init");
+      expect(init?.payload).toEqual({ authorization: `Bearer ${user.token}` });
+      // The stream is still open (the ▶ button is a ■ while it runs): the screenshot shows it live.
+      expect(await page.locator(".graphiql-execute-button").getAttribute("aria-label")).not.toMatch(/^Execute/);
+      // For a readable picture: no stale diagnostic left from the moment the editor was emptied
+      // ("Unexpected <EOF>", gone once the GraphQL worker revalidates), every editor scrolled to its start.
+      await page.waitForFunction(() => (globalThis as any).__MONACO.editor.getModelMarkers({}).length === 0, undefined, { timeout: 10_000 });
+      await page.evaluate(() => { for (const e of (globalThis as any).__MONACO.editor.getEditors()) e.setScrollPosition({ scrollLeft: 0, scrollTop: 0 }); });
+      await page.mouse.move(1000, 600); // off the editors, so their scrollbars fade out (an 800 ms CSS transition)
+      await page.waitForFunction(() => document.querySelectorAll(".monaco-scrollable-element > .scrollbar.visible").length === 0, undefined, { timeout: 5_000 })
+        .catch(() => undefined); // cosmetic only
+      await page.waitForTimeout(1_000);
       mkdirSync(join(root, "docs"), { recursive: true });
       await page.screenshot({ path: join(root, "docs/ide.png") });
+
+      // 4. Leaving the queue from outside the browser pushes EXPIRED to the page, and the stream ends.
+      const left = await gql(server.url, `mutation($t:String!){ leaveQueue(token:$t){ status } }`, { t: queueToken }, user.headers);
+      expect(left.data).toEqual({ leaveQueue: { status: "EXPIRED" } });
+      await expect.poll(async () => (await statuses()).length, { timeout: 15_000 }).toBeGreaterThan(1);
+      expect(await statuses()).toEqual(["ACTIVE", "EXPIRED"]);
+      await expect.poll(() => paneText(page)).toContain('"status": "EXPIRED"');
+      await expect.poll(() => page.locator(".graphiql-execute-button").getAttribute("aria-label")).toMatch(/^Execute/); // stream ended
 
       // Nothing came from another host, and the CSP blocked nothing GraphiQL needs.
       const origin = new URL(server.url).origin;
       const wsOrigin = origin.replace(/^http/, "ws");
       const outside = requests.filter((u) => !u.startsWith(origin + "/") && !u.startsWith(wsOrigin + "/") && !u.startsWith("data:"));
       expect(outside).toEqual([]);
-      expect(requests.some((u) => u.endsWith("/graphql") && u.startsWith("ws"))).toBe(true);
+      expect(requests.filter((u) => u === server.wsUrl)).toHaveLength(1);
       expect(requests.filter((u) => u.includes(".worker.js")).length).toBeGreaterThan(0);
       expect(problems).toEqual([]);
 
