@@ -70,13 +70,18 @@ export async function createApp(options: AppOptions): Promise<App> {
 
   const tokens = createAccessTokens(loadOrCreateSecret(settings.jwtSecret, settings.dataDir), settings.accessTokenSeconds);
   const queueStore = redis ? new RedisQueueStore(redis) : new MemoryQueueStore();
-  const queue = new QueueService({
-    store: queueStore,
-    policies: new QueuePolicies(db.prisma, {
+  const policies = new QueuePolicies(
+    db.prisma,
+    {
       maxActiveUsers: settings.queueMaxActive,
       admitPerSecond: settings.queueAdmitPerSecond,
       activeSessionSeconds: settings.queueActiveSessionSeconds,
-    }),
+    },
+    bus,
+  );
+  const queue = new QueueService({
+    store: queueStore,
+    policies,
     pool: db.pool,
     bus,
     limiter,
@@ -155,6 +160,7 @@ export async function createApp(options: AppOptions): Promise<App> {
       clearTimeout(timer);
       await apollo.stop();
       await sweeper.stop();
+      await policies.close();
       await bus.close();
       redis?.disconnect();
       await db.close();

@@ -1,5 +1,6 @@
 // `npm start`: settings, the database (embedded when DATABASE_URL is unset),
 // migrations, then the API on PORT. SIGTERM/SIGINT stop it gracefully, exit 0.
+import "./production-env";
 import { join } from "node:path";
 import { loadSettings, SettingsError } from "./config/settings";
 import { startEmbeddedPostgres } from "./db/embedded-postgres";

@@ -1,5 +1,6 @@
 // Apollo Server with the document limits, error format and observation plugin.
 import { ApolloServer } from "@apollo/server";
+import { ApolloServerPluginCacheControlDisabled } from "@apollo/server/plugin/disabled";
 import type { GraphQLSchema } from "graphql";
 import type { Context } from "./context";
 import { DocumentLimitsRule } from "./document-limits";
@@ -23,6 +24,8 @@ export function createApollo(deps: { schema: GraphQLSchema; logger: Logger; metr
     // The IDE is ours (GET /graphql with Accept: text/html), not Apollo's landing page.
     plugins: [
       observePlugin({ ...deps, schema: () => deps.schema }),
+      // No response caching here: the default cache-control plugin would wrap every field.
+      ApolloServerPluginCacheControlDisabled(),
       { async serverWillStart() { return { async renderLandingPage() { return { html: "" }; } }; } },
     ],
   });

@@ -1,10 +1,12 @@
 // One context factory for HTTP requests and WebSocket operations alike.
 // DataLoaders are made fresh for every request (and every subscription event),
 // so a cached value never outlives the operation that read it.
-import { randomUUID } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import DataLoader from "dataloader";
 import type { Actor } from "../auth/access-tokens";
 import type { Services } from "../services/services";
+import type { Availability, ConcertDateView } from "../services/concert.service";
+import type { PaymentView } from "../services/reservation.views";
 
 export interface Context {
   requestId: string;
@@ -20,16 +22,43 @@ export interface Context {
   loaders: Loaders;
 }
 
-export function createLoaders(services: Services) {
-  return {
-    datesOfConcert: new DataLoader((ids: readonly string[]) => services.concerts.datesOfConcerts(ids)),
-    availability: new DataLoader((ids: readonly string[]) => services.concerts.availabilityOfDates(ids)),
-    seatsOfReservation: new DataLoader((ids: readonly string[]) => services.seats.seatsOfReservations(ids)),
-    paymentOfReservation: new DataLoader((ids: readonly string[]) => services.payments.paymentsOfReservations(ids)),
-  };
+/**
+ * Fresh DataLoaders for one request, each made on first use: most requests
+ * (enterQueue, queueStatus) use none, and making them all was garbage on the
+ * hot path.
+ */
+export class Loaders {
+  private made: {
+    datesOfConcert?: DataLoader<string, ConcertDateView[]>;
+    availability?: DataLoader<string, Availability>;
+    seatsOfReservation?: DataLoader<string, Awaited<ReturnType<Services["seats"]["seatsOfReservations"]>>[number]>;
+    paymentOfReservation?: DataLoader<string, PaymentView>;
+  } = {};
+
+  constructor(private readonly services: Services) {}
+
+  get datesOfConcert() {
+    return (this.made.datesOfConcert ??= new DataLoader((ids: readonly string[]) => this.services.concerts.datesOfConcerts(ids)));
+  }
+
+  get availability() {
+    return (this.made.availability ??= new DataLoader((ids: readonly string[]) => this.services.concerts.availabilityOfDates(ids)));
+  }
+
+  get seatsOfReservation() {
+    return (this.made.seatsOfReservation ??= new DataLoader((ids: readonly string[]) => this.services.seats.seatsOfReservations(ids)));
+  }
+
+  get paymentOfReservation() {
+    return (this.made.paymentOfReservation ??= new DataLoader((ids: readonly string[]) =>
+      this.services.payments.paymentsOfReservations(ids),
+    ));
+  }
 }
 
-export type Loaders = ReturnType<typeof createLoaders>;
+export function createLoaders(services: Services): Loaders {
+  return new Loaders(services);
+}
 
 export interface ContextInput {
   authorization?: string;
@@ -42,7 +71,7 @@ export function createContext(services: Services, input: ContextInput): Context 
   const { actor, error } = readBearer(services, input.authorization);
   const queueToken = input.queueToken?.trim() || undefined;
   return {
-    requestId: input.requestId ?? randomUUID(),
+    requestId: input.requestId ?? nextRequestId(),
     actor,
     authError: error,
     queueToken,
@@ -51,6 +80,11 @@ export function createContext(services: Services, input: ContextInput): Context 
     loaders: createLoaders(services),
   };
 }
+
+// Request ids: this process's random prefix and a counter, unique without a UUID per request.
+const ID_PREFIX = randomBytes(4).toString("hex");
+let requestSeq = 0;
+const nextRequestId = () => `${ID_PREFIX}-${(++requestSeq).toString(36)}`;
 
 function readBearer(services: Services, header: string | undefined): { actor?: Actor; error?: string } {
   if (header === undefined || header.trim() === "") return {};

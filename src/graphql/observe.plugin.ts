@@ -2,15 +2,13 @@
 // for every HTTP operation.
 import type { ApolloServerPlugin } from "@apollo/server";
 import type { GraphQLSchema } from "graphql";
-import { getComplexity, simpleEstimator, fieldExtensionsEstimator } from "graphql-query-complexity";
+import { complexityOf, MAX_COMPLEXITY } from "./complexity";
 import { AppError } from "../errors/app-error";
 import type { Logger } from "../observability/logger";
 import type { Metrics } from "../observability/metrics";
 import type { Context } from "./context";
 import { isUnexpected } from "./format-error";
 import type { RequestGuard } from "./request-guard";
-
-export const MAX_COMPLEXITY = 5_000;
 
 export function observePlugin(deps: { logger: Logger; metrics: Metrics; guard: RequestGuard; schema: () => GraphQLSchema }): ApolloServerPlugin<Context> {
   const { logger, metrics, guard } = deps;
@@ -28,15 +26,10 @@ export function observePlugin(deps: { logger: Logger; metrics: Metrics; guard: R
           }
           let complexity: number;
           try {
-            complexity = getComplexity({
-              schema: deps.schema(),
-              query: document,
-              operationName: operationName ?? undefined,
-              variables: request.variables ?? {},
-              estimators: [fieldExtensionsEstimator(), simpleEstimator({ defaultComplexity: 1 })],
-            });
+            complexity = complexityOf(deps.schema(), document, operationName ?? undefined, request.variables ?? {});
           } catch (error) {
-            // getComplexity coerces the variables first: a missing or mistyped one is bad input.
+            // getComplexity coerces the variables first: a missing or mistyped one is bad input
+            // (once a document's cost is known, Apollo's own coercion answers that instead).
             response.http.status = 400;
             throw new AppError("BAD_USER_INPUT", (error as Error).message);
           }

@@ -20,6 +20,7 @@ import type { RequestGuard } from "../graphql/request-guard";
 import type { Services } from "../services/services";
 import type { Logger } from "../observability/logger";
 import { MAX_TOKENS } from "../graphql/apollo";
+import { subscribeFast } from "../graphql/subscription-executor";
 
 type ConnectionParams = Record<string, unknown>;
 
@@ -32,18 +33,15 @@ export function attachGraphqlWs(deps: {
 }) {
   const { schema, services, guard, logger } = deps;
   const wss = new WebSocketServer({ noServer: true, maxPayload: 1_000_000 });
+  const documents = new DocumentCache(schema);
   const cleanup = useServer<ConnectionParams>(
     {
       schema,
+      subscribe: subscribeFast,
       async onSubscribe(ctx, id, payload) {
-        let document: DocumentNode;
-        try {
-          document = parse(payload.query, { maxTokens: MAX_TOKENS });
-        } catch (error) {
-          return [badInput((error as Error).message)];
-        }
-        const errors = validate(schema, document, [...specifiedRules, DocumentLimitsRule]);
-        if (errors.length > 0) return errors.map((e) => badInput(e.message));
+        const checked = documents.check(payload.query);
+        if ("errors" in checked) return checked.errors.map((message) => badInput(message));
+        const { document } = checked;
         // Checked here, not left to execution: there a variable that does not
         // coerce comes back without a code and would be masked as an internal error.
         const operation = getOperationAST(document, payload.operationName);
@@ -101,3 +99,38 @@ export function attachGraphqlWs(deps: {
 }
 
 const badInput = (message: string) => new GraphQLError(message, { extensions: { code: "BAD_USER_INPUT" } });
+
+/**
+ * Parsed and validated documents by query text: thousands of clients open the
+ * same subscription, and parsing and validating it for each was a cost per
+ * subscriber. Bounded: past the limit the cache starts over.
+ */
+const MAX_CACHED_QUERY = 10_000;
+
+class DocumentCache {
+  private readonly entries = new Map<string, { document: DocumentNode } | { errors: string[] }>();
+
+  constructor(private readonly schema: GraphQLSchema, private readonly limit = 1_000) {}
+
+  check(query: string): { document: DocumentNode } | { errors: string[] } {
+    let entry = this.entries.get(query);
+    if (!entry) {
+      entry = this.parseAndValidate(query);
+      if (query.length > MAX_CACHED_QUERY) return entry;
+      if (this.entries.size >= this.limit) this.entries.clear();
+      this.entries.set(query, entry);
+    }
+    return entry;
+  }
+
+  private parseAndValidate(query: string): { document: DocumentNode } | { errors: string[] } {
+    let document: DocumentNode;
+    try {
+      document = parse(query, { maxTokens: MAX_TOKENS });
+    } catch (error) {
+      return { errors: [(error as Error).message] };
+    }
+    const errors = validate(this.schema, document, [...specifiedRules, DocumentLimitsRule]);
+    return errors.length > 0 ? { errors: errors.map((e) => e.message) } : { document };
+  }
+}

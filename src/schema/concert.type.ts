@@ -1,13 +1,13 @@
 import { Field, ID, InputType, Int, ObjectType, registerEnumType } from "type-graphql";
 
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 export class Concert {
   @Field(() => ID) id!: string;
   @Field(() => String) title!: string;
   // `dates` is resolved by ConcertResolver.
 }
 
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 export class ConcertDate {
   @Field(() => ID) id!: string;
   @Field(() => ID) concertId!: string;
@@ -23,7 +23,7 @@ export enum SeatStatus {
 }
 registerEnumType(SeatStatus, { name: "SeatStatus" });
 
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 export class Seat {
   @Field(() => ID) id!: string;
   @Field(() => ID) concertDateId!: string;

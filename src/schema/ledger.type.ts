@@ -6,7 +6,7 @@ export enum LedgerKind {
 }
 registerEnumType(LedgerKind, { name: "LedgerKind" });
 
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 export class LedgerEntry {
   @Field(() => ID) id!: string;
   @Field(() => LedgerKind) kind!: LedgerKind;

@@ -8,7 +8,7 @@ export enum PaymentStatus {
 }
 registerEnumType(PaymentStatus, { name: "PaymentStatus" });
 
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 export class Payment {
   @Field(() => ID) id!: string;
   @Field(() => ID) reservationId!: string;

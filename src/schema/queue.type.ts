@@ -17,7 +17,7 @@ export enum QueueExpiry {
 }
 registerEnumType(QueueExpiry, { name: "QueueExpiry" });
 
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 export class QueueTicket {
   @Field(() => String) token!: string;
   @Field(() => ID) userId!: string;
@@ -48,7 +48,7 @@ export class QueuePolicyInput {
   activeSessionSeconds?: number;
 }
 
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 export class QueuePolicy {
   @Field(() => ID) concertId!: string;
   @Field(() => Int) maxActiveUsers!: number;
@@ -56,7 +56,7 @@ export class QueuePolicy {
   @Field(() => Int) activeSessionSeconds!: number;
 }
 
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 export class QueueStats {
   @Field(() => ID) concertId!: string;
   @Field(() => Int) waiting!: number;

@@ -8,7 +8,7 @@ export enum ReservationStatus {
 }
 registerEnumType(ReservationStatus, { name: "ReservationStatus" });
 
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 export class Reservation {
   @Field(() => ID) id!: string;
   @Field(() => ID) userId!: string;

@@ -6,7 +6,7 @@ export enum Role {
 }
 registerEnumType(Role, { name: "Role" });
 
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 export class User {
   @Field(() => ID) id!: string;
   @Field(() => String) email!: string;
@@ -14,7 +14,7 @@ export class User {
   @Field(() => Int) balance!: number;
 }
 
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 export class AuthPayload {
   @Field(() => String) accessToken!: string;
   @Field(() => User) user!: User;

@@ -7,6 +7,8 @@ import { RankIndex, ScoredKeys } from "./order-structures";
 import { HOLD_GRACE_MS } from "./redis-queue-store";
 
 const TICK_BATCH = 1_000;
+/** An idle queue nobody entered for this long leaves the ticker's rounds. */
+const IDLE_MS = 600_000;
 
 interface Token {
   userId: string;
@@ -35,6 +37,8 @@ class ConcertQueue {
   rateAt = 0;
   rateCount = 0;
   lastActivity = Date.now();
+  /** Left out of the ticker's rounds until someone enters again. */
+  idle = false;
 }
 
 export class MemoryQueueStore implements QueueStore {
@@ -109,6 +113,7 @@ export class MemoryQueueStore implements QueueStore {
     const now = Date.now();
     const idleMs = idleSeconds * 1000;
     q.lastActivity = now;
+    q.idle = false;
     const existing = q.users.get(userId);
     if (existing) {
       if (q.seen.get(existing) !== undefined) q.seen.set(existing, now);
@@ -206,7 +211,13 @@ export class MemoryQueueStore implements QueueStore {
   }
 
   async concerts(): Promise<string[]> {
-    return [...this.queues.keys()];
+    return [...this.queues.entries()].filter(([, q]) => !q.idle).map(([id]) => id);
+  }
+
+  async forgetIfIdle(concertId: string): Promise<void> {
+    // The queue itself stays (its ended tokens still answer queueStatus); the ticker skips it.
+    const q = this.queues.get(concertId);
+    if (q && Date.now() - q.lastActivity > IDLE_MS) q.idle = true;
   }
 
   async close(): Promise<void> {}

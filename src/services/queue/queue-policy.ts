@@ -1,15 +1,31 @@
 // Queue policies per concert: PostgreSQL holds them, defaults come from the
-// settings, and each instance caches them for a second so the admission step
-// reads no database.
+// settings, and each instance caches them so the admission step (four times a
+// second, for every concert with a queue) reads no database. A change is
+// announced on the event bus and every instance drops its copy at once; the
+// cache's lifetime only bounds how stale a copy can get if an announcement is lost.
 import type { PrismaClient } from "../../generated/prisma/client";
+import type { EventBus } from "../../pubsub/event-bus";
 import type { QueuePolicyValues } from "./queue-store";
 
-const TTL_MS = 1_000;
+const TTL_MS = 30_000;
+const CHANNEL = "queue.policy";
 
 export class QueuePolicies {
   private readonly cache = new Map<string, { value: QueuePolicyValues; at: number }>();
 
-  constructor(private readonly prisma: PrismaClient, private readonly defaults: QueuePolicyValues) {}
+  private readonly listening: Promise<() => void>;
+
+  constructor(
+    private readonly prisma: PrismaClient,
+    private readonly defaults: QueuePolicyValues,
+    private readonly bus: EventBus,
+  ) {
+    this.listening = bus.listen<{ concertId: string }>(CHANNEL, ({ concertId }) => this.cache.delete(concertId));
+  }
+
+  async close(): Promise<void> {
+    (await this.listening)();
+  }
 
   async get(concertId: string): Promise<QueuePolicyValues> {
     const hit = this.cache.get(concertId);
@@ -32,6 +48,7 @@ export class QueuePolicies {
       update: { ...definedOnly(input), updatedAt: new Date() },
     });
     this.cache.delete(concertId);
+    await this.bus.publish(CHANNEL, { concertId });
     return this.get(concertId);
   }
 }

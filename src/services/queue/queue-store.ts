@@ -55,5 +55,10 @@ export interface QueueStore {
   counts(concertId: string): Promise<{ waiting: number; active: number }>;
   /** Concerts whose queues have had activity lately: the ones the ticker visits. */
   concerts(): Promise<string[]>;
+  /**
+   * The ticker found the concert's line empty and nobody ACTIVE: it leaves the
+   * ticker's list once nobody has entered for a while (an entry puts it back).
+   */
+  forgetIfIdle(concertId: string): Promise<void>;
   close(): Promise<void>;
 }

@@ -10,7 +10,7 @@ export function toTicket(s: TokenState): QueueTicketView {
   let estimate: number | null = null;
   if (s.status === "ACTIVE") estimate = 0;
   else if (s.status === "WAITING" && s.admissionRate !== null && s.admissionRate >= MIN_RATE) {
-    estimate = Math.ceil(s.position / s.admissionRate);
+    estimate = roundEstimate(s.position / s.admissionRate);
   }
   return {
     token: s.token,
@@ -22,4 +22,15 @@ export function toTicket(s: TokenState): QueueTicketView {
     estimatedWaitSeconds: estimate,
     expiredReason: s.status === "EXPIRED" ? s.expiredReason : null,
   };
+}
+
+/**
+ * An estimate in steps that fit its size (5 s under a minute, 30 s under ten
+ * minutes, then whole minutes): the observed rate wobbles from second to
+ * second, and an estimate that wobbled with it would push a new ticket to
+ * every waiting subscriber every second while saying nothing new.
+ */
+export function roundEstimate(seconds: number): number {
+  const step = seconds < 60 ? 5 : seconds < 600 ? 30 : 60;
+  return Math.max(step, Math.ceil(seconds / step) * step);
 }

@@ -23,6 +23,9 @@ interface ConcertWatch {
   unlisten: Promise<() => void>;
 }
 
+/** Tokens read and pushed at a time by the refresh. */
+const REFRESH_SLICE = 500;
+
 const keyOf = (t: QueueTicketView) => `${t.status}|${t.queuePosition}|${t.estimatedWaitSeconds}|${t.expiredReason}`;
 
 export class QueueWatchers {
@@ -82,8 +85,14 @@ export class QueueWatchers {
       [...this.concerts.entries()].map(async ([concertId, concert]) => {
         const tokens = [...concert.tokens.keys()];
         try {
-          const states = await this.queue.readMany(concertId, tokens);
-          states.forEach((s, i) => this.deliver(concertId, tokens[i], s));
+          // In slices, yielding between them: thousands of pushes in one go would
+          // hold the event loop and delay every request waiting behind them.
+          for (let i = 0; i < tokens.length; i += REFRESH_SLICE) {
+            const slice = tokens.slice(i, i + REFRESH_SLICE);
+            const states = await this.queue.readMany(concertId, slice);
+            states.forEach((s, j) => this.deliver(concertId, slice[j], s));
+            await new Promise((resolve) => setImmediate(resolve));
+          }
         } catch (error) {
           this.logger.warn("queue refresh failed", { concertId, error });
         }

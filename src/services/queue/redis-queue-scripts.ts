@@ -188,3 +188,10 @@ redis.call('HSET', p .. 'meta', 'soldout', '1', 'soldoutSeq', seq)
 redis.call('UNLINK', p .. 'waiting', p .. 'seen', p .. 'active', p .. 'users', p .. 'admlog')
 return 1
 `;
+
+/** KEYS: the registry. ARGV: concert, oldest registration kept (ms). */
+export const FORGET = `
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if score and tonumber(score) < tonumber(ARGV[2]) then return redis.call('ZREM', KEYS[1], ARGV[1]) end
+return 0
+`;

@@ -2,15 +2,15 @@
 import type Redis from "ioredis";
 import type { QueueExpiry, QueueStatus } from "./queue.types";
 import type { EnterResult, QueuePolicyValues, QueueStore, TickResult, TokenState } from "./queue-store";
-import { ENTER, EXPIRE, READ, SET_HOLD, SOLD_OUT, TICK } from "./redis-queue-scripts";
+import { ENTER, EXPIRE, FORGET, READ, SET_HOLD, SOLD_OUT, TICK } from "./redis-queue-scripts";
 
 /** How long after its hold's end a session may outlive it, so HOLD_TIMEOUT (not SESSION_TIMEOUT) ends it. */
 export const HOLD_GRACE_MS = 5_000;
 /** Tokens ended or dropped per tick at most; the rest wait for the next tick (a quarter second later). */
 const TICK_BATCH = 1_000;
 const REGISTRY = "q:concerts";
-/** A concert not seen for this long leaves the ticker's registry. */
-const REGISTRY_IDLE_MS = 86_400_000;
+/** An idle concert (nobody waiting or active) nobody entered for this long leaves the ticker's registry. */
+const REGISTRY_IDLE_MS = 600_000;
 
 type Raw = [string, string, string, number, number, string, number, string] | false | null;
 
@@ -33,6 +33,9 @@ function toState(raw: Raw, concertId: string): TokenState | null {
 }
 
 export class RedisQueueStore implements QueueStore {
+  /** When this instance last put each concert in the ticker's registry. */
+  private readonly registered = new Map<string, number>();
+
   constructor(private readonly redis: Redis) {
     const define = (name: string, lua: string) => redis.defineCommand(name, { numberOfKeys: 2, lua });
     define("qEnter", ENTER);
@@ -41,6 +44,7 @@ export class RedisQueueStore implements QueueStore {
     define("qSetHold", SET_HOLD);
     define("qTick", TICK);
     define("qSoldOut", SOLD_OUT);
+    redis.defineCommand("qForget", { numberOfKeys: 1, lua: FORGET });
   }
 
   async enter(concertId: string, userId: string, newToken: string, policy: QueuePolicyValues, idleSeconds: number): Promise<EnterResult> {
@@ -50,7 +54,7 @@ export class RedisQueueStore implements QueueStore {
     );
     if (r[0] === "SOLD_OUT") return { soldOut: true };
     const created = r[1] === 1;
-    if (created) await this.redis.zadd(REGISTRY, Date.now(), concertId);
+    if (created) await this.register(concertId);
     return {
       soldOut: false,
       created,
@@ -108,11 +112,24 @@ export class RedisQueueStore implements QueueStore {
   }
 
   async concerts(): Promise<string[]> {
-    await this.redis.zremrangebyscore(REGISTRY, "-inf", Date.now() - REGISTRY_IDLE_MS);
     return this.redis.zrange(REGISTRY, 0, -1);
   }
 
+  async forgetIfIdle(concertId: string): Promise<void> {
+    // One key, one script: the entry is removed only if no instance renewed it
+    // meanwhile (an instance renews it at least once a second while people enter).
+    await this.call<number>("qForget", REGISTRY, concertId, Date.now() - REGISTRY_IDLE_MS);
+  }
+
   async close(): Promise<void> {}
+
+  /** Keeps the concert in the ticker's registry; once a second is enough, not on every entry. */
+  private async register(concertId: string): Promise<void> {
+    const now = Date.now();
+    if (now - (this.registered.get(concertId) ?? 0) < 1_000) return;
+    this.registered.set(concertId, now);
+    await this.redis.zadd(REGISTRY, now, concertId);
+  }
 
   /** Runs a script defined in the constructor (EVALSHA, loading it again after a Redis restart). */
   private call<T>(name: string, ...args: (string | number)[]): Promise<T> {
