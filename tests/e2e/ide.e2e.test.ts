@@ -186,7 +186,9 @@ describe("GraphiQL IDE (browser, real server)", () => {
         .catch(() => undefined); // cosmetic only
       await page.waitForTimeout(1_000);
       mkdirSync(join(root, "docs"), { recursive: true });
-      await page.screenshot({ path: join(root, "docs/ide.png") });
+      // The README's picture is refreshed on request (UPDATE_SCREENSHOT=1), so a
+      // test run does not leave the committed file changed.
+      await page.screenshot({ path: join(root, process.env.UPDATE_SCREENSHOT ? "docs/ide.png" : "build/ide-test.png") });
 
       // 4. Leaving the queue from outside the browser pushes EXPIRED to the page, and the stream ends.
       const left = await gql(server.url, `mutation($t:String!){ leaveQueue(token:$t){ status } }`, { t: queueToken }, user.headers);
