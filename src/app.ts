@@ -5,7 +5,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import Redis from "ioredis";
 import type { Settings } from "./config/settings";
-import { createDatabase, type Database } from "./db/database";
+import { createDatabase, createPool, type Database } from "./db/database";
 import { createAccessTokens, loadOrCreateSecret } from "./auth/access-tokens";
 import { createMemoryRateLimiter, createRedisRateLimiter } from "./limits/rate-limiter";
 import { createMemoryEventBus, createRedisEventBus, type EventBus } from "./pubsub/event-bus";
@@ -107,7 +107,10 @@ export async function createApp(options: AppOptions): Promise<App> {
     wallet: new WalletService({ pool: db.pool, settings }),
     seats: new SeatService({ pool: db.pool, bus, queue, tokens: queueUpdates }),
   };
-  const sweeper = new HoldSweeper({ pool: db.pool, bus, queue, logger });
+  // The sweeper has connections of its own: under a rush every pooled
+  // connection is busy with requests, and a hold must still end on time.
+  const sweeperPool = createPool(options.databaseUrl, 2);
+  const sweeper = new HoldSweeper({ pool: sweeperPool, bus, queue, logger });
 
   const schema = buildAppSchema();
   const guard = createRequestGuard(limiter, {
@@ -160,6 +163,7 @@ export async function createApp(options: AppOptions): Promise<App> {
       clearTimeout(timer);
       await apollo.stop();
       await sweeper.stop();
+      await sweeperPool.end();
       await policies.close();
       await bus.close();
       redis?.disconnect();

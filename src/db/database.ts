@@ -10,10 +10,11 @@ export interface Database {
   close(): Promise<void>;
 }
 
-export function createDatabase(url: string, poolSize: number): Database {
+/** A pg pool that survives its connections being lost. */
+export function createPool(url: string, max: number): Pool {
   const pool = new Pool({
     connectionString: url,
-    max: poolSize,
+    max,
     // A connection that cannot be had within this time means the database is
     // overloaded or gone: fail the request instead of queueing forever.
     connectionTimeoutMillis: 10_000,
@@ -25,6 +26,11 @@ export function createDatabase(url: string, poolSize: number): Database {
   // that next uses it fails on its own and the pool drops the connection.
   pool.on("error", () => undefined);
   pool.on("connect", (client) => client.on("error", () => undefined));
+  return pool;
+}
+
+export function createDatabase(url: string, poolSize: number): Database {
+  const pool = createPool(url, poolSize);
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
   let closed: Promise<void> | undefined;
   return {
