@@ -3,6 +3,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
 import { get } from "node:http";
+import { createWriteStream } from "node:fs";
 import { resolve } from "node:path";
 
 export interface ServerChild {
@@ -25,7 +26,8 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function startServer(options: { env: Record<string, string>; nodeArgs?: string[] }): Promise<ServerChild> {
+/** `logFile`: also append everything the server prints to this file (the rush keeps its servers' warnings). */
+export async function startServer(options: { env: Record<string, string>; nodeArgs?: string[]; logFile?: string }): Promise<ServerChild> {
   const port = await freePort();
   const main = resolve(__dirname, "../../src/main.js");
   const child: ChildProcess = spawn(process.execPath, [...(options.nodeArgs ?? []), main], {
@@ -38,6 +40,12 @@ export async function startServer(options: { env: Record<string, string>; nodeAr
   };
   child.stdout!.on("data", keep);
   child.stderr!.on("data", keep);
+  if (options.logFile) {
+    const file = createWriteStream(options.logFile, { flags: "a" });
+    file.on("error", () => undefined); // a log that cannot be written must not stop the server or the bench
+    child.stdout!.pipe(file);
+    child.stderr!.pipe(file);
+  }
   const exited = new Promise<number | null>((done) => child.once("exit", (code) => done(code)));
   let gone = false;
   void exited.then(() => (gone = true));

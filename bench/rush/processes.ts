@@ -1,0 +1,170 @@
+// Where the CPU and memory went, read from /proc once a second: each server
+// instance, each load-generator process, this orchestrator, Redis, PostgreSQL
+// (all its processes: the postmaster, the backends of every pool, and — through
+// the postmaster's cutime — the backends that already exited), and the whole
+// machine. Cumulative readings; rates are differences between samples.
+import { readdirSync, readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { machineJiffies, processCpuSeconds, processRssMiB } from "../lib/stats";
+
+export type Group = "server" | "loadgen" | "orchestrator" | "redis" | "postgres";
+
+export interface Watched {
+  label: string;
+  group: Group;
+  pid: number;
+}
+
+export interface ProcessSeries {
+  labels: { label: string; group: Group }[];
+  /** ms after the opening, one per sample. */
+  t: number[];
+  /** Cumulative CPU seconds per label (NaN once a process is gone). */
+  cpu: number[][];
+  /** Memory per label, MiB: RSS, or for PostgreSQL the sum of every process's PSS (shared buffers counted once). */
+  mem: number[][];
+  /** Machine busy jiffies (all cores) and total jiffies. */
+  busy: number[];
+  total: number[];
+}
+
+const CLK_TCK = 100;
+
+function safeCpu(pid: number): number {
+  try {
+    return processCpuSeconds(pid);
+  } catch {
+    return NaN;
+  }
+}
+
+function safeRss(pid: number): number {
+  try {
+    return processRssMiB(pid);
+  } catch {
+    return NaN;
+  }
+}
+
+/** Every PostgreSQL process: CPU seconds (live ones plus the reaped children of the postmaster) and PSS MiB. */
+export function postgresReading(): { cpu: number; pssMiB: number; processes: number } {
+  let cpu = 0;
+  let pss = 0;
+  let n = 0;
+  const pids = new Set<number>();
+  const parent = new Map<number, number>();
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    const pid = Number(d);
+    try {
+      if (readFileSync(`/proc/${pid}/comm`, "utf8").trim() !== "postgres") continue;
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      pids.add(pid);
+      parent.set(pid, Number(f[1]));
+      cpu += (Number(f[11]) + Number(f[12])) / CLK_TCK;
+      const m = /Pss:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/smaps_rollup`, "utf8"));
+      if (m) pss += Number(m[1]) / 1024;
+      n++;
+    } catch {
+      // the process ended while being read
+    }
+  }
+  // The postmaster (the one whose parent is not PostgreSQL): its reaped
+  // children's time — backends that already exited — is in cutime + cstime.
+  for (const pid of pids) {
+    if (pids.has(parent.get(pid) ?? -1)) continue;
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      cpu += (Number(f[13]) + Number(f[14])) / CLK_TCK; // cutime, cstime
+    } catch {
+      // gone
+    }
+  }
+  return { cpu, pssMiB: Math.round(pss), processes: n };
+}
+
+export class ProcessSampler {
+  private timer: NodeJS.Timeout | undefined;
+  readonly series: ProcessSeries;
+
+  constructor(
+    private readonly watched: Watched[],
+    private readonly t0: () => number,
+    private readonly intervalMs = 1_000,
+  ) {
+    this.series = {
+      labels: [...watched.map((w) => ({ label: w.label, group: w.group })), { label: "PostgreSQL", group: "postgres" }],
+      t: [],
+      cpu: [],
+      mem: [],
+      busy: [],
+      total: [],
+    };
+  }
+
+  start(): void {
+    this.sample();
+    this.timer = setInterval(() => this.sample(), this.intervalMs);
+  }
+
+  stop(): ProcessSeries {
+    if (this.timer === undefined) return this.series;
+    clearInterval(this.timer);
+    this.timer = undefined;
+    this.sample();
+    return this.series;
+  }
+
+  private sample(): void {
+    const s = this.series;
+    const pg = postgresReading();
+    s.t.push(Date.now() - this.t0());
+    s.cpu.push([...this.watched.map((w) => safeCpu(w.pid)), pg.cpu]);
+    s.mem.push([...this.watched.map((w) => safeRss(w.pid)), pg.pssMiB]);
+    const m = machineJiffies();
+    s.busy.push(m.busy);
+    s.total.push(m.total);
+  }
+}
+
+export interface CpuShare {
+  label: string;
+  group: Group;
+  /** % of one core, averaged over the window. */
+  cpuPct: number;
+  cpuSeconds: number;
+  memMaxMiB: number;
+}
+
+/** CPU of each process between the samples nearest to [from, to] (ms after the opening), and the machine's. */
+export function cpuOver(
+  s: ProcessSeries,
+  from: number,
+  to: number,
+): { processes: CpuShare[]; machinePct: number; otherPct: number; seconds: number; cores: number } {
+  const a = Math.max(0, s.t.findIndex((t) => t >= from));
+  let b = s.t.length - 1;
+  while (b > a && s.t[b] > to + 500) b--;
+  const seconds = (s.t[b] - s.t[a]) / 1000;
+  const processes = s.labels.map((l, k) => {
+    // A process that left before the last sample (a load generator that reported and exited): its last reading.
+    let end = b;
+    while (end > a && !Number.isFinite(s.cpu[end][k])) end--;
+    const used = s.cpu[end][k] - s.cpu[a][k];
+    let memMax = 0;
+    for (let i = a; i <= b; i++) if (s.mem[i][k] > memMax) memMax = s.mem[i][k];
+    return {
+      ...l,
+      cpuSeconds: Math.round(used * 10) / 10,
+      cpuPct: Math.round((used / Math.max(0.001, seconds)) * 100),
+      memMaxMiB: Math.round(memMax),
+    };
+  });
+  const cores = availableParallelism();
+  const machinePct = Math.round(((s.busy[b] - s.busy[a]) / Math.max(1, s.total[b] - s.total[a])) * 100 * cores);
+  // Whatever the machine did besides the processes watched (other programs, the kernel's own work).
+  const otherPct = Math.max(0, machinePct - processes.reduce((a, p) => a + p.cpuPct, 0));
+  return { processes, machinePct, otherPct, seconds: Math.round(seconds * 10) / 10, cores };
+}

@@ -1,0 +1,158 @@
+// The rush's figures as Markdown: topologies side by side, the ceilings and the
+// ratios to them, the checks with their numbers, the goals, and where the CPU
+// went. The same text goes to the terminal and to bench/results/rush-latest.md,
+// from which BENCHMARKS.md's section is taken.
+import type { OpFigure } from "./figures";
+import type { RushOptions } from "./options";
+import type { TopologyResult } from "./rush.bench";
+
+interface Out {
+  date: string;
+  command: string;
+  machine: Record<string, unknown> & { nproc: number; cpuModel: string; memoryGiB: number; node: string; postgres: string; redis: string };
+  options: RushOptions;
+  topologies: TopologyResult[];
+  runSeconds: number;
+}
+
+export const GOALS = { ticketsPeak: 1_000, holdPayP99Ms: 100, pushP99Ms: 1_500 };
+
+export function renderReport(out: Out): string {
+  const o = out.options;
+  const ts = out.topologies;
+  const m = out.machine;
+  const L: string[] = [];
+  const head = ["figure", ...ts.map((t) => `${t.instances} instance${t.instances > 1 ? "s" : ""}`), "goal"];
+  const rows: string[][] = [];
+  const row = (name: string, cell: (t: TopologyResult) => string, goal = "") => rows.push([name, ...ts.map(cell), goal]);
+
+  L.push(
+    `Run ${out.date.slice(0, 16).replace("T", " ")} UTC, \`${out.command}\`, ${out.runSeconds} s in all. Machine: ${m.nproc} × ${m.cpuModel}, ${m.memoryGiB} GiB, ` +
+      `Node ${m.node}, PostgreSQL ${m.postgres} (${fmtSettings(m.postgresSettings as Record<string, string> | undefined)}), Redis ${m.redis}; ` +
+      `the service, PostgreSQL, Redis and the load generators all on these ${m.nproc} cores.`,
+    "",
+    `The crowd: ${n(o.users)} users arriving over ${o.arrivalSeconds} s on a fixed schedule (a ${o.rampSeconds} s ramp, then ${Math.round(o.users / (o.arrivalSeconds - o.rampSeconds / 2))}/s), ` +
+      `${o.workers} load-generator processes, each user's calls and WebSocket on one instance (user i on instance i mod n), ` +
+      `HTTP over at most ${o.socketsPerInstance} keep-alive connections per generator and instance, one graphql-ws socket per waiting user. ` +
+      `One date of ${n(o.seats)} seats at ${n(o.price)}; ${pct(o.popularShare)} of users fight for the best seats (the first ${n(o.popularSeats)}, then the best left), ` +
+      `${pct(o.giveUpShare)} give up while WAITING (leaveQueue after 2–15 s), ${pct(o.letRunOutShare)} let their hold run out, ${pct(o.doublePayShare)} pay twice at once with one key, ` +
+      `the rest charge their balance and pay; each holds 1–4 seats and retries a SEAT_UNAVAILABLE with other seats (4 tries, then leaves). ` +
+      `${n(o.signIns)} of them sign in for real (scrypt); the others get minted tokens. ` +
+      `Policy: maxActiveUsers ${o.maxActive}, admitPerSecond ${o.admitPerSecond}, activeSessionSeconds ${o.sessionSeconds}; HOLD_SECONDS ${o.holdSeconds}, ` +
+      `RATE_LIMIT_USER_PER_SECOND 0, DATABASE_POOL_SIZE ${o.poolSize} per instance. Fresh database and flushed Redis DB per topology.`,
+    "",
+  );
+
+  const ceiling = (t: TopologyResult, prefix: string) => t.ceilings.find((c) => c.what.startsWith(prefix));
+  row("ceiling: `{ __typename }`, 100 clients in all", (t) => { const c = ceiling(t, "{ __typename }"); return c ? `${n(c.rps)}/s, p99 ${c.p99} ms` : ""; });
+  row("ceiling: Redis PING, 50 connections", (t) => { const c = ceiling(t, "Redis"); return c ? `${n(c.rps)}/s, p99 ${c.p99} ms` : ""; });
+  row("ceiling: PostgreSQL 1-row INSERT, 20 connections", (t) => { const c = ceiling(t, "PostgreSQL"); return c ? `${n(c.rps)}/s, p99 ${c.p99} ms` : ""; });
+  row("ceiling: one seat map read (`seats { number status }`, this date), 4 clients, 1 instance: reads/s, p99; server CPU per read", (t) => {
+    const c = ceiling(t, "seat map") as (ReturnType<typeof ceiling> & { cpuMsPerCall?: number }) | undefined;
+    return c ? `${n(c.rps)}/s, p99 ${c.p99} ms; ${c.cpuMsPerCall} ms` : "";
+  });
+  row("arrivals: peak rate; launch lateness p99 / max", (t) => `${n(t.arrivals.peakPerSecond)}/s; ${t.arrivals.lateP99Ms} / ${t.arrivals.lateMaxMs} ms`);
+  const opNames = [...new Set(ts.flatMap((t) => t.ops.map((x) => x.op)))];
+  for (const op of opNames) {
+    const goal = op === "reserveSeats" || op === "pay" ? `p99 < ${GOALS.holdPayP99Ms} ms` : "";
+    row(`\`${op}\`: answers/s mean (peak); p50 / p95 / p99 / max ms; errors`, (t) => opCell(t.ops.find((x) => x.op === op)), goal);
+  }
+  row("admission → ACTIVE push: p50 / p95 / p99 / max ms (subscribers)", (t) => `${t.push.p50} / ${t.push.p95} / **${t.push.p99}** / ${t.push.max} (${n(t.push.count)}; ${n(t.push.alreadyActiveAtSubscribe)} already ACTIVE at subscribe)`, `p99 < ${GOALS.pushP99Ms} ms`);
+  row("tickets sold per second: peak (1 s buckets; sliding 1 s); mean from opening", (t) => `**${n(t.tickets.peakPerSecond)}** (${n(t.tickets.peakSlidingSecond)}); ${n(t.tickets.meanPerSecond)}`, `≥ ${n(GOALS.ticketsPeak)} at the peak`);
+  row("tickets sold; payments; first sale, 50% and 90% of the tickets sold, last sale (s after opening)", (t) => `${n(t.tickets.total)}; ${n(t.tickets.payments)}; ${t.tickets.firstSaleSeconds}, ${t.tickets.halfSoldSeconds}, ${t.tickets.ninetyPctSoldSeconds}, ${t.tickets.lastSaleSeconds} s`);
+  row("opening → sold out (last seat paid); first SOLD_OUT a client saw", (t) => `${t.soldOut ? `**${t.soldOutSeconds} s**` : "not sold out"}; ${t.firstSoldOutSeenSeconds ?? "–"} s`);
+  row("queueStatusChanged messages received: in all; busiest second", (t) => `${n(t.series.pushes.reduce((a, b) => a + b, 0))}; ${n(Math.max(0, ...t.series.pushes))}/s`);
+  row("TCP during the crowd: accept-queue overflows (ListenOverflows); SYN retransmissions", (t) => `${n(t.tcp?.ListenOverflows ?? NaN)}; ${n(t.tcp?.TCPSynRetrans ?? NaN)}`);
+  row("subscribers' sockets: reconnects; closed before the end, by code", (t) => `${n(t.sockets?.reconnects ?? NaN)}; ${Object.entries(t.sockets?.closesByCode ?? {}).map(([k, v]) => `${k}: ${n(v)}`).join(", ") || "none"}`);
+  row("GET /healthz every 250 ms per instance (event-loop wait): p50 / p99 / max ms; unanswered in 10 s", (t) => (t.healthz ?? []).map((h) => `${h.p50} / ${h.p99} / ${h.max}; ${h.unanswered}`).join(" · "));
+  row("queue: most WAITING; most ACTIVE (samples; queueStats p99)", (t) => `${n(t.queue.maxWaiting)}; ${n(t.queue.maxActive)} (${n(t.queue.samples)}; ${t.queue.statsP99Ms} ms)`);
+  row("endings of the users", (t) => Object.entries(t.outcomes).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${n(v)}`).join(", "));
+  row("why users ended in error or were still going when stopped", (t) => Object.entries(t.notes ?? {}).slice(0, 4).map(([k, v]) => `${k.replace(/\|/g, "/")} (${n(v)})`).join("; ") || "–");
+  row("errors by code (all operations)", (t) => Object.entries(t.errors).map(([k, v]) => `${k} ${n(v)}`).join(", ") || "none");
+  const cpuOf = (t: TopologyResult, g: string) => t.cpu.processes.filter((p) => p.group === g).reduce((a, p) => a + p.cpuPct, 0);
+  const memOf = (t: TopologyResult, g: string) => t.cpu.processes.filter((p) => p.group === g).map((p) => p.memMaxMiB);
+  row(
+    "CPU from the opening to the sell-out, % of one core: servers (each); PostgreSQL; Redis; load generators; orchestrator; anything else; whole machine",
+    (t) =>
+      `${cpuOf(t, "server")} (${t.cpu.processes.filter((p) => p.group === "server").map((p) => p.cpuPct).join(" + ")}); ${cpuOf(t, "postgres")}; ${cpuOf(t, "redis")}; ` +
+      `${cpuOf(t, "loadgen")}; ${cpuOf(t, "orchestrator")}; ${t.cpu.otherPct}; **${t.cpu.machinePct}** of ${t.cpu.cores * 100} (${t.cpu.seconds} s)`,
+  );
+  row("memory, max MiB: servers (RSS each); PostgreSQL (PSS); Redis; load generators", (t) => `${memOf(t, "server").join(" + ")}; ${memOf(t, "postgres").join()}; ${memOf(t, "redis").join()}; ${memOf(t, "loadgen").join(" + ")}`);
+  row("ratios: all answers at the peak second ÷ `{ __typename }` ceiling", (t) => {
+    const c = ceiling(t, "{ __typename }");
+    const totals = sumRows(Object.values(t.series.perSecond));
+    const peak = Math.max(0, ...totals);
+    return c ? `${n(peak)}/s ÷ ${n(c.rps)}/s = ${(peak / c.rps).toFixed(2)}` : "";
+  });
+  row("ratios: pays + holds + charges at their peak second ÷ PostgreSQL INSERT ceiling", (t) => {
+    const c = ceiling(t, "PostgreSQL");
+    const writes = sumRows(["reserveSeats", "chargeBalance", "pay"].map((op) => t.series.perSecond[op] ?? []));
+    const peak = Math.max(0, ...writes);
+    return c ? `${n(peak)}/s ÷ ${n(c.rps)}/s = ${(peak / c.rps).toFixed(2)}` : "";
+  });
+  row("ratios: server CPU-ms per user served; per ticket sold", (t) => {
+    const serverSeconds = t.cpu.processes.filter((p) => p.group === "server").reduce((a, p) => a + p.cpuSeconds, 0);
+    const allSeconds = t.cpu.processes.reduce((a, p) => a + p.cpuSeconds, 0);
+    return `${(serverSeconds * 1000 / Math.max(1, o.users)).toFixed(1)}; ${(serverSeconds * 1000 / Math.max(1, t.tickets.total)).toFixed(1)} (all processes: ${(allSeconds * 1000 / Math.max(1, t.tickets.total)).toFixed(1)})`;
+  });
+  row("crowd run; whole topology incl. set-up and checks", (t) => `${t.crowdSeconds} s; ${t.runSeconds} s`);
+  L.push(table(head, rows), "");
+  for (const t of ts) {
+    if (t.cpu.otherPct > 10) {
+      L.push(`Note: during the ${t.instances}-instance rush, processes outside the bench used ${t.cpu.otherPct}% of a core on average: its figures are lower than a quiet machine would give.`, "");
+    }
+  }
+
+  // Checks.
+  L.push("Checks (any failure makes the bench exit non-zero):", "");
+  const checkNames = [...new Set(ts.flatMap((t) => t.checks.map((c) => c.name)))];
+  L.push(
+    table(
+      ["check", ...ts.map((t) => `${t.instances} instance${t.instances > 1 ? "s" : ""}`)],
+      checkNames.map((name) => [name, ...ts.map((t) => {
+        const c = t.checks.find((x) => x.name === name);
+        return c ? `${c.ok ? "**ok**" : "**FAILED**"}: ${c.detail}` : "";
+      })]),
+    ),
+    "",
+  );
+
+  // Goals.
+  const goalRows: string[][] = [];
+  const hp = (t: TopologyResult) => Math.max(...["reserveSeats", "pay"].map((op) => t.ops.find((x) => x.op === op)?.p99 ?? NaN));
+  const invariants = (t: TopologyResult) => t.checks.filter((c) => !c.name.startsWith("every user reached"));
+  goalRows.push([`${n(o.users)} users, zero invariant violations`, ...ts.map((t) => yes(invariants(t).every((c) => c.ok), `${invariants(t).filter((c) => !c.ok).length} of ${invariants(t).length} invariant checks failed`))]);
+  goalRows.push(["every user served to an expected ending", ...ts.map((t) => {
+    const c = t.checks.find((x) => x.name.startsWith("every user reached"));
+    return c ? yes(c.ok, c.ok ? "all" : `${n(Object.entries(t.outcomes).filter(([k]) => k === "error" || k === "timeout").reduce((a, [, v]) => a + v, 0))} not`) : "";
+  })]);
+  goalRows.push([`≥ ${n(GOALS.ticketsPeak)} tickets sold per second at the peak`, ...ts.map((t) => yes(t.tickets.peakPerSecond >= GOALS.ticketsPeak, `${n(t.tickets.peakPerSecond)}/s`))]);
+  goalRows.push([`holds and pays p99 < ${GOALS.holdPayP99Ms} ms`, ...ts.map((t) => yes(hp(t) < GOALS.holdPayP99Ms, `${hp(t)} ms`))]);
+  goalRows.push([`admission → push p99 < ${n(GOALS.pushP99Ms)} ms`, ...ts.map((t) => yes(t.push.p99 < GOALS.pushP99Ms, `${t.push.p99} ms`))]);
+  L.push("Goals (issue 5):", "", table(["goal", ...ts.map((t) => `${t.instances} instance${t.instances > 1 ? "s" : ""}`)], goalRows), "");
+  return L.join("\n");
+}
+
+function opCell(f: OpFigure | undefined): string {
+  if (!f) return "–";
+  const errors = Object.entries(f.errors).map(([k, v]) => `${k} ${n(v)}`).join(", ");
+  return `${n(f.meanPerSecond)} (${n(f.peakPerSecond)}); ${f.p50} / ${f.p95} / **${f.p99}** / ${f.max}; ${n(f.count)} calls${errors ? `, ${errors}` : ""}`;
+}
+
+function table(head: string[], rows: string[][]): string {
+  return [`| ${head.join(" | ")} |`, `|${head.map(() => " --- ").join("|")}|`, ...rows.map((r) => `| ${r.join(" | ")} |`)].join("\n");
+}
+
+function sumRows(rows: number[][]): number[] {
+  const len = Math.max(0, ...rows.map((r) => r.length));
+  return Array.from({ length: len }, (_, k) => rows.reduce((a, r) => a + (r[k] ?? 0), 0));
+}
+
+function fmtSettings(s: Record<string, string> | undefined): string {
+  if (!s) return "";
+  return Object.entries(s).map(([k, v]) => `${k} ${v}`).join(", ");
+}
+
+const yes = (ok: boolean, detail: string) => `${ok ? "met" : "**not met**"} (${detail})`;
+const n = (x: number) => (Number.isFinite(x) ? Math.round(x).toLocaleString("en") : "–");
+const pct = (x: number) => `${Math.round(x * 100)}%`;
