@@ -54,8 +54,6 @@ export interface App {
 }
 
 const DRAIN_MS = 8_000;
-/** Capped by the kernel's net.core.somaxconn (4096 here). */
-const LISTEN_BACKLOG = 4_096;
 
 export async function createApp(options: AppOptions): Promise<App> {
   const { settings } = options;
@@ -184,10 +182,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     async listen(port = settings.port, host) {
       await new Promise<void>((resolve, reject) => {
         httpServer.once("error", reject);
-        // A deep accept queue: an on-sale opens thousands of connections within
-        // seconds, and with Node's default of 511 the kernel dropped them (the
-        // rush bench counted 170,000 listen overflows), each retried a second later.
-        httpServer.listen({ port, host, backlog: LISTEN_BACKLOG }, () => resolve());
+        httpServer.listen(port, host, () => resolve());
       });
       const address = httpServer.address() as AddressInfo;
       const shown = host ?? "localhost";
