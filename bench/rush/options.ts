@@ -47,6 +47,8 @@ export interface RushOptions {
   poolSize: number;
   /** Extra node flags for the server children (comma-separated), e.g. --max-semi-space-size=64: to try a runtime setting. */
   serverNodeArgs: string[];
+  /** Base name of the result files in bench/results (rush-latest; rush-profile when profiling). */
+  out: string;
 }
 
 const DEFAULTS = {
@@ -77,6 +79,7 @@ const DEFAULTS = {
   quietMaxSeconds: 900,
   poolSize: 20,
   serverNodeArgs: "",
+  out: "",
 };
 
 export function readOptions(argv = process.argv.slice(2), env = process.env): RushOptions {
@@ -127,7 +130,9 @@ export function readOptions(argv = process.argv.slice(2), env = process.env): Ru
     quietMaxSeconds: int("quietMaxSeconds", 0, 3_600),
     poolSize: int("poolSize", 1, 200),
     serverNodeArgs: raw("serverNodeArgs").split(",").map((a) => a.trim()).filter(Boolean),
+    out: raw("out") || (bool("profile") ? "rush-profile" : "rush-latest"),
   };
+  if (!/^[\w.-]+$/.test(o.out)) throw new Error("out is a file name without a directory, e.g. rush-try");
   if (o.rampSeconds > o.arrivalSeconds) throw new Error("rampSeconds must not exceed arrivalSeconds");
   if (o.popularSeats > o.seats) o.popularSeats = o.seats;
   if (o.giveUpShare + o.letRunOutShare + o.doublePayShare > 1) throw new Error("the special shares add up to more than 1");

@@ -29,7 +29,9 @@ export function renderReport(out: Out): string {
   L.push(
     `Run ${out.date.slice(0, 16).replace("T", " ")} UTC, \`${out.command}\`, ${out.runSeconds} s in all. Machine: ${m.nproc} × ${m.cpuModel}, ${m.memoryGiB} GiB, ` +
       `Node ${m.node}, PostgreSQL ${m.postgres} (${fmtSettings(m.postgresSettings as Record<string, string> | undefined)}), Redis ${m.redis}; ` +
-      `the service, PostgreSQL, Redis and the load generators all on these ${m.nproc} cores.`,
+      `the service, PostgreSQL, Redis and the load generators all on these ${m.nproc} cores. ` +
+      `Service code: commit ${(m.source as { commit?: string } | undefined)?.commit ?? "?"}` +
+      `${(m.source as { uncommittedSrcFiles?: number } | undefined)?.uncommittedSrcFiles ? ` with ${(m.source as { uncommittedSrcFiles: number }).uncommittedSrcFiles} uncommitted files in src/` : ""}.`,
     "",
     `The crowd: ${n(o.users)} users arriving over ${o.arrivalSeconds} s on a fixed schedule (a ${o.rampSeconds} s ramp, then ${Math.round(o.users / (o.arrivalSeconds - o.rampSeconds / 2))}/s), ` +
       `${o.workers} load-generator processes, each user's calls and WebSocket on one instance (user i on instance i mod n), ` +
@@ -47,7 +49,7 @@ export function renderReport(out: Out): string {
   row("ceiling: `{ __typename }`, 100 clients in all", (t) => { const c = ceiling(t, "{ __typename }"); return c ? `${n(c.rps)}/s, p99 ${c.p99} ms` : ""; });
   row("ceiling: Redis PING, 50 connections", (t) => { const c = ceiling(t, "Redis"); return c ? `${n(c.rps)}/s, p99 ${c.p99} ms` : ""; });
   row("ceiling: PostgreSQL 1-row INSERT, 20 connections", (t) => { const c = ceiling(t, "PostgreSQL"); return c ? `${n(c.rps)}/s, p99 ${c.p99} ms` : ""; });
-  row("ceiling: one seat map read (`seats { number status }`, this date), 4 clients, 1 instance: reads/s, p99; server CPU per read", (t) => {
+  if (ts.some((t) => ceiling(t, "seat map"))) row("ceiling: one seat map read (`seats { number status }`, this date), 4 clients, 1 instance: reads/s, p99; server CPU per read", (t) => {
     const c = ceiling(t, "seat map") as (ReturnType<typeof ceiling> & { cpuMsPerCall?: number }) | undefined;
     return c ? `${n(c.rps)}/s, p99 ${c.p99} ms; ${c.cpuMsPerCall} ms` : "";
   });
@@ -72,7 +74,7 @@ export function renderReport(out: Out): string {
   const cpuOf = (t: TopologyResult, g: string) => t.cpu.processes.filter((p) => p.group === g).reduce((a, p) => a + p.cpuPct, 0);
   const memOf = (t: TopologyResult, g: string) => t.cpu.processes.filter((p) => p.group === g).map((p) => p.memMaxMiB);
   row(
-    "CPU from the opening to the sell-out, % of one core: servers (each); PostgreSQL; Redis; load generators; orchestrator; anything else; whole machine",
+    "CPU from the opening to the sell-out (or the end of the crowd; seconds in brackets), % of one core: servers (each); PostgreSQL; Redis; load generators; orchestrator; anything else; whole machine",
     (t) =>
       `${cpuOf(t, "server")} (${t.cpu.processes.filter((p) => p.group === "server").map((p) => p.cpuPct).join(" + ")}); ${cpuOf(t, "postgres")}; ${cpuOf(t, "redis")}; ` +
       `${cpuOf(t, "loadgen")}; ${cpuOf(t, "orchestrator")}; ${t.cpu.otherPct}; **${t.cpu.machinePct}** of ${t.cpu.cores * 100} (${t.cpu.seconds} s)`,

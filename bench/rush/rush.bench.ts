@@ -6,28 +6,28 @@
 // CPU; then check the invariants and compute the figures. Writes
 // bench/results/rush-latest.{json,md}, the chart (docs/rush.svg when
 // publishing) and exits non-zero on any violation.
-import { createHash, randomBytes } from "node:crypto";
-import { execFileSync, execSync, fork, type ChildProcess } from "node:child_process";
-import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { availableParallelism, loadavg, totalmem } from "node:os";
+import { randomBytes } from "node:crypto";
+import { fork, type ChildProcess } from "node:child_process";
+import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import Redis from "ioredis";
-import { Client } from "pg";
 import { createAccessTokens } from "../../src/auth/access-tokens";
 import { createBenchDatabase, seed, userId, type BenchDatabase } from "../lib/database";
-import { graphql } from "../lib/load";
 import { startServer, sleep, type ServerChild } from "../lib/server";
 import { waitForQuiet } from "../lib/stats";
 import { monotonicMicros, summarizeProfile, type ProfileSummary } from "../profile-summary";
 import { postgresCeiling, redisCeiling, seatMapCeiling, typenameCeiling, type Ceiling } from "./ceilings";
 import { readTokens, runChecks, type Check } from "./checks";
 import type { FromWorker, WorkerPlan, WorkerResult } from "./crowd-worker";
-import type { UserResult } from "./user-flow";
-import { buildSeries, errorCounts, mergeCalls, opFigures, outcomes, pushDelays, ticketFigures, type OpFigure, type Sale, type Series } from "./figures";
-import { readOptions, type RushOptions } from "./options";
+import { buildSeries, errorCounts, mergeCalls, opFigures, outcomes, pushDelays, ticketFigures, type OpFigure, type Series } from "./figures";
+import { describeMachine, log, othersRunning, redisPid, tcpCounters, waitForOthers, waitTurn } from "./machine";
+import { readOptions } from "./options";
+import type { RushOptions } from "./options";
 import { peakArrivalRate, planCrowd } from "./plan";
 import { cpuOver, ProcessSampler, type Watched } from "./processes";
 import { HealthSampler, HoldSampler, QueueSampler } from "./samplers";
+import { addProbeUser, emailsOf, putOnSale, salesOf } from "./setup";
+import { notesOf, problemUsers, socketFigures, sumArrays, warningsOf } from "./summaries";
 import { renderChart } from "./chart";
 import { renderReport } from "./report";
 import { updateBenchmarksMd } from "./benchmarks-md";
@@ -48,7 +48,7 @@ process.on("exit", () => {
 const RESULTS = join(ROOT, "bench/results");
 const PASSWORD = "bench-password-1"; // the one hash bench/lib/database's seed gives every user
 const ADMIN = { email: "rush-admin@bench.test", password: randomBytes(12).toString("hex") };
-/** Machine busy % (of all cores) under which it counts as quiet. */
+/** Machine busy % (of all cores) under which it counts as quiet before the crowd starts. */
 const QUIET_BUSY_PCT = 20;
 
 export interface TopologyResult {
@@ -126,7 +126,7 @@ async function main() {
     runSeconds: Math.round((Date.now() - began) / 1000),
   };
   mkdirSync(RESULTS, { recursive: true });
-  const base = o.profile ? "rush-profile" : "rush-latest";
+  const base = o.out;
   writeFileSync(join(RESULTS, `${base}.json`), `${JSON.stringify(out, null, 1)}\n`);
   const svg = renderChart(topologies, o);
   writeFileSync(join(RESULTS, `${base}.svg`), svg);
@@ -341,7 +341,7 @@ async function runTopology(o: RushOptions, n: number, stamp: string, redis: Redi
       outcomes: outcomes(allUsers),
       notes: notesOf(allUsers),
       problemUsers: problemUsers(allUsers, tokenFacts),
-      serverWarnings: servers.length === 0 ? warningsOf(n) : {},
+      serverWarnings: warningsOf(RESULTS, n),
       arrivals: {
         peakPerSecond: Math.round(peakArrivalRate(o)),
         lateP99Ms: Math.max(...crowd.map((c) => c.lateP99)),
@@ -377,226 +377,6 @@ async function runTopology(o: RushOptions, n: number, stamp: string, redis: Redi
   }
 }
 
-/** TcpExt counters of /proc/net/netstat that tell a full accept queue (dropped connection attempts). */
-function tcpCounters(): Record<string, number> {
-  const keep = ["ListenOverflows", "ListenDrops", "TCPSynRetrans", "TCPTimeouts", "TCPReqQFullDoCookies"];
-  try {
-    const lines = readFileSync("/proc/net/netstat", "utf8").split("\n").filter((l) => l.startsWith("TcpExt:"));
-    const names = lines[0].split(/\s+/);
-    const values = lines[1].split(/\s+/);
-    return Object.fromEntries(keep.map((k) => [k, Number(values[names.indexOf(k)] ?? NaN)]));
-  } catch {
-    return {};
-  }
-}
-
-function sumArrays(rows: number[][]): number[] {
-  const len = Math.max(0, ...rows.map((r) => r.length));
-  return Array.from({ length: len }, (_, k) => rows.reduce((a, r) => a + (r[k] ?? 0), 0));
-}
-
-function socketFigures(users: { sub?: { reconnects: number; closeCodes: number[] } }[]) {
-  let reconnects = 0;
-  const closesByCode: Record<string, number> = {};
-  for (const u of users) {
-    if (!u.sub) continue;
-    reconnects += u.sub.reconnects;
-    for (const c of u.sub.closeCodes) closesByCode[c] = (closesByCode[c] ?? 0) + 1;
-  }
-  return { reconnects, closesByCode };
-}
-
-function problemUsers(users: UserResult[], tokens: { token: string; q: number; a: number; s: string; r: string }[]): Record<string, unknown[]> {
-  const byToken = new Map(tokens.map((t) => [t.token, t]));
-  const out: Record<string, unknown[]> = {};
-  for (const u of users) {
-    if (u.outcome !== "error" && !(u.outcome === "timeout" && (byToken.get(u.token ?? "")?.a ?? 0) > 0)) continue;
-    const kind = `${u.outcome}: ${(u.note ?? "?").replace(/\d+/g, "N").slice(0, 60)}`;
-    const list = (out[kind] ??= []);
-    if (list.length < 5) list.push({ ...u, redis: byToken.get(u.token ?? "") });
-  }
-  return out;
-}
-
-function notesOf(users: { outcome: string; note?: string }[]): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const u of users) {
-    if (u.outcome !== "error" && u.outcome !== "timeout") continue;
-    const kind = `${u.outcome}: ${(u.note ?? "?").replace(/[0-9a-f]{8}-[0-9a-f-]{27}/g, "…").replace(/\d+/g, "N").slice(0, 120)}`;
-    out[kind] = (out[kind] ?? 0) + 1;
-  }
-  return Object.fromEntries(Object.entries(out).sort((a, b) => b[1] - a[1]).slice(0, 12));
-}
-
-/** The servers' log lines at warn or error, counted by message. */
-function warningsOf(n: number): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (let k = 0; k < n; k++) {
-    let text = "";
-    try {
-      text = readFileSync(join(RESULTS, `rush-server-${n}-${k + 1}.log`), "utf8");
-    } catch {
-      continue;
-    }
-    for (const line of text.split("\n")) {
-      if (!line.trim()) continue;
-      let key = line.slice(0, 100);
-      try {
-        const j = JSON.parse(line) as { level?: string; msg?: string; message?: string; error?: { message?: string } | string };
-        if (j.level && !/warn|error/.test(j.level)) continue;
-        const err = typeof j.error === "string" ? j.error : j.error?.message;
-        key = `${j.level ?? "?"}: ${j.msg ?? j.message ?? "?"}${err ? ` (${String(err).slice(0, 80)})` : ""}`;
-      } catch {
-        // not JSON: keep the start of the line
-      }
-      key = key.replace(/\d+/g, "N");
-      out[key] = (out[key] ?? 0) + 1;
-    }
-  }
-  return Object.fromEntries(Object.entries(out).sort((a, b) => b[1] - a[1]).slice(0, 12));
-}
-
-/** Waits (bounded) for any other benchmark of this project to finish. */
-async function waitForOthers(o: RushOptions): Promise<number> {
-  const t = Date.now();
-  let said = false;
-  while (othersRunning() && Date.now() - t < o.quietMaxSeconds * 1000) {
-    if (!said) log("another benchmark (npm run bench or bench:rush) is running: waiting for it to finish");
-    said = true;
-    await sleep(5_000);
-  }
-  if (othersRunning()) log(`another benchmark still runs after ${o.quietMaxSeconds} s: measuring anyway (figures may be low)`);
-  return Math.round((Date.now() - t) / 1000);
-}
-
-/** Waits for any other benchmark to finish, then for the machine to be quiet (both bounded). */
-async function waitTurn(o: RushOptions) {
-  const waitedForOthersSeconds = await waitForOthers(o);
-  // Quiet: three seconds in a row under QUIET_BUSY_PCT (a test run in progress is not).
-  const q0 = Date.now();
-  let quietSeconds = 0;
-  let busyPct = 100;
-  while (quietSeconds < 3 && Date.now() - q0 < Math.max(60, o.quietMaxSeconds) * 1000) {
-    busyPct = (await waitForQuiet(101, 1_000)).busyPct;
-    quietSeconds = busyPct < QUIET_BUSY_PCT ? quietSeconds + 1 : 0;
-    if (quietSeconds === 0 && Date.now() - q0 > 5_000 && Date.now() - q0 < 6_200) log(`the machine is ${busyPct}% busy (other processes): waiting for it to calm down`);
-  }
-  if (quietSeconds < 3) log(`the machine is still ${busyPct}% busy: figures may be low`);
-  return { waitedForOthersSeconds, waitedForQuietSeconds: Math.round((Date.now() - q0) / 1000), busyPct };
-}
-
-/** Another benchmark of this project running on the machine: the waiting-room bench, or another rush. */
-function othersRunning(): boolean {
-  for (const pattern of ["dist/bench/queue.bench", "dist/bench/rush/rush.bench"]) {
-    try {
-      const pids = execFileSync("pgrep", ["-f", pattern], { stdio: ["ignore", "pipe", "ignore"] }).toString().split(/\s+/).filter(Boolean).map(Number);
-      if (pids.some((pid) => pid !== process.pid && pid !== process.ppid)) return true;
-    } catch {
-      // pgrep exits 1 when nothing matches
-    }
-  }
-  return false;
-}
-
-async function putOnSale(url: string, adminJwt: string, o: RushOptions) {
-  const c = await graphql<{ createConcert: { id: string } }>(url, "mutation($t: String!) { createConcert(input: { title: $t }) { id } }", { t: "The on-sale rush" }, adminJwt);
-  const concertId = c.createConcert.id;
-  const d = await graphql<{ addConcertDate: { id: string } }>(
-    url,
-    "mutation($i: AddConcertDateInput!) { addConcertDate(input: $i) { id } }",
-    { i: { concertId, startsAt: "2030-05-01T19:00:00.000Z", seatCount: o.seats, price: o.price } },
-    adminJwt,
-  );
-  await graphql(
-    url,
-    "mutation($c: ID!, $i: QueuePolicyInput!) { updateQueuePolicy(concertId: $c, input: $i) { maxActiveUsers } }",
-    { c: concertId, i: { maxActiveUsers: o.maxActive, admitPerSecond: o.admitPerSecond, activeSessionSeconds: o.sessionSeconds } },
-    adminJwt,
-  );
-  return { concertId, dateId: d.addConcertDate.id };
-}
-
-/** A user outside the crowd, for the seat-map probe (the same password hash as the crowd's). */
-async function addProbeUser(url: string): Promise<string> {
-  const c = new Client({ connectionString: url });
-  await c.connect();
-  try {
-    const { rows } = await c.query<{ id: string }>(
-      `INSERT INTO users (email, password_hash) SELECT 'rush-probe@bench.test', password_hash FROM users WHERE role = 'USER' LIMIT 1 RETURNING id`,
-    );
-    return rows[0].id;
-  } finally {
-    await c.end();
-  }
-}
-
-async function emailsOf(url: string, ids: string[]): Promise<Map<string, string>> {
-  const c = new Client({ connectionString: url });
-  await c.connect();
-  try {
-    const { rows } = await c.query<{ id: string; email: string }>("SELECT id, email FROM users WHERE id = ANY($1::uuid[])", [ids]);
-    return new Map(rows.map((r) => [r.id, r.email]));
-  } finally {
-    await c.end();
-  }
-}
-
-/** Every COMPLETED payment (ms after the opening, seats), and whether every seat is SOLD. */
-async function salesOf(url: string, t0: number): Promise<{ sales: Sale[]; soldOut: boolean }> {
-  const c = new Client({ connectionString: url });
-  await c.connect();
-  try {
-    const { rows } = await c.query<{ at: number; seats: number }>(
-      `SELECT extract(epoch FROM p.paid_at)::float8 * 1000 AS at,
-              (SELECT count(*)::int FROM reservation_seats rs WHERE rs.reservation_id = p.reservation_id) AS seats
-         FROM payments p WHERE p.status = 'COMPLETED' ORDER BY p.paid_at`,
-    );
-    const left = await c.query<{ left: number }>(`SELECT count(*)::int AS left FROM seats WHERE status <> 'SOLD'`);
-    return { sales: rows.map((r) => ({ at: r.at - t0, seats: r.seats })), soldOut: left.rows[0].left === 0 };
-  } finally {
-    await c.end();
-  }
-}
-
-async function redisPid(redis: Redis): Promise<number> {
-  return Number(/process_id:(\d+)/.exec(await redis.info("server"))?.[1] ?? NaN);
-}
-
-async function describeMachine(redis: Redis) {
-  const pg = new Client({ connectionString: process.env.BENCH_POSTGRES_URL ?? "postgresql://postgres@127.0.0.1:5432/test" });
-  await pg.connect();
-  const postgres = (await pg.query<{ server_version: string }>("SHOW server_version")).rows[0].server_version;
-  const pgSettings = (await pg.query<{ name: string; setting: string }>(
-    "SELECT name, setting FROM pg_settings WHERE name IN ('max_connections', 'shared_buffers', 'synchronous_commit', 'fsync')",
-  )).rows;
-  await pg.end();
-  return {
-    nproc: availableParallelism(),
-    cpuModel: /model name\s*:\s*(.*)/.exec(readFileSync("/proc/cpuinfo", "utf8"))?.[1] ?? "?",
-    memoryGiB: Math.round(totalmem() / 2 ** 30),
-    node: process.version,
-    postgres,
-    postgresSettings: Object.fromEntries(pgSettings.map((s) => [s.name, s.setting])),
-    redis: /redis_version:(\S+)/.exec(await redis.info("server"))?.[1] ?? "?",
-    kernel: execSync("uname -r").toString().trim(),
-    loadAverage: loadavg().map((x) => x.toFixed(2)).join(" "),
-    source: sourceState(),
-  };
-}
-
-/** Which service code ran: the commit, and whether src/ had changes not yet committed (and a digest of them). */
-function sourceState(): { commit: string; uncommittedSrcFiles: number; srcDiffDigest: string } {
-  try {
-    const quiet = { cwd: ROOT, stdio: ["ignore", "pipe", "ignore"] as ("ignore" | "pipe")[], maxBuffer: 64 * 1024 * 1024 };
-    const commit = execSync("git rev-parse --short HEAD", quiet).toString().trim();
-    const files = execSync("git status --porcelain -- src", quiet).toString().split("\n").filter(Boolean).length;
-    const diff = execSync("git diff HEAD -- src", quiet);
-    return { commit, uncommittedSrcFiles: files, srcDiffDigest: createHash("sha256").update(diff).digest("hex").slice(0, 12) };
-  } catch {
-    return { commit: "?", uncommittedSrcFiles: -1, srcDiffDigest: "?" };
-  }
-}
-
 function newest(dir: string, ext: string): string {
   const files = readdirSync(dir).filter((f) => f.endsWith(ext)).map((f) => join(dir, f));
   if (files.length === 0) throw new Error(`no ${ext} in ${dir}`);
@@ -614,7 +394,6 @@ const quantile99 = (xs: number[]) => {
   return s[Math.min(s.length - 1, Math.ceil(0.99 * s.length) - 1)];
 };
 
-const log = (line: string) => process.stdout.write(`[rush ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 
 main().then(() => process.exit(0), (error) => {
   process.stderr.write(`bench:rush failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
