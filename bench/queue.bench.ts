@@ -6,16 +6,14 @@
 // then, where a figure misses its goal, a CPU profile of the server under enterQueue.
 // Prints a table and writes bench/results/queue-latest.json.
 import { randomBytes } from "node:crypto";
-import { execSync } from "node:child_process";
-import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { availableParallelism, loadavg, totalmem } from "node:os";
+import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import Redis from "ioredis";
-import { Client } from "pg";
 import { createAccessTokens } from "../src/auth/access-tokens";
 import { createBenchDatabase, seed, userId, type BenchDatabase } from "./lib/database";
 import { startServer, type ServerChild } from "./lib/server";
 import { waitForQuiet } from "./lib/stats";
+import { describeMachine } from "./lib/machine";
 import { measureCeiling, measureEnter, measureStatus, type Timing } from "./lib/throughput";
 import { deleteConcertKeys, measureRedisLine } from "./lib/redis-line";
 import { measureSubscriptions } from "./lib/subscriptions";
@@ -185,23 +183,6 @@ function checks(out: Record<string, any>): string[] {
   return w;
 }
 
-async function describeMachine(redis: Redis) {
-  const pg = new Client({ connectionString: env("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test") });
-  await pg.connect();
-  const postgres = (await pg.query<{ server_version: string }>("SHOW server_version")).rows[0].server_version;
-  await pg.end();
-  const redisVersion = /redis_version:(\S+)/.exec(await redis.info("server"))?.[1] ?? "?";
-  return {
-    nproc: availableParallelism(),
-    cpuModel: /model name\s*:\s*(.*)/.exec(readFileSync("/proc/cpuinfo", "utf8"))?.[1] ?? "?",
-    memoryGiB: Math.round(totalmem() / 2 ** 30),
-    node: process.version,
-    postgres,
-    redis: redisVersion,
-    kernel: execSync("uname -r").toString().trim(),
-    loadAverage: loadavg().map((x) => x.toFixed(2)).join(" "),
-  };
-}
 
 /** The figures as a Markdown table (the same one BENCHMARKS.md records). */
 function report(out: Record<string, any>): string {

@@ -1,18 +1,14 @@
 // The machine the rush runs on: what it is (and which service code ran),
 // taking turns with other benchmarks and waiting for quiet, the kernel's TCP
 // counters, and the log line format.
-import { createHash } from "node:crypto";
-import { execFileSync, execSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { availableParallelism, loadavg, totalmem } from "node:os";
-import { resolve } from "node:path";
 import type Redis from "ioredis";
-import { Client } from "pg";
 import { sleep } from "../lib/server";
+export { describeMachine, sourceState } from "../lib/machine";
 import { waitForQuiet } from "../lib/stats";
 import type { RushOptions } from "./options";
 
-const ROOT = resolve(__dirname, "../../..");
 /** Machine busy % (of all cores) under which it counts as quiet. */
 const QUIET_BUSY_PCT = 20;
 
@@ -77,37 +73,3 @@ export async function redisPid(redis: Redis): Promise<number> {
   return Number(/process_id:(\d+)/.exec(await redis.info("server"))?.[1] ?? NaN);
 }
 
-export async function describeMachine(redis: Redis) {
-  const pg = new Client({ connectionString: process.env.BENCH_POSTGRES_URL ?? "postgresql://postgres@127.0.0.1:5432/test" });
-  await pg.connect();
-  const postgres = (await pg.query<{ server_version: string }>("SHOW server_version")).rows[0].server_version;
-  const pgSettings = (await pg.query<{ name: string; setting: string }>(
-    "SELECT name, setting FROM pg_settings WHERE name IN ('max_connections', 'shared_buffers', 'synchronous_commit', 'fsync')",
-  )).rows;
-  await pg.end();
-  return {
-    nproc: availableParallelism(),
-    cpuModel: /model name\s*:\s*(.*)/.exec(readFileSync("/proc/cpuinfo", "utf8"))?.[1] ?? "?",
-    memoryGiB: Math.round(totalmem() / 2 ** 30),
-    node: process.version,
-    postgres,
-    postgresSettings: Object.fromEntries(pgSettings.map((s) => [s.name, s.setting])),
-    redis: /redis_version:(\S+)/.exec(await redis.info("server"))?.[1] ?? "?",
-    kernel: execSync("uname -r").toString().trim(),
-    loadAverage: loadavg().map((x) => x.toFixed(2)).join(" "),
-    source: sourceState(),
-  };
-}
-
-/** Which service code ran: the commit, and whether src/ had changes not yet committed (and a digest of them). */
-export function sourceState(): { commit: string; uncommittedSrcFiles: number; srcDiffDigest: string } {
-  try {
-    const quiet = { cwd: ROOT, stdio: ["ignore", "pipe", "ignore"] as ("ignore" | "pipe")[], maxBuffer: 64 * 1024 * 1024 };
-    const commit = execSync("git rev-parse --short HEAD", quiet).toString().trim();
-    const files = execSync("git status --porcelain -- src", quiet).toString().split("\n").filter(Boolean).length;
-    const diff = execSync("git diff HEAD -- src", quiet);
-    return { commit, uncommittedSrcFiles: files, srcDiffDigest: createHash("sha256").update(diff).digest("hex").slice(0, 12) };
-  } catch {
-    return { commit: "?", uncommittedSrcFiles: -1, srcDiffDigest: "?" };
-  }
-}
