@@ -22,6 +22,7 @@ import { ReservationService } from "./services/reservation.service";
 import { PaymentService } from "./services/payment.service";
 import { WalletService } from "./services/wallet.service";
 import { SeatService } from "./services/seat.service";
+import { SeatMaps } from "./services/seat-maps";
 import { HoldSweeper } from "./services/hold-sweeper";
 import { buildAppSchema } from "./graphql/build-schema";
 import { createApollo } from "./graphql/apollo";
@@ -90,6 +91,10 @@ export async function createApp(options: AppOptions): Promise<App> {
   });
   const queueUpdates = new QueueWatchers(queue, bus, logger);
   const ticker = new QueueTicker(queue, queueStore, queueUpdates, logger);
+  // Seat maps in memory, patched by every instance's seat changes; the writers
+  // publish through `seatBus`, which patches this instance's maps at once.
+  const seatMaps = new SeatMaps(db.pool, bus, { maxAgeMs: settings.seatMapMaxAgeMs });
+  const seatBus = seatMaps.tap(bus);
   const services: Services = {
     tokens,
     users: new UserService({ prisma: db.prisma, tokens, limiter, settings }),
@@ -102,15 +107,15 @@ export async function createApp(options: AppOptions): Promise<App> {
     }),
     queue,
     queueUpdates,
-    reservations: new ReservationService({ pool: db.pool, bus, queue, settings, logger }),
-    payments: new PaymentService({ pool: db.pool, bus, queue, logger }),
+    reservations: new ReservationService({ pool: db.pool, bus: seatBus, queue, settings, logger }),
+    payments: new PaymentService({ pool: db.pool, bus: seatBus, queue, logger }),
     wallet: new WalletService({ pool: db.pool, settings }),
-    seats: new SeatService({ pool: db.pool, bus, queue, tokens: queueUpdates }),
+    seats: new SeatService({ pool: db.pool, bus, queue, tokens: queueUpdates, maps: seatMaps }),
   };
   // The sweeper has connections of its own: under a rush every pooled
   // connection is busy with requests, and a hold must still end on time.
   const sweeperPool = createPool(options.databaseUrl, 2);
-  const sweeper = new HoldSweeper({ pool: sweeperPool, bus, queue, logger });
+  const sweeper = new HoldSweeper({ pool: sweeperPool, bus: seatBus, queue, logger });
 
   const schema = buildAppSchema();
   const guard = createRequestGuard(limiter, {
@@ -165,6 +170,7 @@ export async function createApp(options: AppOptions): Promise<App> {
       await sweeper.stop();
       await sweeperPool.end();
       await policies.close();
+      seatMaps.close();
       await bus.close();
       redis?.disconnect();
       await db.close();

@@ -27,6 +27,8 @@ export interface Settings {
   databasePoolSize: number;
   /** enterQueue calls one user may make per second. Not in the contract. */
   queueEnterPerSecond: number;
+  /** How old an instance's in-memory seat map of a date may be before it is read again. Not in the contract. */
+  seatMapMaxAgeMs: number;
   logLevel: "debug" | "info" | "warn" | "error" | "silent";
 }
 
@@ -53,6 +55,7 @@ const INTEGERS = {
   signInFailuresPerMinute: ["SIGN_IN_FAILURES_PER_MINUTE", 10, 1, 1_000_000],
   databasePoolSize: ["DATABASE_POOL_SIZE", 20, 1, 1_000],
   queueEnterPerSecond: ["QUEUE_ENTER_PER_SECOND", 5, 1, 1_000_000],
+  seatMapMaxAgeMs: ["SEAT_MAP_MAX_AGE_MS", 1_000, 0, 3_600_000],
 } as const satisfies Record<string, readonly [string, number, number, number]>;
 
 const LOG_LEVELS = ["debug", "info", "warn", "error", "silent"] as const;

@@ -6,6 +6,7 @@ import type { Context } from "./context";
 import { DocumentLimitsRule } from "./document-limits";
 import { formatError } from "./format-error";
 import { observePlugin } from "./observe.plugin";
+import { fastReadsPlugin } from "./fast-reads.plugin";
 import type { RequestGuard } from "./request-guard";
 import type { Logger } from "../observability/logger";
 import type { Metrics } from "../observability/metrics";
@@ -24,6 +25,7 @@ export function createApollo(deps: { schema: GraphQLSchema; logger: Logger; metr
     // The IDE is ours (GET /graphql with Accept: text/html), not Apollo's landing page.
     plugins: [
       observePlugin({ ...deps, schema: () => deps.schema }),
+      fastReadsPlugin(() => deps.schema),
       // No response caching here: the default cache-control plugin would wrap every field.
       ApolloServerPluginCacheControlDisabled(),
       { async serverWillStart() { return { async renderLandingPage() { return { html: "" }; } }; } },

@@ -10,24 +10,21 @@
 import {
   createSourceEventStream,
   execute,
-  getNullableType,
   getOperationAST,
-  isLeafType,
-  isObjectType,
   Kind,
   subscribe,
   type DocumentNode,
   type ExecutionArgs,
   type ExecutionResult,
-  type GraphQLLeafType,
 } from "graphql";
+import { flatFields, projectFlat, type FlatField } from "./flat-selection";
 
 /** Root fields whose resolver returns the event unchanged (see src/resolvers). */
 const PASS_THROUGH_ROOTS = new Set(["queueStatusChanged", "seatStatusChanged"]);
 
 interface Plan {
   alias: string;
-  fields: { alias: string; name: string; type: GraphQLLeafType | "__typename"; typename: string; nonNull: boolean }[];
+  fields: FlatField[];
 }
 
 const plans = new WeakMap<DocumentNode, Map<string, Plan | null>>();
@@ -45,45 +42,16 @@ function makePlan({ schema, document, operationName }: ExecutionArgs): Plan | nu
   const subscriptionType = schema.getSubscriptionType();
   if (!operation || operation.operation !== "subscription" || !subscriptionType) return null;
   const [root, ...others] = operation.selectionSet.selections;
-  if (others.length > 0 || root.kind !== Kind.FIELD || root.directives?.length || !root.selectionSet) return null;
+  if (others.length > 0 || root.kind !== Kind.FIELD || root.directives?.length) return null;
   if (!PASS_THROUGH_ROOTS.has(root.name.value)) return null;
-  const objectType = getNullableType(subscriptionType.getFields()[root.name.value]?.type);
-  if (!isObjectType(objectType)) return null;
-  const fields: Plan["fields"] = [];
-  for (const selection of root.selectionSet.selections) {
-    if (selection.kind !== Kind.FIELD || selection.directives?.length || selection.arguments?.length || selection.selectionSet) {
-      return null;
-    }
-    const alias = selection.alias?.value ?? selection.name.value;
-    if (selection.name.value === "__typename") {
-      fields.push({ alias, name: "__typename", type: "__typename", typename: objectType.name, nonNull: true });
-      continue;
-    }
-    const def = objectType.getFields()[selection.name.value];
-    const type = def && getNullableType(def.type);
-    if (!def || def.resolve || !isLeafType(type)) return null;
-    fields.push({ alias, name: def.name, type, typename: objectType.name, nonNull: def.type !== type });
-  }
-  return { alias: root.alias?.value ?? root.name.value, fields };
+  const fields = flatFields(subscriptionType.getFields()[root.name.value]?.type, root.selectionSet);
+  return fields && { alias: root.alias?.value ?? root.name.value, fields };
 }
 
 /** The response for one event, or undefined when only the executor can say (a null in a non-null field). */
 function project(plan: Plan, event: unknown): ExecutionResult | undefined {
-  if (event === null || typeof event !== "object") return undefined;
-  const source = event as Record<string, unknown>;
-  const out: Record<string, unknown> = {};
-  for (const f of plan.fields) {
-    if (f.type === "__typename") {
-      out[f.alias] = f.typename;
-      continue;
-    }
-    const value = source[f.name];
-    if (value === null || value === undefined) {
-      if (f.nonNull) return undefined;
-      out[f.alias] = null;
-    } else out[f.alias] = f.type.serialize(value);
-  }
-  return { data: { [plan.alias]: out } };
+  const out = projectFlat(plan.fields, event);
+  return out && { data: { [plan.alias]: out } };
 }
 
 /** graphql-ws's `subscribe`: graphql-js's, with flat selections projected per event. */

@@ -12,6 +12,11 @@ export interface SeatChange {
   number: number;
   price: number;
   status: SeatStatusValue;
+  /**
+   * When a HELD seat's hold ends (epoch ms), for the seat maps of every
+   * instance (src/services/seat-maps.ts); not a field of the GraphQL Seat.
+   */
+  heldUntil?: number;
 }
 
 export interface SeatChangeMessage {

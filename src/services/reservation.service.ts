@@ -156,7 +156,13 @@ export class ReservationService {
       return { ...reservation, seats, payment };
     });
     await afterCommit(this.deps.logger, () =>
-      Promise.all([this.deps.queue.holdPlaced(token, result.heldUntil), publishSeatChanges(this.deps.bus, result.seats)]),
+      Promise.all([
+        this.deps.queue.holdPlaced(token, result.heldUntil),
+        publishSeatChanges(
+          this.deps.bus,
+          result.seats.map((seat) => ({ ...seat, heldUntil: result.heldUntil.getTime() })),
+        ),
+      ]),
     );
     return result;
   }

@@ -8,6 +8,7 @@ import type { QueueGate, QueueTicketView } from "./queue/queue.types";
 import { DateDirectory } from "./date-directory";
 import { isUuid } from "./ids";
 import { SEAT_COLUMNS, type SeatView } from "./reservation.views";
+import type { SeatMaps } from "./seat-maps";
 
 /**
  * How a seat stream hears that its queue token ended (the queue's
@@ -19,7 +20,7 @@ export interface TokenWatch {
   watch(concertId: string, token: string, initial: QueueTicketView, listener: (ticket: QueueTicketView) => void): () => void;
 }
 
-type Deps = { pool: Pool; bus: EventBus; queue: QueueGate; tokens: TokenWatch };
+type Deps = { pool: Pool; bus: EventBus; queue: QueueGate; tokens: TokenWatch; maps: SeatMaps };
 
 export interface SeatsInput {
   concertDateId: string;
@@ -33,15 +34,14 @@ export class SeatService {
     this.dates = new DateDirectory(deps.pool);
   }
 
-  /** Every seat of the date by number; an expired hold reads AVAILABLE. NOT_FOUND, then the gate. */
+  /**
+   * Every seat of the date by number; an expired hold reads AVAILABLE. NOT_FOUND, then the gate.
+   * From this instance's seat map (at most a second old, patched by every change).
+   */
   async seats(actor: Actor, input: SeatsInput): Promise<SeatView[]> {
     const { concertId } = await this.dates.get(input.concertDateId);
     await this.deps.queue.requireActive(actor, input.queueToken, concertId);
-    const { rows } = await this.deps.pool.query<SeatView>(
-      `SELECT ${SEAT_COLUMNS} FROM seats s WHERE s.concert_date_id = $1 ORDER BY s.number`,
-      [input.concertDateId],
-    );
-    return rows;
+    return this.deps.maps.read(input.concertDateId);
   }
 
   /** The seats of each reservation, by number (for a DataLoader). */

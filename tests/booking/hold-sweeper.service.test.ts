@@ -10,6 +10,7 @@ import { createMemoryEventBus, type EventBus } from "../../src/pubsub/event-bus"
 import { seatChannel, type SeatChangeMessage } from "../../src/pubsub/seat-events";
 import { ReservationService } from "../../src/services/reservation.service";
 import { SeatService } from "../../src/services/seat.service";
+import { SeatMaps } from "../../src/services/seat-maps";
 import { HoldSweeper } from "../../src/services/hold-sweeper";
 import type { QueueGate } from "../../src/services/queue/queue.types";
 
@@ -35,7 +36,7 @@ beforeAll(async () => {
   db = createDatabase(testDb.url, 20);
   bus = createMemoryEventBus();
   reservations = new ReservationService({ pool: db.pool, bus, queue: gate, settings: { holdSeconds: 300, maxSeatsPerReservation: 4 } });
-  seats = new SeatService({ pool: db.pool, bus, queue: gate, tokens });
+  seats = new SeatService({ pool: db.pool, bus, queue: gate, tokens, maps: new SeatMaps(db.pool, bus) });
 });
 beforeEach(() => {
   expired.length = 0;

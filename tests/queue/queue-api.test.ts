@@ -139,7 +139,9 @@ describe("waiting room timers", () => {
   beforeAll(async () => {
     deployment = await startDeployment({
       redis: Boolean(process.env.REDIS_URL),
-      settings: { QUEUE_WAITING_IDLE_SECONDS: "1", QUEUE_ACTIVE_SESSION_SECONDS: "1", QUEUE_MAX_ACTIVE: "1", QUEUE_ENTER_PER_SECOND: "2" },
+      // The session outlives the idle time: with both at 1 s, the tick that ended a's session
+      // could admit b before b's idle time was up (a race, seen once under a loaded machine).
+      settings: { QUEUE_WAITING_IDLE_SECONDS: "1", QUEUE_ACTIVE_SESSION_SECONDS: "2", QUEUE_MAX_ACTIVE: "1", QUEUE_ENTER_PER_SECOND: "2" },
     });
     admin = await newAdmin(deployment.server);
   });
@@ -152,7 +154,7 @@ describe("waiting room timers", () => {
     const ta = (await gql(url, ENTER, { c: concert.id }, a.headers)).data.enterQueue;
     const tb = (await gql(url, ENTER, { c: concert.id }, b.headers)).data.enterQueue;
     expect([ta.status, tb.status]).toEqual(["ACTIVE", "WAITING"]);
-    await sleep(1_600);
+    await sleep(2_600);
     expect((await gql(url, STATUS, { t: ta.token }, a.headers)).data.queueStatus).toMatchObject({ status: "EXPIRED", expiredReason: "SESSION_TIMEOUT" });
     expect((await gql(url, STATUS, { t: tb.token }, b.headers)).data.queueStatus).toMatchObject({ status: "EXPIRED", expiredReason: "ABANDONED" });
   });

@@ -1,0 +1,96 @@
+// Apollo plugin: the seat map answered without the executor. In an on-sale every
+// admitted fan reads all the seats of a date, often more than once, and
+// graphql-js spent 8–10 ms completing 5,000 seats per read: the largest single
+// cost of an instance during the sale (BENCHMARKS.md). An operation whose only
+// root field is `seats` with a flat selection (`{ seats(concertDateId: $d)
+// { number status } }` and the like) is answered here, after the rate limit and
+// the complexity bound (didResolveOperation), by calling the same service as the
+// resolver and projecting each seat (src/graphql/flat-selection.ts).
+//
+// Anything this path does not answer itself goes to the executor unchanged: no
+// access token, arguments that do not coerce, and every error the service
+// raises (NOT_FOUND, the queue gate), so errors keep one shape and one order.
+import { HeaderMap, type ApolloServerPlugin } from "@apollo/server";
+import {
+  getArgumentValues,
+  getOperationAST,
+  getVariableValues,
+  isListType,
+  isNonNullType,
+  Kind,
+  type DocumentNode,
+  type FieldNode,
+  type GraphQLSchema,
+} from "graphql";
+import type { Context } from "./context";
+import { flatFields, projectFlat, type FlatField } from "./flat-selection";
+
+interface SeatsPlan {
+  alias: string;
+  field: FieldNode;
+  fields: FlatField[];
+}
+
+export function fastReadsPlugin(getSchema: () => GraphQLSchema): ApolloServerPlugin<Context> {
+  const plans = new WeakMap<DocumentNode, Map<string, SeatsPlan | null>>();
+  const planFor = (document: DocumentNode, operationName: string | undefined): SeatsPlan | null => {
+    let byOperation = plans.get(document);
+    if (!byOperation) plans.set(document, (byOperation = new Map()));
+    const key = operationName ?? "";
+    if (!byOperation.has(key)) byOperation.set(key, seatsPlan(getSchema(), document, operationName));
+    return byOperation.get(key)!;
+  };
+
+  return {
+    async requestDidStart() {
+      return {
+        async responseForOperation({ document, request, operation, contextValue }) {
+          if (!operation || operation.operation !== "query" || !contextValue.actor) return null;
+          const plan = planFor(document, request.operationName);
+          if (!plan) return null;
+          const schema = getSchema();
+          const variables = getVariableValues(schema, operation.variableDefinitions ?? [], request.variables ?? {});
+          if (!variables.coerced) return null;
+          const fieldDef = schema.getQueryType()!.getFields().seats;
+          let concertDateId: string;
+          try {
+            concertDateId = getArgumentValues(fieldDef, plan.field, variables.coerced).concertDateId as string;
+          } catch {
+            return null;
+          }
+          if (typeof concertDateId !== "string") return null;
+          let seats: unknown[];
+          try {
+            seats = await contextValue.services.seats.seats(contextValue.actor, { concertDateId, queueToken: contextValue.queueToken });
+          } catch {
+            return null; // the executor raises it again, formatted like every other error
+          }
+          const list = new Array<Record<string, unknown>>(seats.length);
+          for (let i = 0; i < seats.length; i++) {
+            const projected = projectFlat(plan.fields, seats[i]);
+            if (!projected) return null;
+            list[i] = projected;
+          }
+          return {
+            http: { status: undefined, headers: new HeaderMap() },
+            body: { kind: "single", singleResult: { data: { [plan.alias]: list } } },
+          };
+        },
+      };
+    },
+  };
+}
+
+function seatsPlan(schema: GraphQLSchema, document: DocumentNode, operationName: string | undefined): SeatsPlan | null {
+  const operation = getOperationAST(document, operationName);
+  const queryType = schema.getQueryType();
+  if (!operation || operation.operation !== "query" || !queryType) return null;
+  const [root, ...others] = operation.selectionSet.selections;
+  if (others.length > 0 || root.kind !== Kind.FIELD || root.name.value !== "seats" || root.directives?.length) return null;
+  const fieldDef = queryType.getFields().seats;
+  if (!fieldDef) return null;
+  const listType = isNonNullType(fieldDef.type) ? fieldDef.type.ofType : fieldDef.type; // [Seat!]!
+  if (!isListType(listType)) return null;
+  const fields = flatFields(listType.ofType, root.selectionSet);
+  return fields && { alias: root.alias?.value ?? root.name.value, field: root, fields };
+}

@@ -1,0 +1,193 @@
+// The seat map of each date, kept in memory per instance. In an on-sale every
+// admitted fan reads the whole map of a date (5,000 seats) and most of them
+// read it again after losing a seat; reading it from PostgreSQL each time cost
+// about 5 ms of CPU to decode per read (BENCHMARKS.md). Here a map is read once,
+// then patched from the seat changes every instance publishes (hold, cancel,
+// sale, expiry), and read again from the database when it is older than
+// `maxAgeMs`, which bounds how long a lost or reordered event can show.
+//
+// A hold whose time has passed reads AVAILABLE even before the sweeper ends it,
+// as in the SQL read (EFFECTIVE_SEAT_STATUS): each HELD seat keeps its
+// `heldUntil`, and the views are rebuilt once the earliest of those passes.
+import type { Pool } from "pg";
+import type { EventBus } from "../pubsub/event-bus";
+import { seatChannel, type SeatChange, type SeatChangeMessage, type SeatStatusValue } from "../pubsub/seat-events";
+import type { SeatView } from "./reservation.views";
+
+interface SeatRow {
+  id: string;
+  number: number;
+  price: number;
+  status: SeatStatusValue;
+  /** Epoch ms; HELD only (Infinity when an event did not say). */
+  heldUntil: number | null;
+}
+
+interface DateMap {
+  dateId: string;
+  rows: SeatRow[];
+  byNumber: Map<number, SeatRow>;
+  loadedAt: number;
+  lastRead: number;
+  /** What readers get until a change or the earliest hold's end. */
+  views: SeatView[] | null;
+  viewsValidUntil: number;
+  /** Changes heard while a newer snapshot is being read; applied on top of it. */
+  pending: SeatChange[] | null;
+  loading: Promise<void> | null;
+  stopListening: (() => void) | null;
+}
+
+export interface SeatMapsOptions {
+  /** A map older than this is read again before it is served. */
+  maxAgeMs?: number;
+  /** A map nobody read for this long is forgotten (and its channel left). */
+  idleMs?: number;
+  now?: () => number;
+}
+
+export class SeatMaps {
+  private readonly maps = new Map<string, DateMap>();
+  private readonly maxAgeMs: number;
+  private readonly idleMs: number;
+  private readonly now: () => number;
+  private readonly sweep: NodeJS.Timeout;
+
+  constructor(
+    private readonly pool: Pool,
+    private readonly bus: EventBus,
+    options: SeatMapsOptions = {},
+  ) {
+    this.maxAgeMs = options.maxAgeMs ?? 1_000;
+    this.idleMs = options.idleMs ?? 60_000;
+    this.now = options.now ?? Date.now;
+    this.sweep = setInterval(() => this.forgetIdle(), Math.max(1_000, this.idleMs / 2));
+    this.sweep.unref();
+  }
+
+  /** Every seat of the date by number, with the status a reader sees now. */
+  async read(dateId: string): Promise<SeatView[]> {
+    let map = this.maps.get(dateId);
+    if (!map) {
+      map = {
+        dateId,
+        rows: [],
+        byNumber: new Map(),
+        loadedAt: -Infinity,
+        lastRead: 0,
+        views: null,
+        viewsValidUntil: 0,
+        pending: null,
+        loading: null,
+        stopListening: null,
+      };
+      this.maps.set(dateId, map);
+    }
+    const now = this.now();
+    map.lastRead = now;
+    if (now - map.loadedAt > this.maxAgeMs) await this.load(map);
+    return this.views(map);
+  }
+
+  /** Patches the maps held here (changes of any instance, including this one's own writes). */
+  apply(changes: readonly SeatChange[]): void {
+    for (const change of changes) {
+      const map = this.maps.get(change.concertDateId);
+      if (!map) continue;
+      map.pending?.push(change);
+      const row = map.byNumber.get(change.number);
+      if (!row) continue;
+      row.status = change.status;
+      row.heldUntil = change.status === "HELD" ? (change.heldUntil ?? Infinity) : null;
+      map.views = null;
+    }
+  }
+
+  /**
+   * The bus for the writers: a seat change patches this instance's maps at
+   * once (a fan who just held seats sees them HELD on the next read), then
+   * travels to the other instances.
+   */
+  tap(bus: EventBus): EventBus {
+    return {
+      ...bus,
+      publish: (channel, payload) => {
+        if (channel.startsWith("seats.")) this.apply((payload as SeatChangeMessage).seats);
+        return bus.publish(channel, payload);
+      },
+    };
+  }
+
+  close(): void {
+    clearInterval(this.sweep);
+    for (const map of this.maps.values()) map.stopListening?.();
+    this.maps.clear();
+  }
+
+  private load(map: DateMap): Promise<void> {
+    map.loading ??= this.reload(map).finally(() => {
+      map.loading = null;
+    });
+    return map.loading;
+  }
+
+  private async reload(map: DateMap): Promise<void> {
+    // Listen first, so no change made after the snapshot is missed.
+    if (!map.stopListening) {
+      const stop = await this.bus.listen<SeatChangeMessage>(seatChannel(map.dateId), (message) => this.apply(message.seats));
+      if (this.maps.get(map.dateId) !== map) return stop();
+      map.stopListening = stop;
+    }
+    map.pending = [];
+    const started = this.now();
+    try {
+      const { rows } = await this.pool.query<{ id: string; number: number; price: number; status: SeatStatusValue; heldUntil: number | null }>(
+        `SELECT id, number, price, status::text AS status,
+                CASE WHEN status = 'HELD' THEN (extract(epoch FROM held_until) * 1000)::float8 END AS "heldUntil"
+           FROM seats WHERE concert_date_id = $1 ORDER BY number`,
+        [map.dateId],
+      );
+      const pending = map.pending;
+      map.rows = rows;
+      map.byNumber = new Map(rows.map((r) => [r.number, r]));
+      map.loadedAt = started;
+      map.views = null;
+      // Changes heard during the read may or may not be in it; they are newer
+      // than what the read could have missed, so they go on top.
+      map.pending = null;
+      this.apply(pending);
+    } finally {
+      map.pending = null;
+    }
+  }
+
+  private views(map: DateMap): SeatView[] {
+    const now = this.now();
+    if (map.views && now < map.viewsValidUntil) return map.views;
+    let validUntil = Infinity;
+    const views = new Array<SeatView>(map.rows.length);
+    for (let i = 0; i < map.rows.length; i++) {
+      const r = map.rows[i];
+      let status = r.status;
+      if (status === "HELD") {
+        const until = r.heldUntil ?? Infinity;
+        if (until <= now) status = "AVAILABLE";
+        else if (until < validUntil) validUntil = until;
+      }
+      views[i] = { id: r.id, concertDateId: map.dateId, number: r.number, price: r.price, status };
+    }
+    map.views = views;
+    map.viewsValidUntil = validUntil;
+    return views;
+  }
+
+  private forgetIdle(): void {
+    const cutoff = this.now() - this.idleMs;
+    for (const [dateId, map] of this.maps) {
+      if (map.lastRead < cutoff && !map.loading) {
+        this.maps.delete(dateId);
+        map.stopListening?.();
+      }
+    }
+  }
+}
