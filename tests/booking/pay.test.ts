@@ -100,6 +100,23 @@ describe("pay", () => {
     expect((await gql(url(0), BALANCE, {}, user.headers)).data.balance).toBe(8000);
   });
 
+  it("answers every one of many simultaneous pays with one key with the same payment", async () => {
+    // The late calls race the first one's commit: the reservation is CONFIRMED by
+    // the time they look at it, and the answer must still be the stored payment.
+    const holds = await Promise.all(Array.from({ length: 12 }, () => heldBy(10_000, [1, 2])));
+    const rounds = await Promise.all(
+      holds.map(({ user, reservation }) =>
+        Promise.all(Array.from({ length: 12 }, (_, i) => gql(url(i), PAY, { r: reservation.id, k: "one-key" }, user.q))),
+      ),
+    );
+    rounds.forEach((results, j) => {
+      expect(results.map((r) => codeOf(r) ?? "ok")).toEqual(results.map(() => "ok"));
+      expect(new Set(results.map((r) => r.data.pay.id))).toEqual(new Set([holds[j].reservation.payment.id]));
+    });
+    const balances = await Promise.all(holds.map(({ user }) => gql(url(0), BALANCE, {}, user.headers)));
+    expect(balances.map((b) => b.data.balance)).toEqual(holds.map(() => 8000));
+  });
+
   it("makes one payment of 20 concurrent pays of one reservation, keys or not", async () => {
     const { user, reservation } = await heldBy(10_000, [1, 2, 3]);
     const keys = [undefined, "same", "same", "other"];
