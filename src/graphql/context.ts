@@ -7,6 +7,7 @@ import type { Actor } from "../auth/access-tokens";
 import type { Services } from "../services/services";
 import type { Availability, ConcertDateView } from "../services/concert.service";
 import type { PaymentView } from "../services/reservation.views";
+import type { DirectNext } from "./subscription-executor";
 
 export interface Context {
   requestId: string;
@@ -20,6 +21,8 @@ export interface Context {
   address: string;
   services: Services;
   loaders: Loaders;
+  /** Over WebSocket: writes a `next` message of this subscription to its socket (see subscription-executor.ts). */
+  sendNext?: DirectNext;
 }
 
 /**

@@ -56,6 +56,11 @@ export function attachGraphqlWs(deps: {
           address: ctx.extra.request.socket.remoteAddress ?? "unknown",
           requestId: `ws-${id}`,
         });
+        const socket = ctx.extra.socket;
+        const frameStart = `{"id":${JSON.stringify(id)},"type":"next","payload":`;
+        contextValue.sendNext = (result) => {
+          if (socket.readyState === socket.OPEN) socket.send(`${frameStart}${JSON.stringify(result)}}`);
+        };
         try {
           await guard.checkRate(contextValue);
         } catch (error) {
