@@ -2,7 +2,8 @@
 //
 // A key is per user, stored with the operation and a hash of its arguments. The
 // row is inserted (ON CONFLICT DO NOTHING) in the same transaction as the money
-// move, before it: of two simultaneous calls with one key, on any instances,
+// move, before it (ticket_claim_key, called by ticket_pay and ticket_charge in
+// prisma/migrations/20261128000000_money_functions): of two simultaneous calls with one key, on any instances,
 // the second's INSERT waits on the first's uncommitted row; if the first
 // commits, the second inserts nothing, reads the stored response and moves no
 // money; if the first rolls back (an error), the second does the work. So only
@@ -36,10 +37,12 @@ export function checkIdempotencyKey(key: string | null | undefined): string | un
   return key;
 }
 
-const hashOf = (call: IdempotentCall) =>
+/** What a key is stored with: the same key with another hash is another request. */
+export const requestHash = (call: IdempotentCall) =>
   createHash("sha256").update(JSON.stringify([call.operation, call.args])).digest("hex");
+const hashOf = requestHash;
 
-const reused = () =>
+export const keyReused = () =>
   badInput("This idempotencyKey was already used with other arguments: use a new key for a new request.", "idempotencyKey");
 
 /**
@@ -53,34 +56,8 @@ export async function findResponse<T>(db: Pool | PoolClient, call: IdempotentCal
   );
   const row = rows[0];
   if (!row) return undefined;
-  if (row.operation !== call.operation || row.request_hash !== hashOf(call)) throw reused();
+  if (row.operation !== call.operation || row.request_hash !== hashOf(call)) throw keyReused();
   return row.response ?? undefined;
-}
-
-/**
- * Inside the money move's transaction, before it: claims the key for this call,
- * or returns the response the call that holds it stored.
- */
-export async function claimKey<T>(client: PoolClient, call: IdempotentCall): Promise<{ claimed: true } | { claimed: false; response: T }> {
-  const inserted = await client.query(
-    `INSERT INTO idempotency_keys (user_id, key, operation, request_hash) VALUES ($1, $2, $3, $4)
-     ON CONFLICT (user_id, key) DO NOTHING`,
-    [call.userId, call.key, call.operation, hashOf(call)],
-  );
-  if (inserted.rowCount === 1) return { claimed: true };
-  const response = await findResponse<T>(client, call);
-  // The holder stores its response before it commits, so a committed key always has one.
-  if (response === undefined) throw new Error("idempotency key committed without a response");
-  return { claimed: false, response };
-}
-
-/** Stores the response of the call that claimed the key, in its transaction. */
-export async function storeResponse(client: PoolClient, call: IdempotentCall, response: unknown): Promise<void> {
-  await client.query(`UPDATE idempotency_keys SET response = $3 WHERE user_id = $1 AND key = $2`, [
-    call.userId,
-    call.key,
-    JSON.stringify(response),
-  ]);
 }
 
 /** Deletes keys past their retention, a bounded batch at a time (created_at index). */

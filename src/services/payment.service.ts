@@ -5,18 +5,17 @@
 import type { Pool } from "pg";
 import type { Actor } from "../auth/access-tokens";
 import { AppError, badInput, forbidden, notFound } from "../errors/app-error";
-import { inTransaction } from "../db/transaction";
+import { oneStatement, refusalOf } from "../db/one-statement";
 import type { EventBus } from "../pubsub/event-bus";
 import { publishSeatChanges, type SeatChange } from "../pubsub/seat-events";
 import type { Logger } from "../observability/logger";
 import type { QueueGate } from "./queue/queue.types";
 import { afterCommit } from "./after-commit";
-import { assertStillHeld, explainNotHeld } from "./hold-state";
-import { checkIdempotencyKey, claimKey, findResponse, storeResponse, type IdempotentCall } from "./idempotency";
+import { assertStillHeld } from "./hold-state";
+import { checkIdempotencyKey, findResponse, keyReused, requestHash, type IdempotentCall } from "./idempotency";
 import { isUuid } from "./ids";
 import { pageSize, type PageArgs } from "./paging";
 import { PAYMENT_COLUMNS, paymentFromJson, RESERVATION_COLUMNS, type PaymentView, type ReservationView } from "./reservation.views";
-import { sellSeats } from "./seat-locks";
 import { isConcertSoldOut } from "./sold-out";
 
 type Deps = { pool: Pool; bus: EventBus; queue: QueueGate; logger?: Logger };
@@ -27,7 +26,18 @@ export interface PayInput {
   queueToken: string | undefined;
 }
 
-type HeldReservation = ReservationView & { queueToken: string; seatCount: number };
+type HeldReservation = ReservationView & { queueToken: string };
+
+interface PayRow {
+  replayed: Record<string, unknown> | null;
+  paymentId: string;
+  amount: number;
+  createdAt: Date;
+  paidAt: Date;
+  seatIds: string[];
+  seatNumbers: number[];
+  seatPrices: number[];
+}
 
 export class PaymentService {
   constructor(private readonly deps: Deps) {}
@@ -60,55 +70,67 @@ export class PaymentService {
     }
     const { reservation } = checked;
 
-    type Outcome = { replayed: PaymentView } | { payment: PaymentView; seats: SeatChange[] };
-    const outcome = await inTransaction(this.deps.pool, async (client): Promise<Outcome> => {
-      if (call) {
-        const claim = await claimKey<PaymentView>(client, call);
-        if (!claim.claimed) return { replayed: paymentFromJson(claim.response) };
-      }
-      // The decision against the clock. The sweeper's conditional update and this
-      // one lock the same row and each re-checks status after waiting, so a pay
-      // and an expiry exclude each other: never both, never neither.
-      // paid_at is this moment, the one compared with held_until (the commit
-      // follows within milliseconds, and nothing can take the hold meanwhile).
-      const confirmed = await client.query<{ total: number; decidedAt: Date }>(
-        `UPDATE reservations SET status = 'CONFIRMED'
-          WHERE id = $1 AND status = 'HELD' AND held_until > clock_timestamp()
-         RETURNING total_price AS total, clock_timestamp() AS "decidedAt"`,
-        [reservation.id],
-      );
-      if (confirmed.rowCount === 0) await explainNotHeld(client, reservation.id);
-      const { total, decidedAt } = confirmed.rows[0];
-      // A seat of a hold that ran out can be taken by a new hold before the
-      // sweeper sees it; then this pay came too late and must not go through.
-      const seats = await sellSeats(client, reservation.id);
-      if (seats.length !== reservation.seatCount) throw new AppError("HOLD_EXPIRED", "This hold ran out before the payment: nothing was charged.");
-      const debited = await client.query<{ balance: number }>(
-        `UPDATE users SET balance = balance - $1 WHERE id = $2 AND balance >= $1 RETURNING balance`,
-        [total, actor.id],
-      );
-      if (debited.rowCount === 0) {
-        throw new AppError("INSUFFICIENT_BALANCE", `Your balance is less than the total of ${total}: charge it first. Nothing was paid.`);
-      }
-      const { rows } = await client.query<PaymentView>(
-        `WITH p AS (
-           UPDATE payments SET status = 'COMPLETED', paid_at = $4
-            WHERE reservation_id = $1 AND status = 'PENDING' RETURNING *
-         ), entry AS (
-           INSERT INTO ledger_entries (user_id, kind, amount, balance_after, payment_id)
-           SELECT $2, 'PAYMENT', -p.amount, $3, p.id FROM p
-         )
-         SELECT p.id, p.reservation_id AS "reservationId", p.amount, p.status::text AS status,
-                p.created_at AS "createdAt", p.paid_at AS "paidAt" FROM p`,
-        [reservation.id, actor.id, debited.rows[0].balance, decidedAt],
-      );
-      if (!rows[0]) throw new Error(`held reservation ${reservation.id} has no pending payment`);
-      if (call) await storeResponse(client, call, rows[0]);
-      return { payment: rows[0], seats };
-    });
+    const outcome = await this.payOnce(actor, reservation, call);
     if ("replayed" in outcome) return outcome.replayed;
     await afterCommit(this.deps.logger, () => this.announceSale(reservation, outcome.seats));
     return outcome.payment;
+  }
+
+  /**
+   * One call of ticket_pay (prisma/migrations/*_money_functions), everything or
+   * nothing: claim the key, CONFIRMED against the clock (the sweeper's
+   * conditional update and this one lock the same row and each re-checks status
+   * after waiting, so a pay and an expiry exclude each other: never both, never
+   * neither), seats SOLD, balance debited, payment COMPLETED with its ledger
+   * entry, the response stored under the key.
+   */
+  private async payOnce(
+    actor: Actor,
+    reservation: HeldReservation,
+    call: IdempotentCall | undefined,
+  ): Promise<{ replayed: PaymentView } | { payment: PaymentView; seats: SeatChange[] }> {
+    let row: PayRow;
+    try {
+      [row] = await oneStatement<PayRow>(
+        this.deps.pool,
+        `SELECT replayed, payment_id AS "paymentId", amount, created_at AS "createdAt", paid_at AS "paidAt",
+                seat_ids AS "seatIds", seat_numbers AS "seatNumbers", seat_prices AS "seatPrices"
+           FROM ticket_pay($1, $2, $3, $4)`,
+        [reservation.id, actor.id, call?.key ?? null, call ? requestHash(call) : null],
+      );
+    } catch (error) {
+      const refusal = refusalOf(error);
+      if (!refusal) throw error;
+      switch (refusal.code) {
+        case "KEY_REUSED":
+          throw keyReused();
+        case "NOT_HELD":
+          assertStillHeld(refusal.detail ?? "EXPIRED");
+          throw new Error(`reservation ${reservation.id} is held but its conditional update matched nothing`);
+        case "HOLD_EXPIRED":
+          throw new AppError("HOLD_EXPIRED", "This hold ran out before the payment: nothing was charged.");
+        case "INSUFFICIENT_BALANCE":
+          throw new AppError("INSUFFICIENT_BALANCE", `Your balance is less than the total of ${refusal.detail}: charge it first. Nothing was paid.`);
+      }
+      throw error;
+    }
+    if (row.replayed) return { replayed: paymentFromJson(row.replayed) };
+    const payment: PaymentView = {
+      id: row.paymentId,
+      reservationId: reservation.id,
+      amount: row.amount,
+      status: "COMPLETED",
+      createdAt: row.createdAt,
+      paidAt: row.paidAt,
+    };
+    const seats: SeatChange[] = row.seatIds.map((id, i) => ({
+      id,
+      concertDateId: reservation.concertDateId,
+      number: row.seatNumbers[i],
+      price: row.seatPrices[i],
+      status: "SOLD",
+    }));
+    return { payment, seats };
   }
 
   /** The answers that come before the queue gate: a stored result, NOT_FOUND, FORBIDDEN, the hold's state. */
@@ -179,9 +201,7 @@ export class PaymentService {
   private async getOwnHold(actor: Actor, id: string): Promise<HeldReservation> {
     const { rows } = isUuid(id)
       ? await this.deps.pool.query<HeldReservation>(
-          `SELECT ${RESERVATION_COLUMNS}, r.queue_token AS "queueToken",
-                  (SELECT count(*)::int FROM reservation_seats WHERE reservation_id = r.id) AS "seatCount"
-             FROM reservations r WHERE r.id = $1`,
+          `SELECT ${RESERVATION_COLUMNS}, r.queue_token AS "queueToken" FROM reservations r WHERE r.id = $1`,
           [id],
         )
       : { rows: [] as HeldReservation[] };

@@ -2,24 +2,25 @@
 // reservations. A hold is one short transaction; the queue and the seat map
 // hear of it only after the commit.
 import { randomUUID } from "node:crypto";
-import type { Pool, PoolClient } from "pg";
+import type { Pool } from "pg";
 import type { Actor } from "../auth/access-tokens";
 import type { Settings } from "../config/settings";
 import { AppError, badInput, forbidden, notFound } from "../errors/app-error";
 import { classifyDbError } from "../errors/db-errors";
 import { inTransaction } from "../db/transaction";
+import { oneStatement, refusalOf } from "../db/one-statement";
 import type { EventBus } from "../pubsub/event-bus";
 import { publishSeatChanges } from "../pubsub/seat-events";
 import type { Logger } from "../observability/logger";
 import type { QueueGate } from "./queue/queue.types";
 import { afterCommit } from "./after-commit";
 import { announceExpiry, expireStaleHoldOf } from "./hold-expiry";
-import { holdSeats, releaseSeats } from "./seat-locks";
+import { releaseSeats } from "./seat-locks";
 import { assertStillHeld, explainNotHeld } from "./hold-state";
 import { DateDirectory, type DateFacts } from "./date-directory";
 import { isUuid } from "./ids";
 import { pageSize, type PageArgs } from "./paging";
-import { RESERVATION_COLUMNS, type PaymentView, type ReservationView } from "./reservation.views";
+import { RESERVATION_COLUMNS, type ReservationView, type SeatView } from "./reservation.views";
 
 type Deps = {
   pool: Pool;
@@ -36,6 +37,17 @@ export interface ReserveSeatsInput {
 }
 
 const ONE_HOLD_INDEX = "reservations_one_hold_per_user_concert";
+
+interface HoldRow {
+  totalPrice: number;
+  heldUntil: Date;
+  createdAt: Date;
+  paymentId: string;
+  paymentCreatedAt: Date;
+  seatIds: string[];
+  seatNumbers: number[];
+  seatPrices: number[];
+}
 
 const holdLimit = () =>
   new AppError("HOLD_LIMIT", "You already hold seats for this concert: pay for or cancel that reservation first.");
@@ -124,70 +136,66 @@ export class ReservationService {
     return rows;
   }
 
+  /** One call of ticket_hold (prisma/migrations/*_money_functions): one statement, all or none. */
   private async hold(actor: Actor, date: DateFacts, numbers: number[], token: string): Promise<ReservationView> {
     const id = randomUUID();
-    const result = await inTransaction(this.deps.pool, async (client) => {
-      // The reservation row first: the one-HELD-per-(user, concert) index turns a
-      // second simultaneous hold of the same user into HOLD_LIMIT before it
-      // locks any seat (the contract puts HOLD_LIMIT before SEAT_UNAVAILABLE).
-      const reservation = await this.insertReservation(client, { id, actor, date, numbers, token });
-      const seats = await holdSeats(client, { concertDateId: date.id, numbers, reservationId: id, heldUntil: reservation.heldUntil });
-      if (seats.length < numbers.length) {
-        const taken = numbers.filter((n) => !seats.some((s) => s.number === n));
-        throw new AppError("SEAT_UNAVAILABLE", `Seat ${taken.join(", ")} is no longer available: none was held.`, { seatNumbers: taken });
-      }
-      seats.sort((a, b) => a.number - b.number);
-      const { rows } = await client.query<{ id: string; createdAt: Date }>(
-        `WITH held AS (
-           INSERT INTO reservation_seats (reservation_id, seat_id, seat_number, price)
-           SELECT $1, unnest($2::uuid[]), unnest($3::int[]), unnest($4::int[])
-         )
-         INSERT INTO payments (reservation_id, user_id, amount) VALUES ($1, $5, $6) RETURNING id, created_at AS "createdAt"`,
-        [id, seats.map((s) => s.id), seats.map((s) => s.number), seats.map((s) => s.price), actor.id, reservation.totalPrice],
-      );
-      const payment: PaymentView = {
-        id: rows[0].id,
-        reservationId: id,
-        amount: reservation.totalPrice,
-        status: "PENDING",
-        createdAt: rows[0].createdAt,
-        paidAt: null,
-      };
-      return { ...reservation, seats, payment };
-    });
-    await afterCommit(this.deps.logger, () =>
-      Promise.all([
-        this.deps.queue.holdPlaced(token, result.heldUntil),
-        publishSeatChanges(
-          this.deps.bus,
-          result.seats.map((seat) => ({ ...seat, heldUntil: result.heldUntil.getTime() })),
-        ),
-      ]),
-    );
-    return result;
-  }
-
-  private async insertReservation(
-    client: PoolClient,
-    input: { id: string; actor: Actor; date: DateFacts; numbers: number[]; token: string },
-  ): Promise<ReservationView> {
-    const { id, actor, date, numbers, token } = input;
+    let row: HoldRow;
     try {
       // held_until from the database clock, the one every expiry check compares with.
-      const { rows } = await client.query<ReservationView>(
-        `INSERT INTO reservations (id, user_id, concert_id, concert_date_id, queue_token, total_price, held_until)
-         SELECT $1, $2, $3, $4, $5, sum(price), now() + make_interval(secs => $6)
-           FROM seats WHERE concert_date_id = $4 AND number = ANY($7::int[])
-         RETURNING id, user_id AS "userId", concert_id AS "concertId", concert_date_id AS "concertDateId",
-                   total_price AS "totalPrice", status::text AS status, held_until AS "heldUntil", created_at AS "createdAt"`,
+      [row] = await oneStatement<HoldRow>(
+        this.deps.pool,
+        `SELECT total_price AS "totalPrice", held_until AS "heldUntil", created_at AS "createdAt",
+                payment_id AS "paymentId", payment_created_at AS "paymentCreatedAt",
+                seat_ids AS "seatIds", seat_numbers AS "seatNumbers", seat_prices AS "seatPrices"
+           FROM ticket_hold($1, $2, $3, $4, $5, $6, $7)`,
         [id, actor.id, date.concertId, date.id, token, this.deps.settings.holdSeconds, numbers],
       );
-      return rows[0];
     } catch (error) {
+      const refusal = refusalOf(error);
+      if (refusal?.code === "SEAT_UNAVAILABLE") {
+        const taken = (refusal.detail ?? "").split(",").filter(Boolean).map(Number);
+        throw new AppError("SEAT_UNAVAILABLE", `Seat ${taken.join(", ")} is no longer available: none was held.`, { seatNumbers: taken });
+      }
       const info = classifyDbError(error);
       if (info.kind === "unique" && info.constraint === ONE_HOLD_INDEX) throw holdLimit();
       throw error;
     }
+    const seats: SeatView[] = row.seatIds.map((seatId, i) => ({
+      id: seatId,
+      concertDateId: date.id,
+      number: row.seatNumbers[i],
+      price: row.seatPrices[i],
+      status: "HELD",
+    }));
+    const result: ReservationView = {
+      id,
+      userId: actor.id,
+      concertId: date.concertId,
+      concertDateId: date.id,
+      totalPrice: row.totalPrice,
+      status: "HELD",
+      heldUntil: row.heldUntil,
+      createdAt: row.createdAt,
+      seats,
+      payment: {
+        id: row.paymentId,
+        reservationId: id,
+        amount: row.totalPrice,
+        status: "PENDING",
+        createdAt: row.paymentCreatedAt,
+        paidAt: null,
+      },
+    };
+    await afterCommit(this.deps.logger, () =>
+      Promise.all([
+        this.deps.queue.holdPlaced(token, row.heldUntil),
+        publishSeatChanges(
+          this.deps.bus,
+          seats.map((seat) => ({ ...seat, heldUntil: row.heldUntil.getTime() })),
+        ),
+      ]),
+    );
+    return result;
   }
 
   private checkSeatNumbers(seatNumbers: number[]): number[] {

@@ -1,4 +1,6 @@
-// The statements that change seats, with the one lock order they all follow.
+// The statement that releases seats, and the one lock order every statement
+// that changes seats follows (here, and in ticket_hold and ticket_pay in
+// prisma/migrations/20261128000000_money_functions, which hold and sell seats).
 //
 // Lock order: every transaction that locks several seats locks them sorted by
 // (concert_date_id, number), with `SELECT … ORDER BY … FOR UPDATE` in a
@@ -14,35 +16,8 @@
 import type { PoolClient } from "pg";
 import type { SeatChange } from "../pubsub/seat-events";
 
-/** A seat is free when AVAILABLE, or HELD by a hold whose time has passed (not yet swept). */
-export const SEAT_IS_FREE = `(s.status = 'AVAILABLE' OR (s.status = 'HELD' AND s.held_until <= now()))`;
-
 /** The status a reader sees: an expired hold is AVAILABLE even before the sweeper runs. */
 export const EFFECTIVE_SEAT_STATUS = `CASE WHEN s.status = 'HELD' AND s.held_until <= now() THEN 'AVAILABLE' ELSE s.status::text END`;
-
-/**
- * Holds the seats `numbers` of one date for `reservationId`, all of them or
- * none: the caller compares the rows returned with the seats asked and rolls
- * back on a shortfall. Under READ COMMITTED the UPDATE re-checks SEAT_IS_FREE
- * on the newest version of each row it waited for, so a seat another hold took
- * meanwhile drops out of the count.
- */
-export async function holdSeats(
-  client: PoolClient,
-  input: { concertDateId: string; numbers: number[]; reservationId: string; heldUntil: Date },
-): Promise<SeatChange[]> {
-  const { rows } = await client.query<SeatChange>(
-    `WITH locked AS MATERIALIZED (
-       SELECT id FROM seats WHERE concert_date_id = $1 AND number = ANY($2::int[]) ORDER BY number FOR UPDATE
-     )
-     UPDATE seats s SET status = 'HELD', held_until = $3, reservation_id = $4
-       FROM locked
-      WHERE s.id = locked.id AND ${SEAT_IS_FREE}
-     RETURNING s.id, s.concert_date_id AS "concertDateId", s.number, s.price, 'HELD' AS status`,
-    [input.concertDateId, input.numbers, input.heldUntil, input.reservationId],
-  );
-  return rows;
-}
 
 /**
  * Makes AVAILABLE the seats still HELD by these reservations (cancel, expiry).
@@ -67,24 +42,3 @@ export async function releaseSeats(client: PoolClient, reservationIds: string[])
   return rows;
 }
 
-/**
- * Marks SOLD the seats of a reservation that are still HELD by it. The caller
- * compares the count with the reservation's seats: fewer means a seat was
- * taken over after the hold ran out, and the payment must roll back.
- */
-export async function sellSeats(client: PoolClient, reservationId: string): Promise<SeatChange[]> {
-  const { rows } = await client.query<SeatChange>(
-    `WITH locked AS MATERIALIZED (
-       SELECT s.id FROM reservation_seats rs JOIN seats s ON s.id = rs.seat_id
-        WHERE rs.reservation_id = $1
-        ORDER BY s.concert_date_id, s.number
-        FOR UPDATE OF s
-     )
-     UPDATE seats s SET status = 'SOLD', held_until = NULL
-       FROM locked
-      WHERE s.id = locked.id AND s.status = 'HELD' AND s.reservation_id = $1
-     RETURNING s.id, s.concert_date_id AS "concertDateId", s.number, s.price, 'SOLD' AS status`,
-    [reservationId],
-  );
-  return rows;
-}

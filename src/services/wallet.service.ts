@@ -6,8 +6,8 @@ import type { Pool } from "pg";
 import type { Actor } from "../auth/access-tokens";
 import type { Settings } from "../config/settings";
 import { AppError, badInput, unauthenticated } from "../errors/app-error";
-import { inTransaction } from "../db/transaction";
-import { checkIdempotencyKey, claimKey, findResponse, storeResponse, type IdempotentCall } from "./idempotency";
+import { oneStatement, refusalOf } from "../db/one-statement";
+import { checkIdempotencyKey, findResponse, keyReused, requestHash, type IdempotentCall } from "./idempotency";
 import { pageSize, type PageArgs } from "./paging";
 
 export type LedgerKind = "CHARGE" | "PAYMENT";
@@ -35,35 +35,32 @@ export class WalletService {
     const key = checkIdempotencyKey(input.idempotencyKey);
     const call: IdempotentCall | undefined =
       key === undefined ? undefined : { userId: actor.id, key, operation: "chargeBalance", args: { amount } };
-    // A retry after success is answered without a transaction; the claim below
-    // still decides when two calls with the key overlap.
+    // A retry after success is answered without a write; the claim inside
+    // ticket_charge still decides when two calls with the key overlap.
     if (call) {
       const done = await findResponse<{ balance: number }>(this.deps.pool, call);
       if (done) return done.balance;
     }
-    return inTransaction(this.deps.pool, async (client) => {
-      if (call) {
-        const claim = await claimKey<{ balance: number }>(client, call);
-        if (!claim.claimed) return claim.response.balance;
-      }
-      // bigint: balance + amount can pass 2^31 when both limits are near it.
-      const { rows } = await client.query<{ balance: number }>(
-        `UPDATE users SET balance = balance + $1 WHERE id = $2 AND balance::bigint + $1 <= $3 RETURNING balance`,
-        [amount, actor.id, maxBalance],
+    // One statement (prisma/migrations/*_money_functions): claim the key, add to
+    // the balance by one conditional UPDATE, write the ledger entry, store the response.
+    try {
+      const [row] = await oneStatement<{ replayed: { balance: number } | null; balance: number }>(
+        this.deps.pool,
+        `SELECT replayed, balance FROM ticket_charge($1, $2, $3, $4, $5)`,
+        [actor.id, amount, maxBalance, call?.key ?? null, call ? requestHash(call) : null],
       );
-      if (rows.length === 0) {
-        await this.assertUserExists(client, actor.id);
-        throw new AppError("BALANCE_LIMIT", `This charge would take your balance over ${maxBalance}.`);
+      return row.replayed ? row.replayed.balance : row.balance;
+    } catch (error) {
+      switch (refusalOf(error)?.code) {
+        case "KEY_REUSED":
+          throw keyReused();
+        case "NO_USER":
+          throw unauthenticated("The account of this access token no longer exists.");
+        case "BALANCE_LIMIT":
+          throw new AppError("BALANCE_LIMIT", `This charge would take your balance over ${maxBalance}.`);
       }
-      const balance = rows[0].balance;
-      await client.query(`INSERT INTO ledger_entries (user_id, kind, amount, balance_after) VALUES ($1, 'CHARGE', $2, $3)`, [
-        actor.id,
-        amount,
-        balance,
-      ]);
-      if (call) await storeResponse(client, call, { balance });
-      return balance;
-    });
+      throw error;
+    }
   }
 
   async balance(actor: Actor): Promise<number> {
@@ -87,10 +84,5 @@ export class WalletService {
       [actor.id, after, first],
     );
     return rows;
-  }
-
-  private async assertUserExists(client: { query: Pool["query"] }, userId: string): Promise<void> {
-    const { rowCount } = await client.query(`SELECT 1 FROM users WHERE id = $1`, [userId]);
-    if (!rowCount) throw unauthenticated("The account of this access token no longer exists.");
   }
 }
