@@ -1,8 +1,8 @@
 // Where the CPU and memory went, read from /proc once a second: each server
 // instance, each load-generator process, this orchestrator, Redis, PostgreSQL
-// (all its processes: the postmaster, the backends of every pool, and — through
-// the postmaster's cutime — the backends that already exited), and the whole
-// machine. Cumulative readings; rates are differences between samples.
+// (all its processes: the postmaster, its helpers and the backends of every
+// pool, each counted as it runs), and the whole machine. Cumulative readings;
+// rates are differences between samples.
 import { readdirSync, readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { machineJiffies, processCpuSeconds, processRssMiB } from "../lib/stats";
@@ -46,13 +46,20 @@ function safeRss(pid: number): number {
   }
 }
 
-/** Every PostgreSQL process: CPU seconds (live ones plus the reaped children of the postmaster) and PSS MiB. */
+/**
+ * CPU seconds each PostgreSQL process (pid and start time) had at its last
+ * reading. A process that exits keeps its last reading, so the sum only grows.
+ * (The postmaster's cutime was used before: it adds an exited backend's whole
+ * lifetime at the moment it is reaped, so a pool closed at the end of one phase
+ * showed up as a burst of PostgreSQL CPU in the next — 50–120% of a core in the
+ * first seconds of a crowd, while `top` showed the backends idle.)
+ */
+const pgSeen = new Map<string, number>();
+
+/** Every PostgreSQL process: CPU seconds used so far (up to each exited one's last reading) and PSS MiB of the live ones. */
 export function postgresReading(): { cpu: number; pssMiB: number; processes: number } {
-  let cpu = 0;
   let pss = 0;
   let n = 0;
-  const pids = new Set<number>();
-  const parent = new Map<number, number>();
   for (const d of readdirSync("/proc")) {
     if (!/^\d+$/.test(d)) continue;
     const pid = Number(d);
@@ -60,9 +67,7 @@ export function postgresReading(): { cpu: number; pssMiB: number; processes: num
       if (readFileSync(`/proc/${pid}/comm`, "utf8").trim() !== "postgres") continue;
       const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
       const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      pids.add(pid);
-      parent.set(pid, Number(f[1]));
-      cpu += (Number(f[11]) + Number(f[12])) / CLK_TCK;
+      pgSeen.set(`${pid}:${f[19]}`, (Number(f[11]) + Number(f[12])) / CLK_TCK); // utime + stime; f[19] is the start time
       const m = /Pss:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/smaps_rollup`, "utf8"));
       if (m) pss += Number(m[1]) / 1024;
       n++;
@@ -70,18 +75,8 @@ export function postgresReading(): { cpu: number; pssMiB: number; processes: num
       // the process ended while being read
     }
   }
-  // The postmaster (the one whose parent is not PostgreSQL): its reaped
-  // children's time — backends that already exited — is in cutime + cstime.
-  for (const pid of pids) {
-    if (pids.has(parent.get(pid) ?? -1)) continue;
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      cpu += (Number(f[13]) + Number(f[14])) / CLK_TCK; // cutime, cstime
-    } catch {
-      // gone
-    }
-  }
+  let cpu = 0;
+  for (const seconds of pgSeen.values()) cpu += seconds;
   return { cpu, pssMiB: Math.round(pss), processes: n };
 }
 

@@ -27,7 +27,7 @@ export interface Settings {
   databasePoolSize: number;
   /** enterQueue calls one user may make per second. Not in the contract. */
   queueEnterPerSecond: number;
-  /** How old an instance's in-memory seat map of a date may be before it is read again. Not in the contract. */
+  /** How long after its last database read an instance's in-memory seat map of a date is read again. Not in the contract. */
   seatMapMaxAgeMs: number;
   logLevel: "debug" | "info" | "warn" | "error" | "silent";
 }

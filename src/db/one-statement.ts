@@ -14,12 +14,40 @@ import { classifyDbError } from "../errors/db-errors";
 export async function oneStatement<T extends QueryResultRow>(pool: Pool, text: string, values: unknown[], attempts = 3): Promise<T[]> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return (await pool.query<T>(text, values)).rows;
+      return await onPooledClient<T>(pool, text, values);
     } catch (error) {
       const { kind } = classifyDbError(error);
       if ((kind === "deadlock" || kind === "serialization") && attempt < attempts) continue;
       throw error;
     }
+  }
+}
+
+/**
+ * pool.query(), except that a statement the server refused (an error with a
+ * SQLSTATE: SEAT_UNAVAILABLE, a unique violation) gives its connection back to
+ * the pool. pool.query() closes the connection on any error, and a refused hold
+ * is the common case in a rush: every SEAT_UNAVAILABLE cost a new connection
+ * (a PostgreSQL backend started, its caches and these functions compiled again),
+ * which the rush profile showed as connection start-ups and ends. Only a
+ * connection that failed itself is dropped.
+ */
+async function onPooledClient<T extends QueryResultRow>(pool: Pool, text: string, values: unknown[]): Promise<T[]> {
+  const client = await pool.connect();
+  let broken = false;
+  const onError = () => {
+    broken = true;
+  };
+  client.on("error", onError);
+  try {
+    return (await client.query<T>(text, values)).rows;
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (typeof code !== "string" || !/^[0-9A-Z]{5}$/.test(code)) broken = true;
+    throw error;
+  } finally {
+    client.removeListener("error", onError);
+    client.release(broken || undefined);
   }
 }
 

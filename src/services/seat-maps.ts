@@ -3,8 +3,12 @@
 // read it again after losing a seat; reading it from PostgreSQL each time cost
 // about 5 ms of CPU to decode per read (BENCHMARKS.md). Here a map is read once,
 // then patched from the seat changes every instance publishes (hold, cancel,
-// sale, expiry), and read again from the database when it is older than
-// `maxAgeMs`, which bounds how long a lost or reordered event can show.
+// sale, expiry), and read again from the database `maxAgeMs` after its last
+// read ended, which bounds how long a lost or reordered event can show. Only
+// the first read of a date waits for the database; later ones are served from
+// memory while a newer copy is read in the background. (Waiting for it, and
+// counting the age from the start of the read, made a busy instance read the
+// map back to back: each read outlived the age limit, and every reader waited.)
 //
 // A hold whose time has passed reads AVAILABLE even before the sweeper ends it,
 // as in the SQL read (EFFECTIVE_SEAT_STATUS): each HELD seat keeps its
@@ -27,6 +31,7 @@ interface DateMap {
   dateId: string;
   rows: SeatRow[];
   byNumber: Map<number, SeatRow>;
+  /** When the last read from the database ended (-Infinity before the first). */
   loadedAt: number;
   lastRead: number;
   /** What readers get until a change or the earliest hold's end. */
@@ -85,7 +90,8 @@ export class SeatMaps {
     }
     const now = this.now();
     map.lastRead = now;
-    if (now - map.loadedAt > this.maxAgeMs) await this.load(map);
+    if (map.loadedAt === -Infinity) await this.load(map);
+    else if (now - map.loadedAt > this.maxAgeMs && !map.loading) void this.load(map).catch(() => undefined);
     return this.views(map);
   }
 
@@ -139,7 +145,6 @@ export class SeatMaps {
       map.stopListening = stop;
     }
     map.pending = [];
-    const started = this.now();
     try {
       const { rows } = await this.pool.query<{ id: string; number: number; price: number; status: SeatStatusValue; heldUntil: number | null }>(
         `SELECT id, number, price, status::text AS status,
@@ -150,7 +155,7 @@ export class SeatMaps {
       const pending = map.pending;
       map.rows = rows;
       map.byNumber = new Map(rows.map((r) => [r.number, r]));
-      map.loadedAt = started;
+      map.loadedAt = this.now();
       map.views = null;
       // Changes heard during the read may or may not be in it; they are newer
       // than what the read could have missed, so they go on top.
