@@ -37,6 +37,25 @@ export async function expireDueHolds(client: PoolClient, limit: number): Promise
 }
 
 /**
+ * Every due hold of one concert (the same statement as expireDueHolds, for one
+ * concert and without a limit): before a sell-out is announced, the holds that
+ * ran out first end as such (HOLD_TIMEOUT), not as SOLD_OUT.
+ */
+export async function expireDueHoldsOfConcert(client: PoolClient, concertId: string): Promise<ExpiredHolds> {
+  const { rows } = await client.query<{ id: string; queueToken: string }>(
+    `WITH due AS MATERIALIZED (
+       SELECT id FROM reservations WHERE status = 'HELD' AND held_until <= now() AND concert_id = $1
+        ORDER BY held_until FOR UPDATE SKIP LOCKED
+     )
+     UPDATE reservations r SET status = 'EXPIRED' FROM due
+      WHERE r.id = due.id AND r.status = 'HELD'
+     RETURNING r.id, r.queue_token AS "queueToken"`,
+    [concertId],
+  );
+  return finish(client, rows);
+}
+
+/**
  * The user's HELD reservation for the concert if its time has passed (the
  * unique partial index finds it). Waits for a lock rather than skipping: the
  * caller needs the answer.

@@ -9,6 +9,7 @@ import { createDatabase, type Database } from "../../src/db/database";
 import { createMemoryEventBus, type EventBus } from "../../src/pubsub/event-bus";
 import { seatChannel, type SeatChangeMessage } from "../../src/pubsub/seat-events";
 import { ReservationService } from "../../src/services/reservation.service";
+import { PaymentService } from "../../src/services/payment.service";
 import { SeatService } from "../../src/services/seat.service";
 import { SeatMaps } from "../../src/services/seat-maps";
 import { HoldSweeper } from "../../src/services/hold-sweeper";
@@ -25,10 +26,13 @@ const gate: QueueGate = {
   async expireToken(token, reason) {
     expired.push(`${token}:${reason}`);
   },
-  async concertSoldOut() {},
+  async concertSoldOut(concertId) {
+    expired.push(`${concertId}:SOLD_OUT`);
+  },
 };
 const tokens = { watch: () => () => undefined };
 let reservations: ReservationService;
+let payments: PaymentService;
 let seats: SeatService;
 
 beforeAll(async () => {
@@ -36,6 +40,7 @@ beforeAll(async () => {
   db = createDatabase(testDb.url, 20);
   bus = createMemoryEventBus();
   reservations = new ReservationService({ pool: db.pool, bus, queue: gate, settings: { holdSeconds: 300, maxSeatsPerReservation: 4 } });
+  payments = new PaymentService({ pool: db.pool, bus, queue: gate });
   seats = new SeatService({ pool: db.pool, bus, queue: gate, tokens, maps: new SeatMaps(db.pool, bus) });
 });
 beforeEach(() => {
@@ -130,6 +135,23 @@ describe("a hold past its time, not yet swept", () => {
       { number: 4, status: "AVAILABLE", reservation_id: null },
     ]);
     expect(concertId).toBeTruthy();
+  });
+
+  it("ends HOLD_TIMEOUT, not SOLD_OUT, when its seats are taken and sold out before any sweep", async () => {
+    const { concertId, dateId } = await newDate(2);
+    const [a, b] = await newUsers(2);
+    await sql(testDb.url, `UPDATE users SET balance = 1000 WHERE id = $1`, [b.id]);
+    await reservations.reserveSeats(a, { concertDateId: dateId, seatNumbers: [1, 2], queueToken: "ran-out" });
+    await runOut(dateId);
+    const taken = await reservations.reserveSeats(b, { concertDateId: dateId, seatNumbers: [1, 2], queueToken: "buyer" });
+    await payments.pay(b, { reservationId: taken.id, queueToken: "buyer" });
+    // The buyer's token ends PAID, the run-out hold's HOLD_TIMEOUT, and only then every other one with the sell-out.
+    expect(expired).toEqual(["buyer:PAID", "ran-out:HOLD_TIMEOUT", `${concertId}:SOLD_OUT`]);
+    const states = await sql(testDb.url, `SELECT r.queue_token AS t, r.status::text AS r, p.status::text AS p FROM reservations r JOIN payments p ON p.reservation_id = r.id WHERE r.concert_date_id = $1 ORDER BY t`, [dateId]);
+    expect(states).toEqual([
+      { t: "buyer", r: "CONFIRMED", p: "COMPLETED" },
+      { t: "ran-out", r: "EXPIRED", p: "EXPIRED" },
+    ]);
   });
 
   it("does not block its user's next hold (HOLD_LIMIT), and ends the token it was held with", async () => {
