@@ -4,6 +4,7 @@
 // the facts in their detail.
 import type { Pool, QueryResultRow } from "pg";
 import { classifyDbError } from "../errors/db-errors";
+import { onPooledClient } from "./transaction";
 
 /**
  * Runs one statement outside an explicit transaction. A deadlock or a
@@ -14,7 +15,7 @@ import { classifyDbError } from "../errors/db-errors";
 export async function oneStatement<T extends QueryResultRow>(pool: Pool, text: string, values: unknown[], attempts = 3): Promise<T[]> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await onPooledClient<T>(pool, text, values);
+      return await queryKeepingConnection<T>(pool, text, values);
     } catch (error) {
       const { kind } = classifyDbError(error);
       if ((kind === "deadlock" || kind === "serialization") && attempt < attempts) continue;
@@ -32,23 +33,16 @@ export async function oneStatement<T extends QueryResultRow>(pool: Pool, text: s
  * which the rush profile showed as connection start-ups and ends. Only a
  * connection that failed itself is dropped.
  */
-async function onPooledClient<T extends QueryResultRow>(pool: Pool, text: string, values: unknown[]): Promise<T[]> {
-  const client = await pool.connect();
-  let broken = false;
-  const onError = () => {
-    broken = true;
-  };
-  client.on("error", onError);
-  try {
-    return (await client.query<T>(text, values)).rows;
-  } catch (error) {
-    const code = (error as { code?: unknown }).code;
-    if (typeof code !== "string" || !/^[0-9A-Z]{5}$/.test(code)) broken = true;
-    throw error;
-  } finally {
-    client.removeListener("error", onError);
-    client.release(broken || undefined);
-  }
+function queryKeepingConnection<T extends QueryResultRow>(pool: Pool, text: string, values: unknown[]): Promise<T[]> {
+  return onPooledClient(pool, async (client, markBroken) => {
+    try {
+      return (await client.query<T>(text, values)).rows;
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      if (typeof code !== "string" || !/^[0-9A-Z]{5}$/.test(code)) markBroken();
+      throw error;
+    }
+  });
 }
 
 /** The refusal a ticketing function raised (its CODE and DETAIL), or undefined for any other error. */
