@@ -21,6 +21,13 @@ export interface Context {
   address: string;
   services: Services;
   loaders: Loaders;
+  /**
+   * Over HTTP (src/http/graphql-http.ts): `rawJson` is JSON text to put into the
+   * response in place of `placeholder` (a JSON string literal), for answers
+   * built as text (fast-reads.plugin.ts). An object of its own because Apollo
+   * hands resolvers and plugins a shallow copy of the context.
+   */
+  http?: { rawJson?: { placeholder: string; text: string } };
   /** Over WebSocket: writes a `next` message of this subscription to its socket (see subscription-executor.ts). */
   sendNext?: DirectNext;
 }

@@ -29,6 +29,35 @@ interface SeatsPlan {
   alias: string;
   field: FieldNode;
   fields: FlatField[];
+  /** The JSON of each seat under this plan, by the seat's view object (src/services/seat-maps.ts keeps them). */
+  seatJson: WeakMap<object, string>;
+  /** The JSON of a whole list under this plan, by the list (the same list until a seat changes). */
+  listJson: WeakMap<object, string>;
+}
+
+/**
+ * The JSON of the list, from the JSON of each seat (a seat map changes a few
+ * seats at a time, so most are already known), or undefined when a seat cannot
+ * be projected. Measured: JSON.stringify of 5,000 projected seats was 6.6% of
+ * the busy instance in the rush profile, the projection 2.4%.
+ */
+function listJson(plan: SeatsPlan, seats: readonly object[]): string | undefined {
+  const whole = plan.listJson.get(seats);
+  if (whole !== undefined) return whole;
+  const parts = new Array<string>(seats.length);
+  for (let i = 0; i < seats.length; i++) {
+    let json = plan.seatJson.get(seats[i]);
+    if (json === undefined) {
+      const projected = projectFlat(plan.fields, seats[i]);
+      if (!projected) return undefined;
+      json = JSON.stringify(projected);
+      plan.seatJson.set(seats[i], json);
+    }
+    parts[i] = json;
+  }
+  const text = `[${parts.join(",")}]`;
+  plan.listJson.set(seats, text);
+  return text;
 }
 
 export function fastReadsPlugin(getSchema: () => GraphQLSchema): ApolloServerPlugin<Context> {
@@ -45,7 +74,11 @@ export function fastReadsPlugin(getSchema: () => GraphQLSchema): ApolloServerPlu
     async requestDidStart() {
       return {
         async responseForOperation({ document, request, operation, contextValue }) {
-          if (!operation || operation.operation !== "query" || !contextValue.actor) return null;
+          // Only over HTTP, and once per HTTP request (Apollo's batching is off; were it on,
+          // the operations of a batch would share the holder).
+          if (!operation || operation.operation !== "query" || !contextValue.actor || !contextValue.http || contextValue.http.rawJson) {
+            return null;
+          }
           const plan = planFor(document, request.operationName);
           if (!plan) return null;
           const schema = getSchema();
@@ -59,21 +92,22 @@ export function fastReadsPlugin(getSchema: () => GraphQLSchema): ApolloServerPlu
             return null;
           }
           if (typeof concertDateId !== "string") return null;
-          let seats: unknown[];
+          let seats: object[];
           try {
             seats = await contextValue.services.seats.seats(contextValue.actor, { concertDateId, queueToken: contextValue.queueToken });
           } catch {
             return null; // the executor raises it again, formatted like every other error
           }
-          const list = new Array<Record<string, unknown>>(seats.length);
-          for (let i = 0; i < seats.length; i++) {
-            const projected = projectFlat(plan.fields, seats[i]);
-            if (!projected) return null;
-            list[i] = projected;
-          }
+          const text = listJson(plan, seats);
+          if (text === undefined) return null;
+          // The list's JSON goes into the response text in place of a placeholder
+          // (src/http/graphql-http.ts), so Apollo serialises only the envelope. The
+          // response holds nothing else of anyone's, so the placeholder is unique in it.
+          const placeholder = "\u0000seats";
+          contextValue.http.rawJson = { placeholder: JSON.stringify(placeholder), text };
           return {
             http: { status: undefined, headers: new HeaderMap() },
-            body: { kind: "single", singleResult: { data: { [plan.alias]: list } } },
+            body: { kind: "single", singleResult: { data: { [plan.alias]: placeholder } } },
           };
         },
       };
@@ -92,5 +126,5 @@ function seatsPlan(schema: GraphQLSchema, document: DocumentNode, operationName:
   const listType = isNonNullType(fieldDef.type) ? fieldDef.type.ofType : fieldDef.type; // [Seat!]!
   if (!isListType(listType)) return null;
   const fields = flatFields(listType.ofType, root.selectionSet);
-  return fields && { alias: root.alias?.value ?? root.name.value, field: root, fields };
+  return fields && { alias: root.alias?.value ?? root.name.value, field: root, fields, seatJson: new WeakMap(), listJson: new WeakMap() };
 }

@@ -30,14 +30,17 @@ export function createGraphqlHttpHandler(
     for (const [key, value] of Object.entries(req.headers)) {
       if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(", ") : value);
     }
+    const http: NonNullable<Context["http"]> = {};
     const response = await apollo.executeHTTPGraphQLRequest({
       httpGraphQLRequest: { method: req.method ?? "GET", headers, search, body },
-      context: async () => makeContext(req),
+      context: async () => ({ ...makeContext(req), http }),
     });
     for (const [key, value] of response.headers) res.setHeader(key, value);
     res.statusCode = response.status ?? 200;
     if (response.body.kind === "complete") {
-      res.end(response.body.string);
+      const raw = http.rawJson;
+      // A function, not a string, as the replacement: `$` in the text must stay as it is.
+      res.end(raw ? response.body.string.replace(raw.placeholder, () => raw.text) : response.body.string);
       return;
     }
     for await (const chunk of response.body.asyncIterator) res.write(chunk);

@@ -36,6 +36,12 @@ interface DateMap {
   lastRead: number;
   /** What readers get until a change or the earliest hold's end. */
   views: SeatView[] | null;
+  /**
+   * One view object per seat and status, kept across changes and re-reads: a
+   * reader may cache what it derives from a view (the JSON of a seat) by its
+   * identity, and a seat's view is a new object only when its status changes.
+   */
+  viewOf: Map<string, Partial<Record<SeatStatusValue, SeatView>>>;
   viewsValidUntil: number;
   /** Changes heard while a newer snapshot is being read; applied on top of it. */
   pending: SeatChange[] | null;
@@ -81,6 +87,7 @@ export class SeatMaps {
         loadedAt: -Infinity,
         lastRead: 0,
         views: null,
+        viewOf: new Map(),
         viewsValidUntil: 0,
         pending: null,
         loading: null,
@@ -179,7 +186,9 @@ export class SeatMaps {
         if (until <= now) status = "AVAILABLE";
         else if (until < validUntil) validUntil = until;
       }
-      views[i] = { id: r.id, concertDateId: map.dateId, number: r.number, price: r.price, status };
+      let byStatus = map.viewOf.get(r.id);
+      if (!byStatus) map.viewOf.set(r.id, (byStatus = {}));
+      views[i] = byStatus[status] ??= { id: r.id, concertDateId: map.dateId, number: r.number, price: r.price, status };
     }
     map.views = views;
     map.viewsValidUntil = validUntil;
