@@ -10,7 +10,7 @@
 // Anything this path does not answer itself goes to the executor unchanged: no
 // access token, arguments that do not coerce, and every error the service
 // raises (NOT_FOUND, the queue gate), so errors keep one shape and one order.
-import { HeaderMap, type ApolloServerPlugin } from "@apollo/server";
+import { HeaderMap, type ApolloServerPlugin, type GraphQLRequestListener } from "@apollo/server";
 import {
   getArgumentValues,
   getOperationAST,
@@ -70,49 +70,47 @@ export function fastReadsPlugin(getSchema: () => GraphQLSchema): ApolloServerPlu
     return byOperation.get(key)!;
   };
 
-  return {
-    async requestDidStart() {
+  // No per-request state: one listener serves every request.
+  const listener: GraphQLRequestListener<Context> = {
+    async responseForOperation({ document, request, operation, contextValue }) {
+      // Only over HTTP, and once per HTTP request (Apollo's batching is off; were it on,
+      // the operations of a batch would share the holder).
+      if (!operation || operation.operation !== "query" || !contextValue.actor || !contextValue.http || contextValue.http.rawJson) {
+        return null;
+      }
+      const plan = planFor(document, request.operationName);
+      if (!plan) return null;
+      const schema = getSchema();
+      const variables = getVariableValues(schema, operation.variableDefinitions ?? [], request.variables ?? {});
+      if (!variables.coerced) return null;
+      const fieldDef = schema.getQueryType()!.getFields().seats;
+      let concertDateId: string;
+      try {
+        concertDateId = getArgumentValues(fieldDef, plan.field, variables.coerced).concertDateId as string;
+      } catch {
+        return null;
+      }
+      if (typeof concertDateId !== "string") return null;
+      let seats: object[];
+      try {
+        seats = await contextValue.services.seats.seats(contextValue.actor, { concertDateId, queueToken: contextValue.queueToken });
+      } catch {
+        return null; // the executor raises it again, formatted like every other error
+      }
+      const text = listJson(plan, seats);
+      if (text === undefined) return null;
+      // The list's JSON goes into the response text in place of a placeholder
+      // (src/http/graphql-http.ts), so Apollo serialises only the envelope. The
+      // response holds nothing else of anyone's, so the placeholder is unique in it.
+      const placeholder = "\u0000seats";
+      contextValue.http.rawJson = { placeholder: JSON.stringify(placeholder), text };
       return {
-        async responseForOperation({ document, request, operation, contextValue }) {
-          // Only over HTTP, and once per HTTP request (Apollo's batching is off; were it on,
-          // the operations of a batch would share the holder).
-          if (!operation || operation.operation !== "query" || !contextValue.actor || !contextValue.http || contextValue.http.rawJson) {
-            return null;
-          }
-          const plan = planFor(document, request.operationName);
-          if (!plan) return null;
-          const schema = getSchema();
-          const variables = getVariableValues(schema, operation.variableDefinitions ?? [], request.variables ?? {});
-          if (!variables.coerced) return null;
-          const fieldDef = schema.getQueryType()!.getFields().seats;
-          let concertDateId: string;
-          try {
-            concertDateId = getArgumentValues(fieldDef, plan.field, variables.coerced).concertDateId as string;
-          } catch {
-            return null;
-          }
-          if (typeof concertDateId !== "string") return null;
-          let seats: object[];
-          try {
-            seats = await contextValue.services.seats.seats(contextValue.actor, { concertDateId, queueToken: contextValue.queueToken });
-          } catch {
-            return null; // the executor raises it again, formatted like every other error
-          }
-          const text = listJson(plan, seats);
-          if (text === undefined) return null;
-          // The list's JSON goes into the response text in place of a placeholder
-          // (src/http/graphql-http.ts), so Apollo serialises only the envelope. The
-          // response holds nothing else of anyone's, so the placeholder is unique in it.
-          const placeholder = "\u0000seats";
-          contextValue.http.rawJson = { placeholder: JSON.stringify(placeholder), text };
-          return {
-            http: { status: undefined, headers: new HeaderMap() },
-            body: { kind: "single", singleResult: { data: { [plan.alias]: placeholder } } },
-          };
-        },
+        http: { status: undefined, headers: new HeaderMap() },
+        body: { kind: "single", singleResult: { data: { [plan.alias]: placeholder } } },
       };
     },
   };
+  return { requestDidStart: async () => listener };
 }
 
 function seatsPlan(schema: GraphQLSchema, document: DocumentNode, operationName: string | undefined): SeatsPlan | null {
