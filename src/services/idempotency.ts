@@ -40,7 +40,6 @@ export function checkIdempotencyKey(key: string | null | undefined): string | un
 /** What a key is stored with: the same key with another hash is another request. */
 export const requestHash = (call: IdempotentCall) =>
   createHash("sha256").update(JSON.stringify([call.operation, call.args])).digest("hex");
-const hashOf = requestHash;
 
 export const keyReused = () =>
   badInput("This idempotencyKey was already used with other arguments: use a new key for a new request.", "idempotencyKey");
@@ -56,7 +55,7 @@ export async function findResponse<T>(db: Pool | PoolClient, call: IdempotentCal
   );
   const row = rows[0];
   if (!row) return undefined;
-  if (row.operation !== call.operation || row.request_hash !== hashOf(call)) throw keyReused();
+  if (row.operation !== call.operation || row.request_hash !== requestHash(call)) throw keyReused();
   return row.response ?? undefined;
 }
 

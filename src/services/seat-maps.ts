@@ -119,7 +119,10 @@ export class SeatMaps {
   /**
    * The bus for the writers: a seat change patches this instance's maps at
    * once (a fan who just held seats sees them HELD on the next read), then
-   * travels to the other instances.
+   * travels to the other instances. Its echo comes back here too and applies
+   * again: harmless, except that an echo arriving after a newer local change
+   * to the same seat shows the older status until that change's own echo
+   * (milliseconds; the re-read bounds it in any case).
    */
   tap(bus: EventBus): EventBus {
     return {
