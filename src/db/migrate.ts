@@ -11,6 +11,9 @@ import path from "node:path";
 export interface MigrateOptions {
   /** Folder holding `<stamp>_<name>/migration.sql` entries. */
   dir?: string;
+  /** Folder of `*.sql` files (`CREATE OR REPLACE FUNCTION …`) applied after the
+   * migrations at every run; default: `functions` beside the migrations folder. */
+  functionsDir?: string;
   log?: (msg: string) => void;
 }
 
@@ -78,6 +81,17 @@ async function readMigrations(dir: string): Promise<LocalMigration[]> {
   return out;
 }
 
+/** The function files, in name order (prisma/functions/README.md). */
+async function readFunctions(dir: string): Promise<{ name: string; script: string }[]> {
+  const names = (await readdir(dir).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === "ENOENT") return [] as string[];
+    throw err;
+  }))
+    .filter((n) => n.endsWith(".sql"))
+    .sort();
+  return Promise.all(names.map(async (name) => ({ name, script: await readFile(path.join(dir, name), "utf8") })));
+}
+
 interface Row {
   migration_name: string;
   checksum: string;
@@ -92,6 +106,7 @@ export async function migrate(
   const log = options.log ?? (() => {});
   const dir = options.dir ?? defaultMigrationsDir();
   const local = await readMigrations(dir);
+  const functions = await readFunctions(options.functionsDir ?? path.join(path.dirname(dir), "functions"));
 
   const client = new Client({ connectionString: databaseUrl });
   // Failures during a query reject that query; this only keeps a connection
@@ -171,6 +186,20 @@ export async function migrate(
       applied.push(m.name);
     }
     log(applied.length ? `migrate: applied ${applied.length} migration(s)` : "migrate: database is up to date");
+
+    // The functions are code, not history: the files as they are now replace
+    // whatever the database has, all or none.
+    if (functions.length > 0) {
+      await client.query("BEGIN");
+      try {
+        for (const f of functions) await client.query(f.script);
+        await client.query("COMMIT");
+      } catch (err) {
+        await client.query("ROLLBACK").catch(() => {});
+        const msg = err instanceof Error ? err.message : String(err);
+        throw new Error(`Applying the functions failed and was rolled back: ${msg}`, { cause: err });
+      }
+    }
     return { applied };
   } finally {
     if (locked) await client.query(`SELECT pg_advisory_unlock(${LOCK_KEY})`).catch(() => {});

@@ -164,4 +164,30 @@ describe("migrate", () => {
       { migration_name: M2, n: "1" },
     ]);
   });
+
+  it("applies the function files after the migrations at every run, replacing what the database had, all or none", async () => {
+    const { url, dir } = await setup(BASE);
+    const functionsDir = path.join(dir, "..", `${path.basename(dir)}-functions`);
+    await mkdir(functionsDir);
+    cleanups.push(() => rm(functionsDir, { recursive: true, force: true }));
+    const answer = (n: number) => `CREATE OR REPLACE FUNCTION the_answer() RETURNS int LANGUAGE sql AS 'SELECT ${n}';`;
+    const ask = async () => (await query<{ n: number }>(url, "SELECT the_answer() AS n"))[0].n;
+
+    await writeFile(path.join(functionsDir, "the_answer.sql"), answer(41));
+    await migrate(url, { dir, functionsDir });
+    expect(await ask()).toBe(41);
+
+    // An edited file replaces the function on the next run, with no new migration.
+    await writeFile(path.join(functionsDir, "the_answer.sql"), answer(42));
+    expect((await migrate(url, { dir, functionsDir })).applied).toEqual([]);
+    expect(await ask()).toBe(42);
+
+    // A broken file rolls back every function file of that run.
+    await writeFile(path.join(functionsDir, "a_first.sql"), "CREATE OR REPLACE FUNCTION a_first() RETURNS int LANGUAGE sql AS 'SELECT 1';");
+    await writeFile(path.join(functionsDir, "the_answer.sql"), answer(43));
+    await writeFile(path.join(functionsDir, "z_broken.sql"), "CREATE OR REPLACE FUNCTION nope( LANGUAGE sql;");
+    await expect(migrate(url, { dir, functionsDir })).rejects.toThrow(/Applying the functions failed/);
+    expect(await ask()).toBe(42);
+    expect(await query(url, "SELECT 1 FROM pg_proc WHERE proname = 'a_first'")).toEqual([]);
+  });
 });

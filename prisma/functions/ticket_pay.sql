@@ -1,0 +1,76 @@
+-- Pays reservation p_reservation from p_user's balance: reservation CONFIRMED
+-- (decided against clock_timestamp(), so a pay and the hold's end exclude each
+-- other), seats SOLD, balance debited, payment COMPLETED, ledger entry written,
+-- the response stored under the key. With a key already used: `replayed`.
+CREATE OR REPLACE FUNCTION ticket_pay(
+    p_reservation UUID, p_user UUID, p_key TEXT, p_hash TEXT,
+    OUT replayed JSONB, OUT payment_id UUID, OUT amount INTEGER, OUT created_at TIMESTAMPTZ, OUT paid_at TIMESTAMPTZ,
+    OUT seat_ids UUID[], OUT seat_numbers INTEGER[], OUT seat_prices INTEGER[]
+) LANGUAGE plpgsql AS $$
+DECLARE
+    v_total INTEGER;
+    v_decided TIMESTAMPTZ;
+    v_status TEXT;
+    v_seat_count INTEGER;
+    v_balance INTEGER;
+    c RECORD;
+BEGIN
+    IF p_key IS NOT NULL THEN
+        SELECT * INTO c FROM ticket_claim_key(p_user, p_key, 'pay', p_hash);
+        IF NOT c.claimed THEN
+            replayed := c.response;
+            RETURN;
+        END IF;
+    END IF;
+
+    UPDATE reservations r SET status = 'CONFIRMED'
+     WHERE r.id = p_reservation AND r.status = 'HELD' AND r.held_until > clock_timestamp()
+    RETURNING r.total_price, clock_timestamp() INTO v_total, v_decided;
+    IF NOT FOUND THEN
+        SELECT CASE WHEN r.status = 'HELD' AND r.held_until <= clock_timestamp() THEN 'EXPIRED' ELSE r.status::text END
+          INTO v_status FROM reservations r WHERE r.id = p_reservation;
+        RAISE EXCEPTION 'ticketing:NOT_HELD' USING DETAIL = coalesce(v_status, 'EXPIRED');
+    END IF;
+
+    -- A seat of a hold that ran out can be taken by a new hold before the
+    -- sweeper sees it; then this pay came too late and must not go through.
+    SELECT count(*) INTO v_seat_count FROM reservation_seats rs WHERE rs.reservation_id = p_reservation;
+    WITH locked AS MATERIALIZED (
+        SELECT s.id FROM reservation_seats rs JOIN seats s ON s.id = rs.seat_id
+         WHERE rs.reservation_id = p_reservation
+         ORDER BY s.concert_date_id, s.number
+           FOR UPDATE OF s
+    ), sold AS (
+        UPDATE seats s SET status = 'SOLD', held_until = NULL
+          FROM locked
+         WHERE s.id = locked.id AND s.status = 'HELD' AND s.reservation_id = p_reservation
+        RETURNING s.id, s.number, s.price
+    )
+    SELECT array_agg(x.id ORDER BY x.number), array_agg(x.number ORDER BY x.number), array_agg(x.price ORDER BY x.number)
+      INTO seat_ids, seat_numbers, seat_prices FROM sold x;
+    IF coalesce(cardinality(seat_numbers), 0) <> v_seat_count THEN
+        RAISE EXCEPTION 'ticketing:HOLD_EXPIRED';
+    END IF;
+
+    UPDATE users u SET balance = u.balance - v_total WHERE u.id = p_user AND u.balance >= v_total RETURNING u.balance INTO v_balance;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'ticketing:INSUFFICIENT_BALANCE' USING DETAIL = v_total::text;
+    END IF;
+
+    UPDATE payments p SET status = 'COMPLETED', paid_at = v_decided
+     WHERE p.reservation_id = p_reservation AND p.status = 'PENDING'
+    RETURNING p.id, p.amount, p.created_at, p.paid_at INTO payment_id, amount, created_at, paid_at;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'held reservation % has no pending payment', p_reservation;
+    END IF;
+    INSERT INTO ledger_entries (user_id, kind, amount, balance_after, payment_id)
+    VALUES (p_user, 'PAYMENT', -amount, v_balance, payment_id);
+
+    IF p_key IS NOT NULL THEN
+        UPDATE idempotency_keys i SET response = jsonb_build_object(
+            'id', ticket_pay.payment_id, 'reservationId', p_reservation, 'amount', ticket_pay.amount, 'status', 'COMPLETED',
+            'createdAt', ticket_pay.created_at, 'paidAt', ticket_pay.paid_at)
+         WHERE i.user_id = p_user AND i.key = p_key;
+    END IF;
+END
+$$;
