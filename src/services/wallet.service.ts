@@ -69,7 +69,11 @@ export class WalletService {
     return rows[0].balance;
   }
 
-  /** The caller's ledger, newest first; `after` is the id of the last entry of the previous page. */
+  /**
+   * The caller's ledger, newest first; `after` is the id of the last entry of the previous page.
+   * ORDER BY names the table's column: a bare `id` would be the text alias of the
+   * SELECT list (output names win in ORDER BY), which sorted "9" before "21".
+   */
   async ledger(actor: Actor, page: PageArgs = {}): Promise<LedgerEntryView[]> {
     const first = pageSize(page.first);
     let after: string | null = null;
@@ -80,7 +84,7 @@ export class WalletService {
     const { rows } = await this.deps.pool.query<LedgerEntryView>(
       `SELECT id::text AS id, kind, amount, balance_after AS "balanceAfter", created_at AS "createdAt"
          FROM ledger_entries WHERE user_id = $1 AND ($2::bigint IS NULL OR id < $2::bigint)
-        ORDER BY id DESC LIMIT $3`,
+        ORDER BY ledger_entries.id DESC LIMIT $3`,
       [actor.id, after, first],
     );
     return rows;
