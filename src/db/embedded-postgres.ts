@@ -90,8 +90,13 @@ export async function startEmbeddedPostgres(
   }
   log(`embedded-postgres: listening on 127.0.0.1:${port}`);
 
+  // The last resort on exit (see releaseExitHooks): a synchronous SIGINT to a
+  // server still running when the process ends without stopping it.
+  const server = pg as unknown as { process?: { kill(signal: string): boolean } };
+  const killOnExit = () => server.process?.kill("SIGINT");
+  process.once("exit", killOnExit);
   let stopping: Promise<void> | undefined;
-  const stop = () => (stopping ??= pg.stop());
+  const stop = () => (stopping ??= pg.stop().finally(() => process.removeListener("exit", killOnExit)));
   try {
     await ensureDatabase(port);
   } catch (err) {
@@ -202,12 +207,16 @@ async function freePort(preferred: number): Promise<number> {
  * Importing embedded-postgres registers async-exit-hook handlers that call
  * process.exit on SIGTERM/SIGINT/SIGHUP and on beforeExit (with code 0, which
  * hides a failing test run's exit code). Our callers stop the cluster
- * themselves after draining, so those handlers are taken away; the hook on
- * "exit" stays as a last resort.
+ * themselves after draining, so those handlers are taken away. So is the one
+ * on "exit": async-exit-hook calls a hook there with no callback (an "exit"
+ * listener cannot wait), and the package's hook, `gracefulShutdown(done)`,
+ * then ends in `TypeError: done is not a function` once every cluster has
+ * stopped. startEmbeddedPostgres puts its own synchronous "exit" listener in
+ * its place, for a server that is still running.
  */
 function releaseExitHooks(): void {
   const hook = require("async-exit-hook") as { unhookEvent(event: string): void };
-  for (const event of ["beforeExit", "SIGHUP", "SIGINT", "SIGTERM", "SIGBREAK", "message"]) {
+  for (const event of ["exit", "beforeExit", "SIGHUP", "SIGINT", "SIGTERM", "SIGBREAK", "message"]) {
     // unhookEvent throws for an event not hooked (any more): a second start in
     // one process, or an event the package never hooked here.
     try {

@@ -3,7 +3,14 @@ import { Client } from "pg";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import path from "node:path";
+import { execFile } from "node:child_process";
+import { mkdir } from "node:fs/promises";
+import { promisify } from "node:util";
+import { fileURLToPath } from "node:url";
+import { build } from "esbuild";
 import { startEmbeddedPostgres } from "../../src/db/embedded-postgres";
+
+const projectRoot = fileURLToPath(new URL("../..", import.meta.url));
 
 // Under /tmp, not the home folder: the server runs as the OS user `postgres`
 // when we are root, and it cannot enter /root.
@@ -72,6 +79,38 @@ describe("startEmbeddedPostgres", () => {
     } finally {
       await b?.stop();
       await a.stop();
+    }
+  });
+
+  it("lets a process that started and stopped it end cleanly, with no exit-hook error", { timeout: 120_000 }, async () => {
+    // A process of its own, as `npm test` and `npm start` are: the package's exit
+    // hook runs when that process ends (it threw "done is not a function").
+    const dir = path.join(projectRoot, "data", "test");
+    await mkdir(dir, { recursive: true });
+    const script = path.join(dir, `embedded-stop-${process.pid}.mjs`);
+    await build({
+      stdin: {
+        contents: `import { startEmbeddedPostgres } from ${JSON.stringify(path.join(projectRoot, "src/db/embedded-postgres.ts"))};
+          const pg = await startEmbeddedPostgres({ dataDir: ${JSON.stringify(dataDir)} });
+          await pg.stop();
+          console.log("stopped");`,
+        resolveDir: projectRoot,
+        loader: "ts",
+      },
+      bundle: true,
+      platform: "node",
+      format: "esm",
+      packages: "external",
+      outfile: script,
+      banner: { js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);" },
+      logLevel: "silent",
+    });
+    try {
+      const { stdout, stderr } = await promisify(execFile)(process.execPath, [script], { cwd: projectRoot });
+      expect(stdout.trim()).toBe("stopped");
+      expect(stderr).toBe("");
+    } finally {
+      await rm(script, { force: true });
     }
   });
 });

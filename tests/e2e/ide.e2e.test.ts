@@ -15,6 +15,17 @@ import { newAdmin, newConcert, type TestConcert } from "../support/factories";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const NO_CHROMIUM = `${CHROMIUM} is missing: install Debian's Chromium (apt-get install -y chromium) to run the IDE browser test`;
+const HAS_CHROMIUM = existsSync(CHROMIUM);
+// CI installs Chromium (.ci/run): there a missing browser fails the test. On a
+// machine without one (a fresh clone) the test does not run, and says so.
+const IN_CI = ["true", "1"].includes(process.env.CI ?? "");
+const RUNS = HAS_CHROMIUM || IN_CI;
+if (!RUNS) {
+  console.warn(
+    `The IDE browser test (tests/e2e/ide.e2e.test.ts) did not run: ${CHROMIUM} is missing. ` +
+      "To run it: apt-get install -y chromium (or set CHROMIUM_PATH to a Chromium), then npx vitest run tests/e2e/ide.e2e.test.ts",
+  );
+}
 const root = projectRoot(__dirname);
 const TITLE = "Aurora Borealis · Live at the Harbour";
 
@@ -24,7 +35,7 @@ let user: TestUser;
 let concert: TestConcert;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) return; // the test itself fails with NO_CHROMIUM: never skip
+  if (!HAS_CHROMIUM) return; // in CI the test itself fails with NO_CHROMIUM
   if (!existsSync(join(root, "build/ide/graphiql.js"))) {
     execFileSync(process.execPath, [join(root, "scripts/build-ide.mjs")], { cwd: root, stdio: "inherit" });
   }
@@ -98,9 +109,9 @@ async function paneText(page: Page): Promise<string> {
   return (await page.locator(".graphiql-response .result-window .view-lines").innerText()).replace(/\u00a0/g, " ");
 }
 
-describe("GraphiQL IDE (browser, real server)", () => {
+describe.skipIf(!RUNS)("GraphiQL IDE (browser, real server)", () => {
   it("loads only from its own origin; a signed-in user queries over HTTP and subscribes to the queue over graphql-ws", async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(NO_CHROMIUM);
+    if (!HAS_CHROMIUM) throw new Error(NO_CHROMIUM);
     const { server } = deployment;
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     const page = await context.newPage();
