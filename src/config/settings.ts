@@ -30,6 +30,10 @@ export interface Settings {
   /** How long after its last database read an instance's in-memory seat map of a date is read again. Not in the contract. */
   seatMapMaxAgeMs: number;
   logLevel: "debug" | "info" | "warn" | "error" | "silent";
+  /** Failed sign-ins from one address, whatever the e-mails, per minute. Not in the contract. */
+  signInFailuresPerAddressPerMinute: number;
+  /** Failed sign-ins for one e-mail from all addresses together, per minute. Not in the contract. */
+  signInFailuresPerEmailPerMinute: number;
 }
 
 export class SettingsError extends Error {}
@@ -56,6 +60,8 @@ const INTEGERS = {
   databasePoolSize: ["DATABASE_POOL_SIZE", 20, 1, 1_000],
   queueEnterPerSecond: ["QUEUE_ENTER_PER_SECOND", 5, 1, 1_000_000],
   seatMapMaxAgeMs: ["SEAT_MAP_MAX_AGE_MS", 1_000, 0, 3_600_000],
+  signInFailuresPerAddressPerMinute: ["SIGN_IN_FAILURES_PER_ADDRESS_PER_MINUTE", 30, 1, 1_000_000],
+  signInFailuresPerEmailPerMinute: ["SIGN_IN_FAILURES_PER_EMAIL_PER_MINUTE", 100, 1, 1_000_000],
 } as const satisfies Record<string, readonly [string, number, number, number]>;
 
 const LOG_LEVELS = ["debug", "info", "warn", "error", "silent"] as const;

@@ -12,7 +12,7 @@ export class UserResolver {
 
   @Mutation(() => AuthPayload)
   signIn(@Arg("email", () => String) email: string, @Arg("password", () => String) password: string, @Ctx() ctx: Context) {
-    return ctx.services.users.signIn({ email, password });
+    return ctx.services.users.signIn({ email, password }, { address: ctx.address });
   }
 
   @Authorized()

@@ -29,7 +29,7 @@ type Deps = {
   prisma: PrismaClient;
   tokens: AccessTokens;
   limiter: RateLimiter;
-  settings: Pick<Settings, "signInFailuresPerMinute">;
+  settings: Pick<Settings, "signInFailuresPerMinute" | "signInFailuresPerAddressPerMinute" | "signInFailuresPerEmailPerMinute">;
 };
 
 const select = { id: true, email: true, role: true, balance: true } as const;
@@ -54,19 +54,31 @@ export class UserService {
     }
   }
 
-  async signIn(input: { email: string; password: string }): Promise<AuthResult> {
+  /**
+   * Failed sign-ins are counted three ways, each per minute: per address and
+   * e-mail (SIGN_IN_FAILURES_PER_MINUTE: one guesser against one account), per
+   * address over every e-mail (one guesser trying many accounts), and per
+   * e-mail over every address, with a looser limit (a guess spread over many
+   * addresses). A stranger's failures therefore lock the owner out only from
+   * the stranger's own address, unless they come from many addresses at once.
+   */
+  async signIn(input: { email: string; password: string }, from: { address: string }): Promise<AuthResult> {
     const email = normaliseEmail(input.email);
     if (input.password.length === 0 || input.password.length > MAX_PASSWORD) throw invalidCredentials();
-    const failuresKey = `signin-fail:${email}`;
-    const limit = this.deps.settings.signInFailuresPerMinute;
-    if ((await this.deps.limiter.peek(failuresKey, 60)) >= limit) {
-      throw new AppError("RATE_LIMITED", "Too many failed sign-ins for this e-mail: wait a minute and try again.");
-    }
+    const { settings, limiter } = this.deps;
+    const counters = [
+      { key: `signin-fail:ae:${from.address}:${email}`, limit: settings.signInFailuresPerMinute, why: "for this e-mail" },
+      { key: `signin-fail:a:${from.address}`, limit: settings.signInFailuresPerAddressPerMinute, why: "from your address" },
+      { key: `signin-fail:e:${email}`, limit: settings.signInFailuresPerEmailPerMinute, why: "for this e-mail" },
+    ];
+    const counts = await Promise.all(counters.map((c) => limiter.peek(c.key, 60)));
+    const over = counters.find((c, i) => counts[i] >= c.limit);
+    if (over) throw new AppError("RATE_LIMITED", `Too many failed sign-ins ${over.why}: wait a minute and try again.`);
     const found = await this.deps.prisma.user.findUnique({ where: { email }, select: { ...select, passwordHash: true } });
     // An unknown e-mail costs a hash too, so timing does not tell which e-mails have accounts.
     const ok = await verifyPassword(input.password, found?.passwordHash ?? (await this.dummy()));
     if (!found || !ok) {
-      await this.deps.limiter.hit(failuresKey, limit, 60);
+      await Promise.all(counters.map((c) => limiter.hit(c.key, c.limit, 60)));
       throw invalidCredentials();
     }
     const { passwordHash: _, ...user } = found;
