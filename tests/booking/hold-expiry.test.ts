@@ -9,7 +9,6 @@ import { newAdmin, newConcert } from "../support/factories";
 import { sql } from "../support/sql";
 import { OPEN_QUEUE, PAY, RESERVE, SEATS, STATUS, expectLedgersMatchBalances, expectSeatInvariants, newShopper } from "../support/booking";
 
-
 describe.each(queueStores("hold-expiry"))("hold expiry ($name)", ({ instances, redis }) => {
   let deployment: Awaited<ReturnType<typeof startDeployment>>;
   let admin: TestUser;
@@ -50,37 +49,53 @@ describe.each(queueStores("hold-expiry"))("hold expiry ($name)", ({ instances, r
       const concert = await newConcert(deployment.server, admin);
       const date = concert.dates[0].id;
       const user = await newShopper(url(0), concert.id);
+      // The reader is not the holder: the holder's token ends with the hold, a viewer's stays ACTIVE.
+      const viewer = await newShopper(url(1), concert.id);
       const held = (await gql(url(0), RESERVE, { d: date, n: [1] }, user.q)).data.reserveSeats;
-      // Poll from just before heldUntil: each read either still shows the hold or none of it.
-      await sleep(Math.max(0, Date.parse(held.heldUntil) - Date.now() - 100));
-      for (let i = 0; i < 20; i++) {
-        const seat = (await gql(url(i), SEATS, { d: date }, user.q)).data?.seats?.[0];
-        const asked = Date.now();
-        if (seat) expect(seat.status === "AVAILABLE" || asked < Date.parse(held.heldUntil) + 50).toBe(true);
+      const end = Date.parse(held.heldUntil);
+      // Poll from just before heldUntil to well after it: a read sent after heldUntil shows the seat AVAILABLE.
+      await sleep(Math.max(0, end - Date.now() - 100));
+      let after = 0;
+      for (let i = 0; Date.now() < end + 400; i++) {
+        const sent = Date.now();
+        const r = await gql(url(i), SEATS, { d: date }, viewer.q);
+        expect(r.errors).toBeUndefined();
+        // heldUntil is shown to the millisecond, rounded down: allow that millisecond.
+        if (sent > end + 1) {
+          after++;
+          expect(r.data.seats[0]).toMatchObject({ number: 1, status: "AVAILABLE" });
+        } else expect(["HELD", "AVAILABLE"]).toContain(r.data.seats[0].status);
         await sleep(10);
       }
+      expect(after).toBeGreaterThan(3);
     });
   });
 
   describe("pay against the end of its hold", () => {
-    it("either completes before heldUntil or answers HOLD_EXPIRED: never both, never neither", async () => {
-      const concert = await newConcert(deployment.server, admin, { dates: [{ seatCount: 200, price: 100 }] });
+    it("either completes before heldUntil or answers HOLD_EXPIRED: never both, never neither", { timeout: 120_000 }, async () => {
+      const ROUNDS = 8;
+      const concert = await newConcert(deployment.server, admin, { dates: [{ seatCount: ROUNDS * 50, price: 100 }] });
       const date = concert.dates[0].id;
       let completed = 0;
       let refused = 0;
-      for (let round = 0; round < 4; round++) {
+      // Rounds until both outcomes were seen (a loaded machine can push a whole round to one side), at most ROUNDS.
+      for (let round = 0; round < ROUNDS && (completed === 0 || refused === 0); round++) {
         const users = await Promise.all(Array.from({ length: 25 }, (_, i) => newShopper(url(i), concert.id, 1000)));
         const holds = await Promise.all(users.map((u, i) => gql(url(i), RESERVE, { d: date, n: [round * 50 + i * 2 + 1, round * 50 + i * 2 + 2] }, u.q)));
-        // Aim each pay at its own hold's end, a little before or after.
+        // Aim the pays over a range around each hold's end, from 400 ms before to 300 ms after.
         const results = await Promise.all(
           users.map(async (u, i) => {
             const res = holds[i].data.reserveSeats;
-            await sleep(Math.max(0, Date.parse(res.heldUntil) - Date.now() + (i % 9) * 15 - 60));
+            await sleep(Math.max(0, Date.parse(res.heldUntil) - Date.now() - 400 + i * 30));
             const r = await gql(url(i + 1), PAY, { r: res.id }, u.q);
             return { r, res, u, at: Date.now() };
           }),
         );
-        await sleep(1_200); // every lost hold is swept by now
+        // Every lost hold of the round is swept (the rule gives the sweeper a second; the deadline is generous).
+        const ids = results.map(({ res }) => res.id);
+        await expect
+          .poll(() => sql(deployment.db.url, `SELECT count(*)::int AS n FROM reservations WHERE id = ANY($1) AND status = 'HELD'`, [ids]), { timeout: 10_000, interval: 100 })
+          .toEqual([{ n: 0 }]);
         for (const { r, res, u } of results) {
           const [row] = await sql<{ status: string; balance: number; sold: number; payment: string }>(
             deployment.db.url,
