@@ -22,13 +22,36 @@ describe.each(queueStores("seat-updates"))("seat updates ($name)", ({ instances,
   });
   afterAll(async () => {
     await Promise.all(clients.map((c) => c.dispose()));
-    await deployment.close();
+    await deployment?.close();
   });
+  const where = instances > 1 ? "on another instance" : "on the same instance";
 
   function watch(user: Shopper | TestUser, dateId: string, queueToken?: string, instance = 1) {
     const client = wsClient(server(instance).wsUrl, { authorization: `Bearer ${user.token}`, ...(queueToken ? { queueToken } : {}) });
     clients.push(client);
     return subscribe(client, WATCH, { d: dateId });
+  }
+
+  /**
+   * A seatStatusChanged subscription that is listening: its seat listener is in
+   * place before its gate is checked, and the gate passed once it watches its
+   * token (the instance's queue watchers count it).
+   */
+  async function listening(user: Shopper, dateId: string, instance: number) {
+    const watchers = server(instance).app.services.queueUpdates;
+    const before = watchers.count;
+    const sub = watch(user, dateId, user.queueToken, instance);
+    await expect.poll(() => watchers.count, { timeout: 10_000, interval: 20 }).toBe(before + 1);
+    return sub;
+  }
+
+  /** The subscription completed (not failed) with no error event, and the token's status says why. */
+  async function completedBecause(sub: ReturnType<typeof watch>, user: Shopper, expiredReason: string) {
+    await sub.ended(5_000);
+    expect(sub.failure).toBeUndefined();
+    expect(sub.events.filter((e) => e.errors)).toEqual([]);
+    const status = await gql(server(0).url, `query($t:String!){ queueStatus(token:$t){ status expiredReason } }`, { t: user.queueToken }, user.headers);
+    expect(status.data.queueStatus).toEqual({ status: "EXPIRED", expiredReason });
   }
 
   /** The next `n` events as "number:status". */
@@ -43,13 +66,12 @@ describe.each(queueStores("seat-updates"))("seat updates ($name)", ({ instances,
   }
 
   describe("seatStatusChanged", () => {
-    it("pushes holds, cancels, sales and expiries made on another instance, then completes when the token ends", async () => {
+    it(`pushes holds, cancels, sales and expiries made ${where}, then completes when the token ends`, async () => {
       const concert = await newConcert(deployment.server, admin, { dates: [{ seatCount: 10, price: 700 }] });
       const date = concert.dates[0].id;
       const watcher = await newShopper(server(1).url, concert.id, 10_000);
       const buyer = await newShopper(server(0).url, concert.id, 10_000);
-      const sub = watch(watcher, date, watcher.queueToken, 1);
-      await new Promise((r) => setTimeout(r, 300)); // the subscription is listening
+      const sub = await listening(watcher, date, 1);
 
       const held = (await gql(server(0).url, RESERVE, { d: date, n: [4, 5] }, buyer.q)).data.reserveSeats;
       expect(await changes(sub, 2)).toEqual(["4:HELD", "5:HELD"]);
@@ -67,8 +89,7 @@ describe.each(queueStores("seat-updates"))("seat updates ($name)", ({ instances,
       await gql(server(1).url, RESERVE, { d: date, n: [9] }, watcher.q);
       expect(await changes(sub, 1)).toEqual(["9:HELD"]);
       expect(await changes(sub, 1)).toEqual(["9:AVAILABLE"]);
-      await sub.ended(3_000);
-      expect(sub.failure).toBeUndefined();
+      await completedBecause(sub, watcher, "HOLD_TIMEOUT");
     });
 
     it("checks the queue token when it starts", async () => {
@@ -88,10 +109,10 @@ describe.each(queueStores("seat-updates"))("seat updates ($name)", ({ instances,
     it("completes when the token ends by leaving the queue", async () => {
       const concert = await newConcert(deployment.server, admin);
       const user = await newShopper(server(0).url, concert.id);
-      const sub = watch(user, concert.dates[0].id, user.queueToken, 0);
-      await new Promise((r) => setTimeout(r, 300));
+      const sub = await listening(user, concert.dates[0].id, 0);
       await gql(server(1).url, `mutation($t:String!){ leaveQueue(token:$t){ status } }`, { t: user.queueToken }, user.headers);
-      await sub.ended(3_000);
+      await completedBecause(sub, user, "LEFT");
+      expect(sub.events).toEqual([]);
     });
   });
 });
