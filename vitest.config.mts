@@ -20,6 +20,9 @@ export default defineConfig({
     globalSetup: ["tests/support/global-setup.ts"],
     pool: "forks",
     testTimeout: 30_000,
+    // A test that checks nothing fails: every test must make at least one
+    // assertion of its own (those of afterEach hooks come after this check).
+    expect: { requireAssertions: true },
     hookTimeout: 60_000,
   },
 });

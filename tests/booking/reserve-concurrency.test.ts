@@ -1,83 +1,86 @@
 // Holds fired truly at once from many users across instances: a seat is held by
 // one reservation at most, a hold is all or none, and no deadlock reaches a client.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { queueStores } from "../support/stores";
 import { startDeployment } from "../support/server";
 import { codeOf, gql, type TestUser } from "../support/client";
 import { newAdmin, newConcert } from "../support/factories";
 import { sql } from "../support/sql";
 import { OPEN_QUEUE, RESERVE, expectSeatInvariants, newShopper, type Shopper } from "../support/booking";
 
-const redis = Boolean(process.env.REDIS_URL);
-let deployment: Awaited<ReturnType<typeof startDeployment>>;
-let admin: TestUser;
-const url = (i: number) => deployment.servers[i % deployment.servers.length].url;
 
-beforeAll(async () => {
-  deployment = await startDeployment({ instances: redis ? 2 : 1, redis, settings: { ...OPEN_QUEUE, DATABASE_POOL_SIZE: "20" } });
-  admin = await newAdmin(deployment.server);
-});
-afterEach(() => expectSeatInvariants(deployment.db.url));
-afterAll(() => deployment.close());
+describe.each(queueStores("reserve-concurrency"))("concurrent holds ($name)", ({ instances, redis }) => {
+  let deployment: Awaited<ReturnType<typeof startDeployment>>;
+  let admin: TestUser;
+  const url = (i: number) => deployment.servers[i % deployment.servers.length].url;
 
-const shoppers = (concertId: string, n: number) => Promise.all(Array.from({ length: n }, (_, i) => newShopper(url(i), concertId)));
+  beforeAll(async () => {
+    deployment = await startDeployment({ instances, redis, settings: { ...OPEN_QUEUE, DATABASE_POOL_SIZE: "20" } });
+    admin = await newAdmin(deployment.server);
+  });
+  afterEach(() => expectSeatInvariants(deployment.db.url));
+  afterAll(() => deployment?.close());
 
-describe(`concurrent holds (${redis ? "two instances" : "one instance"})`, () => {
-  it("gives one seat wanted by 50 users at once to exactly one of them", async () => {
-    const concert = await newConcert(deployment.server, admin, { dates: [{ seatCount: 5 }] });
-    const users = await shoppers(concert.id, 50);
-    const results = await Promise.all(users.map((u, i) => gql(url(i), RESERVE, { d: concert.dates[0].id, n: [3] }, u.q)));
-    expect(results.filter((r) => !r.errors)).toHaveLength(1);
-    expect(results.filter((r) => r.errors).map(codeOf)).toEqual(Array(49).fill("SEAT_UNAVAILABLE"));
-    const held = await sql(deployment.db.url, `SELECT count(*)::int AS n FROM reservations WHERE concert_id = $1`, [concert.id]);
-    expect(held).toEqual([{ n: 1 }]);
+  const shoppers = (concertId: string, n: number) => Promise.all(Array.from({ length: n }, (_, i) => newShopper(url(i), concertId)));
+
+  describe(`concurrent holds (${redis ? "two instances" : "one instance"})`, () => {
+    it("gives one seat wanted by 50 users at once to exactly one of them", async () => {
+      const concert = await newConcert(deployment.server, admin, { dates: [{ seatCount: 5 }] });
+      const users = await shoppers(concert.id, 50);
+      const results = await Promise.all(users.map((u, i) => gql(url(i), RESERVE, { d: concert.dates[0].id, n: [3] }, u.q)));
+      expect(results.filter((r) => !r.errors)).toHaveLength(1);
+      expect(results.filter((r) => r.errors).map(codeOf)).toEqual(Array(49).fill("SEAT_UNAVAILABLE"));
+      const held = await sql(deployment.db.url, `SELECT count(*)::int AS n FROM reservations WHERE concert_id = $1`, [concert.id]);
+      expect(held).toEqual([{ n: 1 }]);
+    });
+
+    it("never holds part of a request or one seat twice under random overlapping multi-seat holds", async () => {
+      const seatCount = 24;
+      const concert = await newConcert(deployment.server, admin, { dates: [{ seatCount }] });
+      const date = concert.dates[0].id;
+      const deadlocksBefore = await deadlocks();
+      for (let round = 0; round < 3; round++) {
+        const users: Shopper[] = await shoppers(concert.id, 40);
+        // Overlapping sets in random order: without one lock order these deadlock.
+        const asks = users.map(() => pick(seatCount, 1 + Math.floor(Math.random() * 4)));
+        const results = await Promise.all(users.map((u, i) => gql(url(i), RESERVE, { d: date, n: asks[i] }, u.q)));
+        const codes = results.filter((r) => r.errors).map(codeOf);
+        expect(codes.filter((c) => c !== "SEAT_UNAVAILABLE")).toEqual([]);
+        const won = results.flatMap((r, i) => (r.errors ? [] : [{ asked: asks[i], got: r.data.reserveSeats }]));
+        expect(won.length).toBeGreaterThan(0);
+        for (const w of won) expect(w.got.seats.map((s: { number: number }) => s.number)).toEqual([...w.asked].sort((a, b) => a - b));
+        const taken = won.flatMap((w) => w.asked);
+        expect(new Set(taken).size).toBe(taken.length);
+        // Every refused request overlapped a winner: a free set of seats is never refused.
+        for (const [i, r] of results.entries()) if (r.errors) expect(asks[i].some((n) => taken.includes(n))).toBe(true);
+        const rows = await sql<{ number: number; user_id: string }>(
+          deployment.db.url,
+          `SELECT s.number, r.user_id FROM seats s JOIN reservations r ON r.id = s.reservation_id
+            WHERE s.concert_date_id = $1 AND s.status = 'HELD' AND s.held_until > now()`,
+          [date],
+        );
+        expect(rows.map((r) => r.number).sort((a, b) => a - b)).toEqual([...taken].sort((a, b) => a - b));
+        await sql(deployment.db.url, `UPDATE reservations SET held_until = now() - interval '1 second' WHERE concert_date_id = $1 AND status = 'HELD'`, [date]);
+        await sql(deployment.db.url, `UPDATE seats SET held_until = now() - interval '1 second' WHERE concert_date_id = $1 AND status = 'HELD'`, [date]);
+      }
+      // Not even one deadlock that a retry hid: backends flush their counters within about a second.
+      await new Promise((r) => setTimeout(r, 1_500));
+      expect(await deadlocks()).toBe(deadlocksBefore);
+    });
   });
 
-  it("never holds part of a request or one seat twice under random overlapping multi-seat holds", async () => {
-    const seatCount = 24;
-    const concert = await newConcert(deployment.server, admin, { dates: [{ seatCount }] });
-    const date = concert.dates[0].id;
-    const deadlocksBefore = await deadlocks();
-    for (let round = 0; round < 3; round++) {
-      const users: Shopper[] = await shoppers(concert.id, 40);
-      // Overlapping sets in random order: without one lock order these deadlock.
-      const asks = users.map(() => pick(seatCount, 1 + Math.floor(Math.random() * 4)));
-      const results = await Promise.all(users.map((u, i) => gql(url(i), RESERVE, { d: date, n: asks[i] }, u.q)));
-      const codes = results.filter((r) => r.errors).map(codeOf);
-      expect(codes.filter((c) => c !== "SEAT_UNAVAILABLE")).toEqual([]);
-      const won = results.flatMap((r, i) => (r.errors ? [] : [{ asked: asks[i], got: r.data.reserveSeats }]));
-      expect(won.length).toBeGreaterThan(0);
-      for (const w of won) expect(w.got.seats.map((s: { number: number }) => s.number)).toEqual([...w.asked].sort((a, b) => a - b));
-      const taken = won.flatMap((w) => w.asked);
-      expect(new Set(taken).size).toBe(taken.length);
-      // Every refused request overlapped a winner: a free set of seats is never refused.
-      for (const [i, r] of results.entries()) if (r.errors) expect(asks[i].some((n) => taken.includes(n))).toBe(true);
-      const rows = await sql<{ number: number; user_id: string }>(
-        deployment.db.url,
-        `SELECT s.number, r.user_id FROM seats s JOIN reservations r ON r.id = s.reservation_id
-          WHERE s.concert_date_id = $1 AND s.status = 'HELD' AND s.held_until > now()`,
-        [date],
-      );
-      expect(rows.map((r) => r.number).sort((a, b) => a - b)).toEqual([...taken].sort((a, b) => a - b));
-      await sql(deployment.db.url, `UPDATE reservations SET held_until = now() - interval '1 second' WHERE concert_date_id = $1 AND status = 'HELD'`, [date]);
-      await sql(deployment.db.url, `UPDATE seats SET held_until = now() - interval '1 second' WHERE concert_date_id = $1 AND status = 'HELD'`, [date]);
-    }
-    // Not even one deadlock that a retry hid: backends flush their counters within about a second.
-    await new Promise((r) => setTimeout(r, 1_500));
-    expect(await deadlocks()).toBe(deadlocksBefore);
-  });
-});
-
-async function deadlocks(): Promise<number> {
-  const rows = await sql<{ n: number }>(deployment.db.url, `SELECT deadlocks::int AS n FROM pg_stat_database WHERE datname = current_database()`);
-  return rows[0].n;
-}
-
-/** `k` distinct seat numbers from 1..n, in random order. */
-function pick(n: number, k: number): number[] {
-  const all = Array.from({ length: n }, (_, i) => i + 1);
-  for (let i = all.length - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1));
-    [all[i], all[j]] = [all[j], all[i]];
+  async function deadlocks(): Promise<number> {
+    const rows = await sql<{ n: number }>(deployment.db.url, `SELECT deadlocks::int AS n FROM pg_stat_database WHERE datname = current_database()`);
+    return rows[0].n;
   }
-  return all.slice(0, k);
-}
+
+  /** `k` distinct seat numbers from 1..n, in random order. */
+  function pick(n: number, k: number): number[] {
+    const all = Array.from({ length: n }, (_, i) => i + 1);
+    for (let i = all.length - 1; i > 0; i--) {
+      const j = Math.floor(Math.random() * (i + 1));
+      [all[i], all[j]] = [all[j], all[i]];
+    }
+    return all.slice(0, k);
+  }
+});

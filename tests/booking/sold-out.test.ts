@@ -1,54 +1,61 @@
 // The sale of a concert's last seat: the payer's token ends PAID, every other
 // token of the concert (WAITING ones too) SOLD_OUT, and enterQueue answers SOLD_OUT.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { queueStores } from "../support/stores";
 import { startDeployment } from "../support/server";
 import { codeOf, gql, signUp, type TestUser } from "../support/client";
 import { newAdmin, newConcert } from "../support/factories";
 import { OPEN_QUEUE, PAY, RESERVE, STATUS, newShopper } from "../support/booking";
 
 const ENTER = `mutation($c:ID!){ enterQueue(concertId:$c){ token status } }`;
-const redis = Boolean(process.env.REDIS_URL);
-let deployment: Awaited<ReturnType<typeof startDeployment>>;
-let admin: TestUser;
-const url = (i: number) => deployment.servers[i % deployment.servers.length].url;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-beforeAll(async () => {
-  deployment = await startDeployment({ instances: redis ? 2 : 1, redis, settings: OPEN_QUEUE });
-  admin = await newAdmin(deployment.server);
-});
-afterAll(() => deployment.close());
+describe.each(queueStores("sold-out"))("sold out ($name)", ({ instances, redis }) => {
+  let deployment: Awaited<ReturnType<typeof startDeployment>>;
+  let admin: TestUser;
+  const url = (i: number) => deployment.servers[i % deployment.servers.length].url;
 
-describe("selling the last seat", () => {
-  it("ends every other token SOLD_OUT, the payer's PAID, and closes the queue", async () => {
-    const concert = await newConcert(deployment.server, admin, { dates: [{ seatCount: 2 }, { seatCount: 1, startsInSeconds: 200_000 }] });
-    const [first, last, bystander] = [
-      await newShopper(url(0), concert.id, 5000),
-      await newShopper(url(1), concert.id, 5000),
-      await newShopper(url(0), concert.id),
-    ];
-    await gql(url(0), `mutation($c:ID!){ updateQueuePolicy(concertId:$c, input:{maxActiveUsers:3}){ maxActiveUsers } }`, { c: concert.id }, admin.headers);
-    await sleep(1_100); // every instance's policy cache has seen it
-    const waiter = await signUp(url(1));
-    const waiting = (await gql(url(1), ENTER, { c: concert.id }, waiter.headers)).data.enterQueue;
-    expect(waiting.status).toBe("WAITING");
+  beforeAll(async () => {
+    deployment = await startDeployment({ instances, redis, settings: OPEN_QUEUE });
+    admin = await newAdmin(deployment.server);
+  });
+  afterAll(() => deployment?.close());
 
-    const a = (await gql(url(0), RESERVE, { d: concert.dates[0].id, n: [1, 2] }, first.q)).data.reserveSeats;
-    await gql(url(0), PAY, { r: a.id }, first.q);
-    // One date sold out is not the concert sold out.
-    expect((await gql(url(0), STATUS, { t: bystander.queueToken }, bystander.headers)).data.queueStatus.status).toBe("ACTIVE");
-    const dates = (await gql(url(0), `query($c:ID!){ availableDates(concertId:$c){ id } }`, { c: concert.id }, bystander.q)).data.availableDates;
-    expect(dates).toEqual([{ id: concert.dates[1].id }]);
+  describe("selling the last seat", () => {
+    it("ends every other token SOLD_OUT, the payer's PAID, and closes the queue", async () => {
+      const concert = await newConcert(deployment.server, admin, { dates: [{ seatCount: 2 }, { seatCount: 1, startsInSeconds: 200_000 }] });
+      const [first, last, bystander] = [
+        await newShopper(url(0), concert.id, 5000),
+        await newShopper(url(1), concert.id, 5000),
+        await newShopper(url(0), concert.id),
+      ];
+      await gql(url(0), `mutation($c:ID!){ updateQueuePolicy(concertId:$c, input:{maxActiveUsers:3}){ maxActiveUsers } }`, { c: concert.id }, admin.headers);
+      // Every instance's policy cache has seen it (the change is announced; the deadline is generous).
+      for (const s of deployment.servers) {
+        await expect
+          .poll(async () => (await gql(s.url, `query($c:ID!){ queuePolicy(concertId:$c){ maxActiveUsers } }`, { c: concert.id }, admin.headers)).data.queuePolicy, { timeout: 10_000 })
+          .toEqual({ maxActiveUsers: 3 });
+      }
+      const waiter = await signUp(url(1));
+      const waiting = (await gql(url(1), ENTER, { c: concert.id }, waiter.headers)).data.enterQueue;
+      expect(waiting.status).toBe("WAITING");
 
-    const b = (await gql(url(1), RESERVE, { d: concert.dates[1].id, n: [1] }, last.q)).data.reserveSeats;
-    expect((await gql(url(1), PAY, { r: b.id }, last.q)).errors).toBeUndefined();
-    await sleep(1_000);
-    const status = (u: TestUser, t: string) => gql(url(1), STATUS, { t }, u.headers).then((r) => r.data.queueStatus);
-    expect(await status(last, last.queueToken)).toEqual({ status: "EXPIRED", expiredReason: "PAID" });
-    expect(await status(bystander, bystander.queueToken)).toEqual({ status: "EXPIRED", expiredReason: "SOLD_OUT" });
-    expect(await status(waiter, waiting.token)).toEqual({ status: "EXPIRED", expiredReason: "SOLD_OUT" });
-    expect(codeOf(await gql(url(0), ENTER, { c: concert.id }, (await signUp(url(0))).headers))).toBe("SOLD_OUT");
-    const listed = (await gql(url(0), `query($c:ID!){ concert(id:$c){ dates { soldOut availableSeats } } }`, { c: concert.id })).data.concert;
-    expect(listed.dates).toEqual([{ soldOut: true, availableSeats: 0 }, { soldOut: true, availableSeats: 0 }]);
+      const a = (await gql(url(0), RESERVE, { d: concert.dates[0].id, n: [1, 2] }, first.q)).data.reserveSeats;
+      await gql(url(0), PAY, { r: a.id }, first.q);
+      // One date sold out is not the concert sold out.
+      expect((await gql(url(0), STATUS, { t: bystander.queueToken }, bystander.headers)).data.queueStatus.status).toBe("ACTIVE");
+      const dates = (await gql(url(0), `query($c:ID!){ availableDates(concertId:$c){ id } }`, { c: concert.id }, bystander.q)).data.availableDates;
+      expect(dates).toEqual([{ id: concert.dates[1].id }]);
+
+      const b = (await gql(url(1), RESERVE, { d: concert.dates[1].id, n: [1] }, last.q)).data.reserveSeats;
+      expect((await gql(url(1), PAY, { r: b.id }, last.q)).errors).toBeUndefined();
+      const status = (u: TestUser, t: string) => gql(url(1), STATUS, { t }, u.headers).then((r) => r.data.queueStatus);
+      // The rule gives the sell-out a second to reach every token; wait for it with a generous deadline.
+      await expect.poll(() => status(waiter, waiting.token), { timeout: 10_000, interval: 100 }).toEqual({ status: "EXPIRED", expiredReason: "SOLD_OUT" });
+      expect(await status(last, last.queueToken)).toEqual({ status: "EXPIRED", expiredReason: "PAID" });
+      expect(await status(bystander, bystander.queueToken)).toEqual({ status: "EXPIRED", expiredReason: "SOLD_OUT" });
+      expect(codeOf(await gql(url(0), ENTER, { c: concert.id }, (await signUp(url(0))).headers))).toBe("SOLD_OUT");
+      const listed = (await gql(url(0), `query($c:ID!){ concert(id:$c){ dates { soldOut availableSeats } } }`, { c: concert.id })).data.concert;
+      expect(listed.dates).toEqual([{ soldOut: true, availableSeats: 0 }, { soldOut: true, availableSeats: 0 }]);
+    });
   });
 });

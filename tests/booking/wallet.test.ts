@@ -19,7 +19,7 @@ describe.each(variants)("wallet ($name)", ({ instances, redis }) => {
     deployment = await startDeployment({ instances, redis, settings: { MAX_CHARGE: "5000", MAX_BALANCE: "20000" } });
   });
   afterEach(() => expectLedgersMatchBalances(deployment.db.url));
-  afterAll(() => deployment.close());
+  afterAll(() => deployment?.close());
 
   it("adds a charge, answers the balance right after it, and writes a CHARGE entry", async () => {
     const user = await signUp(url(0));

@@ -5,6 +5,7 @@ import { createApp, type App } from "../../src/app";
 import { loadSettings, type Settings } from "../../src/config/settings";
 import { createLogger, type Logger } from "../../src/observability/logger";
 import { createTestDatabase, type TestDatabase } from "./database";
+import { assertRedisAnswers } from "./redis";
 
 export interface TestServer {
   app: App;
@@ -48,13 +49,19 @@ export async function startTestServer(options: { databaseUrl: string; settings?:
 
 /**
  * A test deployment: a fresh database and `instances` servers sharing it (and
- * Redis when `redis` is true). Close it in afterAll.
+ * Redis when `redis` is true). Close it in afterAll. Several instances need a
+ * shared Redis: asked for without one, it fails rather than run fewer.
  */
 export async function startDeployment(options: { instances?: number; redis?: boolean; settings?: SettingsOverrides } = {}) {
+  const instances = options.instances ?? 1;
+  if (instances > 1 && !options.redis) {
+    throw new Error(`${instances} instances need a shared Redis (redis: true and REDIS_URL): the in-process store serves one instance only`);
+  }
+  if (options.redis) await assertRedisAnswers();
   const db: TestDatabase = await createTestDatabase();
   const settings = testSettings(options.settings, options.redis ?? false);
   const servers: TestServer[] = [];
-  for (let i = 0; i < (options.instances ?? 1); i++) servers.push(await startTestServer({ databaseUrl: db.url, settings }));
+  for (let i = 0; i < instances; i++) servers.push(await startTestServer({ databaseUrl: db.url, settings }));
   return {
     db,
     servers,
