@@ -50,7 +50,7 @@ describe.each(queueStores("restart"))("restart ($name)", ({ instances, redis }) 
         const r = await hold(i, [2 * i + 1, 2 * i + 2]);
         expect((await gql(url(i + 1), PAY, { r: r.data.reserveSeats.id }, shoppers[i].q)).errors).toBeUndefined();
       }
-      const held = [];
+      const held: { id: string; heldUntil: string }[] = [];
       for (const [j] of paying.entries()) {
         const i = PAID + j;
         const r = await hold(i, [2 * i + 1, 2 * i + 2]);
