@@ -8,6 +8,7 @@ import { createTestDatabase, type TestDatabase } from "../support/database";
 import { sql } from "../support/sql";
 import { assertRedisAnswers } from "../support/redis";
 import { notRun } from "../support/stores";
+import { isolatedRedisUrl } from "../support/server";
 import { createDatabase, type Database } from "../../src/db/database";
 import { createMemoryEventBus, type EventBus } from "../../src/pubsub/event-bus";
 import { seatChannel, type SeatChangeMessage } from "../../src/pubsub/seat-events";
@@ -29,7 +30,7 @@ if (process.env.REDIS_URL) {
   stores.push([
     "Redis store",
     () => {
-      const redis = new Redis(process.env.REDIS_URL!);
+      const redis = new Redis(isolatedRedisUrl(process.env.REDIS_URL!));
       return { store: new RedisQueueStore(redis), close: () => redis.disconnect() };
     },
   ]);

@@ -11,8 +11,11 @@ import { RedisQueueStore } from "../../src/services/queue/redis-queue-store";
 import type { QueuePolicyValues, QueueStore, TokenState } from "../../src/services/queue/queue-store";
 import { newQueueToken } from "../../src/services/queue/queue-token";
 import { notRun } from "../support/stores";
+import { isolatedRedisUrl } from "../support/server";
 
-const redis = process.env.REDIS_URL ? new Redis(process.env.REDIS_URL) : undefined;
+// A key prefix of this file's own: the tickers of test servers running meanwhile on the
+// same Redis must not tick these lines (they read every registered concert).
+const redis = process.env.REDIS_URL ? new Redis(isolatedRedisUrl(process.env.REDIS_URL)) : undefined;
 afterAll(() => redis?.disconnect());
 
 const stores: [string, () => QueueStore][] = [["in-process", () => new MemoryQueueStore()]];
