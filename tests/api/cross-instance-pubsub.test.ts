@@ -4,6 +4,7 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startDeployment } from "../support/server";
 import { assertRedisAnswers, redisUrl } from "../support/redis";
+import { notRun } from "../support/stores";
 import type { EventBus } from "../../src/pubsub/event-bus";
 
 /** Listens on `channel` and resolves with the first `count` payloads. */
@@ -27,6 +28,7 @@ async function collect(bus: EventBus, channel: string, count = 1, timeoutMs = 5_
   };
 }
 
+if (!redisUrl) notRun("with Redis, across two instances", "REDIS_URL is not set");
 describe.runIf(redisUrl)("with Redis, across two instances", () => {
   let deployment: Awaited<ReturnType<typeof startDeployment>>;
   beforeAll(async () => {

@@ -69,10 +69,12 @@ describe("document limits", () => {
   it("refuses a fragment bomb (2^40 fields through nested spreads) at once", async () => {
     const fragments = ["fragment F0 on Query { concerts { id title } }"];
     for (let i = 1; i <= 40; i++) fragments.push(`fragment F${i} on Query { ...F${i - 1} ...F${i - 1} }`);
+    // Expanded, the document has 2^40 fields: counting them one by one would not end in hours.
+    // A generous deadline separates that from a refusal however loaded the machine is.
     const started = performance.now();
     const r = await whileServingOthers(() => gql(url, `query { ...F40 } ${fragments.join(" ")}`));
     expect(codeOf(r)).toBe("BAD_USER_INPUT");
-    expect(performance.now() - started).toBeLessThan(2_000);
+    expect(performance.now() - started).toBeLessThan(20_000);
   });
 
   it("refuses fragments that spread each other in a cycle", async () => {

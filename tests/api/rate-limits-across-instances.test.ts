@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startDeployment } from "../support/server";
 import { codeOf, gql, signUp, type GqlResult } from "../support/client";
 import { assertRedisAnswers, redisUrl } from "../support/redis";
+import { notRun } from "../support/stores";
 import { inOneSecond, withRoomInWindow } from "../support/timing";
 import { ConcertsDocument, MeDocument, SignInDocument } from "../generated/graphql";
 
@@ -13,6 +14,7 @@ const LIMIT = 4;
 const served = (results: GqlResult[]) => results.filter((r) => r.status === 200 && !r.errors).length;
 const limited = (results: GqlResult[]) => results.filter((r) => codeOf(r) === "RATE_LIMITED").length;
 
+if (!redisUrl) notRun("rate limits across two instances sharing Redis", "REDIS_URL is not set");
 describe.runIf(redisUrl)("rate limits across two instances sharing Redis", () => {
   describe("per user, and failed sign-ins per e-mail", () => {
     let deployment: Awaited<ReturnType<typeof startDeployment>>;

@@ -2,6 +2,7 @@
 // embedded PostgreSQL under DATA_DIR, answers on PORT, stops cleanly on SIGTERM
 // (exit 0 within the contract's 10 seconds, WebSocket clients told "going away"),
 // and a second start on the same DATA_DIR finds its data and its signing secret.
+// On SIGTERM with requests in flight, it finishes them before it exits.
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { createServer } from "node:net";
@@ -10,6 +11,9 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bearer, gql, uniqueEmail } from "../support/client";
 import WebSocket from "ws";
+import { Client } from "pg";
+import { createTestDatabase } from "../support/database";
+import { sql } from "../support/sql";
 import { ConcertsDocument, CreateConcertDocument, MeDocument, SignInDocument, SignUpDocument } from "../generated/graphql";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
@@ -159,6 +163,53 @@ describe("npm start without DATABASE_URL", () => {
       for (const name of ["PORT", "HOLD_SECONDS", "REDIS_URL"]) expect(server.output()).toContain(name);
     } finally {
       kill(server);
+    }
+  });
+});
+
+describe("SIGTERM with requests in flight", () => {
+  it("stops taking work, finishes the requests it has, then exits 0", { timeout: 120_000 }, async () => {
+    const db = await createTestDatabase();
+    const server = startServer(await freePort(), { DATABASE_URL: db.url, JWT_SECRET: "a-test-secret-that-is-long-enough-for-hs256" });
+    const blocker = new Client({ connectionString: db.url });
+    try {
+      await answered(server);
+      const signUp = await gql(server.url, SignUpDocument, { email: uniqueEmail("sigterm"), password: "in flight at the stop" });
+      expect(signUp.errors).toBeUndefined();
+      const { accessToken, user } = signUp.data!.signUp;
+      // The test's transaction holds the user's row: every charge waits for it inside its own transaction.
+      await blocker.connect();
+      await blocker.query("BEGIN");
+      await blocker.query("SELECT id FROM users WHERE id = $1 FOR UPDATE", [user.id]);
+      const charges = [100, 200, 300, 400, 500].map((a) => gql(server.url, `mutation($a:Int!){ chargeBalance(amount:$a) }`, { a }, bearer(accessToken)));
+      const waiting = () => sql<{ n: number }>(db.url, `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`);
+      await expect.poll(waiting, { timeout: 20_000, interval: 20 }).toEqual([{ n: 5 }]);
+
+      const started = performance.now();
+      server.child.kill("SIGTERM");
+      // It stops taking work: a new connection is refused while the five are still in flight.
+      await expect.poll(() => fetch(`${server.url}/healthz`).then(() => "served", () => "refused"), { timeout: 5_000, interval: 50 }).toBe("refused");
+      expect(server.child.exitCode).toBeNull();
+      await blocker.query("ROLLBACK");
+      // Each of the five is finished and answered, and only then does the process exit 0.
+      const answers = await Promise.all(charges);
+      expect(answers.map((r) => r.errors)).toEqual(answers.map(() => undefined));
+      expect(answers.map((r) => r.data.chargeBalance).sort((a, b) => a - b).at(-1)).toBe(1500);
+      const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`still running 10 s after SIGTERM:\n${server.output()}`)), 10_000));
+      const { code } = await Promise.race([server.exited, timeout]);
+      expect(code).toBe(0);
+      expect(performance.now() - started).toBeLessThan(10_000);
+      const [row] = await sql<{ balance: number; entries: number }>(
+        db.url,
+        `SELECT balance, (SELECT count(*)::int FROM ledger_entries WHERE user_id = $1) AS entries FROM users WHERE id = $1`,
+        [user.id],
+      );
+      expect(row).toEqual({ balance: 1500, entries: 5 });
+    } finally {
+      await blocker.end().catch(() => undefined);
+      kill(server);
+      await server.exited;
+      await db.drop();
     }
   });
 });

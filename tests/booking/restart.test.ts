@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Client } from "pg";
 import { queueStores } from "../support/stores";
-import { startDeployment, startTestServer, testSettings, type TestServer } from "../support/server";
+import { startDeployment, startTestServer, type TestServer } from "../support/server";
 import { gql, type GqlResult, type TestUser } from "../support/client";
 import { newAdmin, newConcert } from "../support/factories";
 import { sql } from "../support/sql";
@@ -50,7 +50,7 @@ describe.each(queueStores("restart"))("restart ($name)", ({ instances, redis }) 
         const r = await hold(i, [2 * i + 1, 2 * i + 2]);
         expect((await gql(url(i + 1), PAY, { r: r.data.reserveSeats.id }, shoppers[i].q)).errors).toBeUndefined();
       }
-      const held = [];
+      const held: { id: string; heldUntil: string }[] = [];
       for (const [j] of paying.entries()) {
         const i = PAID + j;
         const r = await hold(i, [2 * i + 1, 2 * i + 2]);
@@ -91,7 +91,8 @@ describe.each(queueStores("restart"))("restart ($name)", ({ instances, redis }) 
       expect((await Promise.all(holds)).filter((o) => o === "ok")).toEqual([]);
       await server.close();
 
-      replacement = await startTestServer({ databaseUrl: db, settings: testSettings(SETTINGS, redis) });
+      // The new process joins the deployment: same database, and the same Redis namespace in the Redis variant.
+      replacement = await startTestServer({ databaseUrl: db, settings: deployment.settings });
       await expectSeatInvariants(db);
       await expectLedgersMatchBalances(db);
       // What was cut off left nothing behind: no hold of the holding users, the paying users' holds still HELD and unpaid.

@@ -27,7 +27,7 @@ describe.each(queueStores("seat-maps"))("seat maps ($name)", ({ instances, redis
   beforeAll(async () => {
     [events, aged] = await Promise.all([
       startDeployment({ instances, redis, settings: { ...OPEN_QUEUE, HOLD_SECONDS: "2", SEAT_MAP_MAX_AGE_MS: "3600000" } }),
-      startDeployment({ settings: { ...OPEN_QUEUE, SEAT_MAP_MAX_AGE_MS: "300" } }),
+      startDeployment({ redis, settings: { ...OPEN_QUEUE, SEAT_MAP_MAX_AGE_MS: "300" } }),
     ]);
     [admin, agedAdmin] = await Promise.all([newAdmin(events.server), newAdmin(aged.server)]);
   });
@@ -55,7 +55,7 @@ describe.each(queueStores("seat-maps"))("seat maps ($name)", ({ instances, redis
   }
 
   /** Polls every instance's map until it equals the database, for at most `ms`. */
-  async function expectMapsToMatch(d: Deployment, dateId: string, viewers: Shopper[], ms = 1_500): Promise<void> {
+  async function expectMapsToMatch(d: Deployment, dateId: string, viewers: Shopper[], ms = 5_000): Promise<void> {
     const deadline = Date.now() + ms;
     for (;;) {
       const want = await truth(d.db.url, dateId);
@@ -92,7 +92,10 @@ describe.each(queueStores("seat-maps"))("seat maps ($name)", ({ instances, redis
         ),
       );
       await expectMapsToMatch(events, date, viewers);
-      await sleep(2_500); // the holds left have run out (HOLD_SECONDS 2), and the sweeper has ended them
+      // The holds left run out (HOLD_SECONDS 2) and the sweeper ends them: wait for that, with a generous deadline.
+      await expect
+        .poll(() => sql(events.db.url, `SELECT count(*)::int AS n FROM reservations WHERE concert_date_id = $1 AND status = 'HELD'`, [date]), { timeout: 15_000, interval: 100 })
+        .toEqual([{ n: 0 }]);
       await expectMapsToMatch(events, date, viewers);
       const statuses = new Set((await truth(events.db.url, date)).map((s) => s.split(":")[1]));
       expect(statuses).toEqual(new Set(["AVAILABLE", "SOLD"]));

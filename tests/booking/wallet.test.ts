@@ -2,14 +2,14 @@
 // never lost or moved twice under concurrent charges (two instances with Redis).
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startDeployment } from "../support/server";
+import { queueStores } from "../support/stores";
 import { codeOf, gql, signUp } from "../support/client";
 import { rowCounts } from "../support/sql";
 import { BALANCE, CHARGE, expectLedgersMatchBalances } from "../support/booking";
 
 const LEDGER = `query($f:Int,$a:ID){ ledger(first:$f, after:$a){ id kind amount balanceAfter createdAt } }`;
 
-const variants = [{ name: "one instance", instances: 1, redis: false }];
-if (process.env.REDIS_URL) variants.push({ name: "two instances, Redis", instances: 2, redis: true });
+const variants = queueStores("wallet");
 
 describe.each(variants)("wallet ($name)", ({ instances, redis }) => {
   let deployment: Awaited<ReturnType<typeof startDeployment>>;

@@ -1,4 +1,4 @@
-import { describe, it, expect, afterEach } from "vitest";
+import { describe, it, expect, afterEach, inject } from "vitest";
 import { Client } from "pg";
 import { createHash, randomBytes } from "node:crypto";
 import { mkdtemp, mkdir, readFile, rm, writeFile } from "node:fs/promises";
@@ -6,7 +6,8 @@ import os from "node:os";
 import path from "node:path";
 import { migrate } from "../../src/db/migrate";
 
-const ADMIN_URL = process.env.DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/test";
+// The PostgreSQL the global setup found or started (the embedded one when DATABASE_URL is unset).
+const ADMIN_URL = inject("adminDatabaseUrl");
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {

@@ -2,6 +2,7 @@
 // store, and two instances sharing Redis (clients alternate between them).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startDeployment } from "../support/server";
+import { queueStores } from "../support/stores";
 import { bearer, codeOf, gql, signUp, subscribe, wsClient, type TestUser } from "../support/client";
 import { newAdmin, newConcert } from "../support/factories";
 
@@ -15,8 +16,7 @@ const WATCH = `subscription($t:String!){ queueStatusChanged(token:$t){ status qu
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-const variants = [{ name: "in-process, one instance", instances: 1, redis: false }];
-if (process.env.REDIS_URL) variants.push({ name: "Redis, two instances", instances: 2, redis: true });
+const variants = queueStores("waiting room");
 
 describe.each(variants)("waiting room ($name)", ({ instances, redis }) => {
   let deployment: Awaited<ReturnType<typeof startDeployment>>;

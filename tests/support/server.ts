@@ -1,6 +1,7 @@
 // Real server instances for tests: the composition root on a fresh database,
 // listening on a free port, with real PostgreSQL and (when `redis` is asked for)
 // real Redis. Several instances may share one database and Redis, like a deployment.
+import { randomBytes } from "node:crypto";
 import { createApp, type App } from "../../src/app";
 import { loadSettings, type Settings } from "../../src/config/settings";
 import { createLogger, type Logger } from "../../src/observability/logger";
@@ -16,6 +17,15 @@ export interface TestServer {
 
 export type SettingsOverrides = Partial<Record<string, string>>;
 
+/**
+ * Settings for a test server. With `redis`, the Redis URL carries a key prefix of
+ * its own (ioredis reads `keyPrefix` from the URL): deployments of other test
+ * files, and other people's runs on the same Redis, keep their queues apart.
+ * Every queue store registers its concerts in one registry that every ticker
+ * reads, so without it one deployment's ticker would admit another's line by
+ * its own database's policy. Instances of one deployment share one settings
+ * object, hence one prefix (pass `deployment.settings` to a server that must join it).
+ */
 export function testSettings(overrides: SettingsOverrides = {}, redis = false): Settings {
   return loadSettings({
     JWT_SECRET: "test-secret-that-is-long-enough-for-hs256-signing",
@@ -23,9 +33,16 @@ export function testSettings(overrides: SettingsOverrides = {}, redis = false): 
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
     RATE_LIMIT_USER_PER_SECOND: "0",
     DATABASE_POOL_SIZE: "10",
-    REDIS_URL: redis ? requireRedisUrl() : undefined,
+    REDIS_URL: redis ? isolatedRedisUrl(requireRedisUrl()) : undefined,
     ...overrides,
   });
+}
+
+/** The Redis URL with a key prefix no other deployment uses. */
+export function isolatedRedisUrl(url: string): string {
+  const u = new URL(url);
+  u.searchParams.set("keyPrefix", `${u.searchParams.get("keyPrefix") ?? ""}t${process.pid}-${randomBytes(4).toString("hex")}:`);
+  return u.toString();
 }
 
 export function requireRedisUrl(): string {
@@ -64,6 +81,7 @@ export async function startDeployment(options: { instances?: number; redis?: boo
   for (let i = 0; i < instances; i++) servers.push(await startTestServer({ databaseUrl: db.url, settings }));
   return {
     db,
+    settings,
     servers,
     server: servers[0],
     async close() {
