@@ -91,10 +91,11 @@ export async function createApp(options: AppOptions): Promise<App> {
     limiter,
     idleSeconds: settings.queueWaitingIdleSeconds,
     enterPerSecond: settings.queueEnterPerSecond,
+    metrics,
   });
   const queueUpdates = new QueueWatchers(queue, bus, logger);
   queueUpdates.onAdmissionPushed = (state) => metrics.admissionPushed((Date.now() - state.now) / 1000);
-  const ticker = new QueueTicker(queue, queueStore, queueUpdates, logger, metrics);
+  const ticker = new QueueTicker(queue, queueStore, queueUpdates, logger);
   // The line per concert, read from the shared store at each scrape. preQueue
   // shows once the store's counts() reports it (the pre-queue, rule 16); 0 until then.
   metrics.readLineFrom(async () => {

@@ -2,9 +2,11 @@
 // several instances in one process), the process and event-loop figures of
 // collectDefaultMetrics, and what the people on call ask during an on-sale —
 // how long is the line, how fast does it move, are we selling, is anything
-// failing. Series with a `concert` label are bounded: the first
-// `maxConcertLabels` concerts this instance sees are labelled by id, every
-// later one is counted under concert="other".
+// failing. Series with a `concert` label are bounded: at most
+// `maxConcertLabels` concerts are labelled by id at a time, any more are
+// counted under concert="other". A labelled concert unseen for
+// `concertIdleMs` (no line, no sale, no hold) gives its place, and its series,
+// to the next new one, so a long-running instance labels today's on-sale.
 //
 // On the hot paths: a counter child is looked up once per label value and
 // kept (prom-client's `inc(labels)` hashes the label object on every call);
@@ -22,8 +24,12 @@ export interface LineCounts {
 }
 
 export interface MetricsOptions {
-  /** How many concerts get a label of their own (the rest: "other"). */
+  /** How many concerts get a label of their own at a time (the rest: "other"). */
   maxConcertLabels?: number;
+  /** After how long unseen a labelled concert may give its label up (default 10 minutes). */
+  concertIdleMs?: number;
+  /** The clock (tests). */
+  now?: () => number;
 }
 
 /** A push counter slot for one subscription kind: `slot.n++` per push. */
@@ -55,7 +61,11 @@ class Children<C> {
 export class Metrics {
   readonly registry = new Registry();
   private readonly maxConcertLabels: number;
-  private readonly concertLabels = new Map<string, string>();
+  private readonly concertIdleMs: number;
+  private readonly now: () => number;
+  /** Labelled concerts and when each was last seen. */
+  private readonly concertLabels = new Map<string, number>();
+  private readonly byConcert: (Counter<"concert"> | Gauge<"concert">)[] = [];
   private lineSource: (() => Promise<LineCounts[]>) | undefined;
   private readonly gauges = new Map<string, number>();
   private readonly plainCounters = new Map<string, Counter>();
@@ -95,6 +105,8 @@ export class Metrics {
 
   constructor(options: MetricsOptions = {}) {
     this.maxConcertLabels = options.maxConcertLabels ?? 20;
+    this.concertIdleMs = options.concertIdleMs ?? 600_000;
+    this.now = options.now ?? Date.now;
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
     const self = this;
@@ -144,7 +156,7 @@ export class Metrics {
     });
     this.admissions = new Counter({
       name: "queue_admissions_total",
-      help: "Tokens admitted (WAITING → ACTIVE) by this instance's admission steps, per concert.",
+      help: "Tokens admitted (at entry or by the admission step) by this instance, per concert.",
       labelNames: ["concert"],
       registers,
     });
@@ -226,6 +238,7 @@ export class Metrics {
       labelNames: ["pool"],
       registers,
     });
+    this.byConcert.push(this.admissions, this.holdsMade, this.holdsExpired, this.holdsLate, this.seatsSold, this.revenue, this.refundCount, this.refundAmount);
     new Gauge({
       name: "db_pool_connections",
       help: "Connections in the pool, by pool and state (idle, busy) and requests waiting for one (waiting).",
@@ -242,14 +255,27 @@ export class Metrics {
     });
   }
 
-  /** The label of a concert: its id for the first `maxConcertLabels` concerts seen, then "other". */
+  /** The label of a concert: its id while it has one of the `maxConcertLabels` places, else "other". */
   concertLabel(concertId: string): string {
-    let label = this.concertLabels.get(concertId);
-    if (label === undefined) {
-      label = this.concertLabels.size < this.maxConcertLabels ? concertId : OTHER;
-      if (label !== OTHER) this.concertLabels.set(concertId, label);
+    const now = this.now();
+    if (this.concertLabels.has(concertId)) {
+      this.concertLabels.set(concertId, now);
+      return concertId;
     }
-    return label;
+    if (this.concertLabels.size >= this.maxConcertLabels && !this.evictIdleConcert(now)) return OTHER;
+    this.concertLabels.set(concertId, now);
+    return concertId;
+  }
+
+  /** Frees the place of the concert unseen longest, if unseen for concertIdleMs; its series go with it. */
+  private evictIdleConcert(now: number): boolean {
+    let oldest: string | undefined;
+    let oldestAt = Infinity;
+    for (const [id, at] of this.concertLabels) if (at < oldestAt) [oldest, oldestAt] = [id, at];
+    if (oldest === undefined || now - oldestAt < this.concertIdleMs) return false;
+    this.concertLabels.delete(oldest);
+    for (const metric of this.byConcert) metric.remove({ concert: oldest });
+    return true;
   }
 
   // ---------------------------------------------------------------- GraphQL

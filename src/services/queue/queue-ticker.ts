@@ -3,7 +3,6 @@
 // about a second), and once a second a refresh of this instance's subscribers.
 // Running it on every instance at once is safe: each step is one script.
 import type { Logger } from "../../observability/logger";
-import type { Metrics } from "../../observability/metrics";
 import type { QueueService } from "./queue.service";
 import type { QueueStore } from "./queue-store";
 import type { QueueWatchers } from "./queue-watchers";
@@ -24,7 +23,6 @@ export class QueueTicker {
     private readonly store: QueueStore,
     private readonly watchers: QueueWatchers,
     private readonly logger: Logger,
-    private readonly metrics?: Pick<Metrics, "admitted">,
   ) {}
 
   start(): void {
@@ -50,7 +48,6 @@ export class QueueTicker {
           concerts.slice(i, i + TICK_PARALLEL).map(async (concertId) => {
             const result = await this.queue.tick(concertId);
             this.admissions += result.admitted;
-            this.metrics?.admitted(concertId, result.admitted);
             if (result.waiting === 0 && result.active === 0) await this.store.forgetIfIdle(concertId);
           }),
         );
