@@ -34,6 +34,8 @@ import { createRequestHandler } from "./http/routes";
 import { createIde } from "./http/ide";
 import { createLogger, type Logger } from "./observability/logger";
 import { Metrics } from "./observability/metrics";
+import { instrumentPool, instrumentRedis } from "./observability/instrument";
+import { requestIdOf } from "./observability/request-id";
 
 export interface AppOptions {
   settings: Settings;
@@ -59,11 +61,12 @@ const DRAIN_MS = 8_000;
 export async function createApp(options: AppOptions): Promise<App> {
   const { settings } = options;
   const logger = options.logger ?? createLogger(settings.logLevel);
-  const metrics = new Metrics();
+  const metrics = new Metrics({ maxConcertLabels: settings.metricsConcertLabels });
   const db = createDatabase(options.databaseUrl, settings.databasePoolSize);
+  instrumentPool(db.pool, "main", metrics);
 
   const connectRedis = settings.redisUrl
-    ? () => new Redis(settings.redisUrl!, { maxRetriesPerRequest: 2, enableAutoPipelining: true })
+    ? () => instrumentRedis(new Redis(settings.redisUrl!, { maxRetriesPerRequest: 2, enableAutoPipelining: true }), metrics)
     : undefined;
   const redis = connectRedis?.();
   const bus = connectRedis ? createRedisEventBus(connectRedis) : createMemoryEventBus();
@@ -88,9 +91,17 @@ export async function createApp(options: AppOptions): Promise<App> {
     limiter,
     idleSeconds: settings.queueWaitingIdleSeconds,
     enterPerSecond: settings.queueEnterPerSecond,
+    metrics,
   });
   const queueUpdates = new QueueWatchers(queue, bus, logger);
+  queueUpdates.onAdmissionPushed = (state) => metrics.admissionPushed((Date.now() - state.now) / 1000);
   const ticker = new QueueTicker(queue, queueStore, queueUpdates, logger);
+  // The line per concert, read from the shared store at each scrape. preQueue
+  // shows once the store's counts() reports it (the pre-queue, rule 16); 0 until then.
+  metrics.readLineFrom(async () => {
+    const concertIds = await queueStore.concerts();
+    return Promise.all(concertIds.map(async (concertId) => ({ concertId, ...(await queueStore.counts(concertId)) })));
+  });
   // Seat maps in memory, patched by every instance's seat changes; the writers
   // publish through `seatBus`, which patches this instance's maps at once.
   const seatMaps = new SeatMaps(db.pool, bus, { maxAgeMs: settings.seatMapMaxAgeMs });
@@ -107,15 +118,15 @@ export async function createApp(options: AppOptions): Promise<App> {
     }),
     queue,
     queueUpdates,
-    reservations: new ReservationService({ pool: db.pool, bus: seatBus, queue, settings, logger }),
-    payments: new PaymentService({ pool: db.pool, bus: seatBus, queue, logger }),
+    reservations: new ReservationService({ pool: db.pool, bus: seatBus, queue, settings, logger, metrics }),
+    payments: new PaymentService({ pool: db.pool, bus: seatBus, queue, logger, metrics }),
     wallet: new WalletService({ pool: db.pool, settings }),
     seats: new SeatService({ pool: db.pool, bus, queue, tokens: queueUpdates, maps: seatMaps }),
   };
   // The sweeper has connections of its own: under a rush every pooled
   // connection is busy with requests, and a hold must still end on time.
-  const sweeperPool = createPool(options.databaseUrl, 2);
-  const sweeper = new HoldSweeper({ pool: sweeperPool, bus: seatBus, queue, logger });
+  const sweeperPool = instrumentPool(createPool(options.databaseUrl, 2), "sweeper", metrics);
+  const sweeper = new HoldSweeper({ pool: sweeperPool, bus: seatBus, queue, logger, metrics });
 
   const schema = buildAppSchema();
   const guard = createRequestGuard(limiter, {
@@ -130,7 +141,7 @@ export async function createApp(options: AppOptions): Promise<App> {
       authorization: req.headers.authorization,
       queueToken: headerValue(req.headers["x-queue-token"]),
       address: req.socket.remoteAddress,
-      requestId: headerValue(req.headers["x-request-id"]),
+      requestId: requestIdOf(req),
     }),
   );
   const ready = async () => {
@@ -146,11 +157,12 @@ export async function createApp(options: AppOptions): Promise<App> {
       ready,
       metrics: async () =>
         metrics.render({ queue_admissions_by_this_instance: ticker.admissions, queue_subscribers: queueUpdates.count }),
-      onError: (error) => logger.error("request failed", { error }),
+      onError: (error, requestId) => logger.error("request failed", { requestId, code: "INTERNAL_SERVER_ERROR", error }),
+      logger,
     }),
   );
   httpServer.keepAliveTimeout = 65_000;
-  const ws = attachGraphqlWs({ httpServer, schema, services, guard, logger });
+  const ws = attachGraphqlWs({ httpServer, schema, services, guard, logger, metrics });
   ticker.start();
   sweeper.start();
 

@@ -29,6 +29,8 @@ export interface Settings {
   queueEnterPerSecond: number;
   /** How long after its last database read an instance's in-memory seat map of a date is read again. Not in the contract. */
   seatMapMaxAgeMs: number;
+  /** How many concerts /metrics labels by id (the rest: concert="other"). Not in the contract. */
+  metricsConcertLabels: number;
   logLevel: "debug" | "info" | "warn" | "error" | "silent";
   /** Failed sign-ins from one address, whatever the e-mails, per minute. Not in the contract. */
   signInFailuresPerAddressPerMinute: number;
@@ -62,6 +64,7 @@ const INTEGERS = {
   seatMapMaxAgeMs: ["SEAT_MAP_MAX_AGE_MS", 1_000, 0, 3_600_000],
   signInFailuresPerAddressPerMinute: ["SIGN_IN_FAILURES_PER_ADDRESS_PER_MINUTE", 30, 1, 1_000_000],
   signInFailuresPerEmailPerMinute: ["SIGN_IN_FAILURES_PER_EMAIL_PER_MINUTE", 100, 1, 1_000_000],
+  metricsConcertLabels: ["METRICS_CONCERT_LABELS", 20, 0, 1_000],
 } as const satisfies Record<string, readonly [string, number, number, number]>;
 
 const LOG_LEVELS = ["debug", "info", "warn", "error", "silent"] as const;

@@ -38,19 +38,42 @@ export function observePlugin(deps: { logger: Logger; metrics: Metrics; guard: R
             throw new AppError("BAD_USER_INPUT", `The query costs ${complexity}; at most ${MAX_COMPLEXITY} is allowed.`);
           }
         },
-        async didEncounterErrors({ errors, contextValue }) {
+        async didEncounterErrors({ errors, contextValue, operationName }) {
           for (const error of errors) {
             if (isUnexpected(error)) {
-              logger.error("unexpected error", { requestId: contextValue.requestId, error: error.originalError ?? error });
+              logger.error("unexpected error", {
+                requestId: contextValue.requestId,
+                operation: operationName ?? "anonymous",
+                code: "INTERNAL_SERVER_ERROR",
+                error: error.originalError ?? error,
+              });
             }
           }
         },
-        async willSendResponse({ response, operationName }) {
-          metrics.observeOperation(operationName ?? "anonymous", (performance.now() - started) / 1000);
+        async willSendResponse({ response, operationName, contextValue }) {
+          const seconds = (performance.now() - started) / 1000;
+          const operation = operationName ?? "anonymous";
+          metrics.observeOperation(operation, seconds);
           if (response.body.kind !== "single") return;
-          for (const e of response.body.singleResult.errors ?? []) metrics.countError(String(e.extensions?.code ?? "UNKNOWN"));
+          const errors = response.body.singleResult.errors;
+          if (!errors?.length) return;
+          const codes = errors.map((e) => String(e.extensions?.code ?? "UNKNOWN"));
+          for (const code of codes) metrics.countError(code);
+          logOperationFailed(logger, { requestId: contextValue.requestId, transport: "http", operation, codes, ms: Math.round(seconds * 1000) });
         },
       };
     },
   };
+}
+
+/**
+ * Every failed operation, HTTP or WebSocket, at info: its request id, name and
+ * error codes (the first as `code`). An unexpected error is logged at error
+ * besides, with the same request id, operation and code and the error itself.
+ */
+export function logOperationFailed(
+  logger: Logger,
+  entry: { requestId: string; transport: "http" | "ws"; operation: string; codes: string[]; ms?: number },
+): void {
+  logger.info("operation failed", { ...entry, code: entry.codes[0] });
 }

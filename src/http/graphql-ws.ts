@@ -1,6 +1,6 @@
 // Subscriptions (and any operation) over WebSocket, protocol graphql-transport-ws.
 // The same context factory, document limits, rate limits and error format as HTTP.
-import type { Server as HttpServer } from "node:http";
+import type { IncomingMessage, Server as HttpServer } from "node:http";
 import { WebSocketServer } from "ws";
 import { useServer } from "graphql-ws/use/ws";
 import {
@@ -19,6 +19,9 @@ import { formatError, isUnexpected } from "../graphql/format-error";
 import type { RequestGuard } from "../graphql/request-guard";
 import type { Services } from "../services/services";
 import type { Logger } from "../observability/logger";
+import type { Metrics, PushSlot } from "../observability/metrics";
+import { requestIdOf } from "../observability/request-id";
+import { logOperationFailed } from "../graphql/observe.plugin";
 import { MAX_TOKENS } from "../graphql/apollo";
 import { subscribeFast } from "../graphql/subscription-executor";
 
@@ -30,14 +33,28 @@ export function attachGraphqlWs(deps: {
   services: Services;
   guard: RequestGuard;
   logger: Logger;
+  metrics?: Metrics;
 }) {
-  const { schema, services, guard, logger } = deps;
+  const { schema, services, guard, logger, metrics } = deps;
   const wss = new WebSocketServer({ noServer: true, maxPayload: 1_000_000 });
+  if (metrics) observeSockets(wss, metrics);
   const documents = new DocumentCache(schema);
+  // Per operation: its name and push slot, for the failure log and the push count.
+  const operations = new WeakMap<Context, { name: string; slot?: PushSlot }>();
+  const failed = (ctx: { extra: { request: IncomingMessage } }, id: string, payload: { operationName?: string | null }, codes: string[]) => {
+    for (const code of codes) metrics?.countError(code);
+    const requestId = `${requestIdOf(ctx.extra.request)}:${id}`;
+    logOperationFailed(logger, { requestId, transport: "ws", operation: payload.operationName ?? "anonymous", codes });
+  };
   const cleanup = useServer<ConnectionParams>(
     {
       schema,
       subscribe: subscribeFast,
+      onConnect(ctx) {
+        // connectionParams hold the tokens: the logger redacts them.
+        logger.debug("websocket connection_init", { requestId: requestIdOf(ctx.extra.request), connectionParams: ctx.connectionParams });
+        return true;
+      },
       async onSubscribe(ctx, id, payload) {
         const checked = documents.check(payload.query);
         if ("errors" in checked) return checked.errors.map((message) => badInput(message));
@@ -54,12 +71,17 @@ export function attachGraphqlWs(deps: {
           authorization: typeof authorization === "string" ? authorization : undefined,
           queueToken: typeof params.queueToken === "string" ? params.queueToken : undefined,
           address: ctx.extra.request.socket.remoteAddress ?? "unknown",
-          requestId: `ws-${id}`,
+          requestId: `${requestIdOf(ctx.extra.request)}:${id}`,
         });
+        const root = operation.selectionSet.selections[0];
+        const slot = operation.operation === "subscription" && root?.kind === "Field" ? metrics?.pushSlot(root.name.value) : undefined;
+        operations.set(contextValue, { name: operation.name?.value ?? payload.operationName ?? "anonymous", slot });
         const socket = ctx.extra.socket;
         const frameStart = `{"id":${JSON.stringify(id)},"type":"next","payload":`;
         contextValue.sendNext = (result) => {
-          if (socket.readyState === socket.OPEN) socket.send(`${frameStart}${JSON.stringify(result)}}`);
+          if (socket.readyState !== socket.OPEN) return;
+          socket.send(`${frameStart}${JSON.stringify(result)}}`);
+          if (slot) slot.n++;
         };
         try {
           await guard.checkRate(contextValue);
@@ -74,13 +96,23 @@ export function attachGraphqlWs(deps: {
           contextValue,
         };
       },
-      onNext(_ctx, id, _payload, _args, result) {
+      onNext(ctx, id, payload, args, result) {
+        const op = operations.get(args.contextValue as Context);
+        if (op?.slot) op.slot.n++;
         if (!result.errors) return;
-        for (const error of result.errors) if (isUnexpected(error)) logger.error("unexpected error", { requestId: `ws-${id}`, error: error.originalError ?? error });
-        return { ...result, errors: result.errors.map((e) => formatError(e.toJSON(), e)) };
+        const requestId = `${requestIdOf(ctx.extra.request)}:${id}`;
+        const operation = op?.name ?? payload.operationName ?? "anonymous";
+        for (const error of result.errors) {
+          if (isUnexpected(error)) logger.error("unexpected error", { requestId, operation, code: "INTERNAL_SERVER_ERROR", error: error.originalError ?? error });
+        }
+        const errors = result.errors.map((e) => formatError(e.toJSON(), e));
+        failed(ctx, id, { operationName: operation }, errors.map((e) => String(e.extensions?.code ?? "UNKNOWN")));
+        return { ...result, errors };
       },
-      onError(_ctx, _id, _payload, errors) {
-        return errors.map((e) => formatError(e.toJSON(), e));
+      onError(ctx, id, payload, errors) {
+        const formatted = errors.map((e) => formatError(e.toJSON(), e));
+        failed(ctx, id, payload, formatted.map((e) => String(e.extensions?.code ?? "UNKNOWN")));
+        return formatted;
       },
     },
     wss,
@@ -88,6 +120,7 @@ export function attachGraphqlWs(deps: {
   deps.httpServer.on("upgrade", (req, socket, head) => {
     const path = (req.url ?? "").split("?")[0];
     if (path !== "/graphql") {
+      metrics?.wsRefused("path");
       socket.destroy();
       return;
     }
@@ -101,6 +134,31 @@ export function attachGraphqlWs(deps: {
       await new Promise<void>((resolve) => wss.close(() => resolve()));
     },
   };
+}
+
+/** Close codes the server sends when it refuses or ends a socket (graphql-ws's and ws's), by reason. */
+const REFUSALS: Record<number, string> = {
+  1002: "protocol_error",
+  1009: "message_too_big",
+  4400: "bad_request",
+  4401: "unauthorized",
+  4403: "forbidden",
+  4406: "subprotocol_not_acceptable",
+  4408: "init_timeout",
+  4409: "subscriber_exists",
+  4429: "too_many_init",
+};
+
+/** Open sockets, connects, and refusals by the close code the server gave. */
+function observeSockets(wss: WebSocketServer, metrics: Metrics): void {
+  wss.on("connection", (socket) => {
+    metrics.wsConnected();
+    socket.once("close", (code: number) => {
+      metrics.wsClosed();
+      const reason = REFUSALS[code];
+      if (reason) metrics.wsRefused(reason);
+    });
+  });
 }
 
 const badInput = (message: string) => new GraphQLError(message, { extensions: { code: "BAD_USER_INPUT" } });

@@ -2,13 +2,17 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Ide } from "./ide";
 import { sendJson } from "./graphql-http";
+import type { Logger } from "../observability/logger";
+import { requestIdOf } from "../observability/request-id";
 
 export interface RouteDeps {
   graphql: (req: IncomingMessage, res: ServerResponse, search: string) => Promise<void>;
   ide: Ide;
   ready: () => Promise<Record<string, boolean>>;
   metrics: () => Promise<string>;
-  onError: (error: unknown) => void;
+  onError: (error: unknown, requestId: string) => void;
+  /** Debug lines for each GraphQL request (headers redacted by the logger). */
+  logger?: Logger;
 }
 
 export function createRequestHandler(deps: RouteDeps) {
@@ -19,7 +23,7 @@ export function createRequestHandler(deps: RouteDeps) {
     const search = q === -1 ? "" : url.slice(q);
     const handled = route(deps, req, res, path, search);
     handled.catch((error) => {
-      deps.onError(error);
+      deps.onError(error, requestIdOf(req));
       if (!res.headersSent) sendJson(res, 500, { errors: [{ message: "Internal server error", extensions: { code: "INTERNAL_SERVER_ERROR" } }] });
       else res.destroy();
     });
@@ -28,6 +32,11 @@ export function createRequestHandler(deps: RouteDeps) {
 
 async function route(deps: RouteDeps, req: IncomingMessage, res: ServerResponse, path: string, search: string): Promise<void> {
   if (path === "/graphql") {
+    const requestId = requestIdOf(req);
+    res.setHeader("x-request-id", requestId);
+    if (deps.logger?.isLevelEnabled?.("debug")) {
+      deps.logger.debug("http request", { requestId, method: req.method, path, address: req.socket.remoteAddress, headers: req.headers });
+    }
     // A browser asking for a page gets the IDE; a GraphQL client gets GraphQL.
     const wantsPage = req.method === "GET" && !search.includes("query=") && (req.headers.accept ?? "").includes("text/html");
     if (wantsPage && deps.ide.handle(req, res)) return;

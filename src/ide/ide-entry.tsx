@@ -1,4 +1,5 @@
-// Browser entry of the GraphQL IDE, bundled by scripts/build-ide.mjs (esbuild).
+// Browser entry of the GraphQL IDE, bundled by scripts/build-ide.mjs (esbuild). It opens
+// on a worked example of this API (src/ide/worked-example.ts).
 // Not compiled by tsc (tsconfig includes only *.ts); everything it loads comes
 // from the same origin as this script: no CDN, no outside fonts.
 import { GraphiQL } from "graphiql";
@@ -7,6 +8,7 @@ import { createClient, type Client } from "graphql-ws";
 import { Kind, parse, type OperationDefinitionNode } from "graphql";
 import { createRoot } from "react-dom/client";
 import "graphiql/style.css";
+import { EXAMPLE_HEADERS, EXAMPLE_QUERY, exampleVariables } from "./worked-example";
 
 // Assets sit next to this script (…/ide/graphiql.js?v=HASH): derive the worker URLs
 // from our own src so the server decides the base path and the cache-busting query.
@@ -75,4 +77,18 @@ const fetcher: Fetcher = (params, opts) => {
 for (const el of [document.documentElement, document.body]) Object.assign(el.style, { height: "100%", margin: "0" });
 const root = document.getElementById("graphiql")!;
 root.style.height = "100%";
-createRoot(root).render(<GraphiQL fetcher={fetcher} />);
+// The first screen is the worked example of src/ide/worked-example.ts: its operations as the
+// first tab (until the visitor's own tabs are stored), its headers in every new tab (headers
+// are not stored), and its variables, with a fresh e-mail so that SignUp runs as written,
+// unless the visitor has variables of their own stored.
+const email = `fan-${[...crypto.getRandomValues(new Uint8Array(4))].map((b) => b.toString(16).padStart(2, "0")).join("")}@example.com`;
+const storedVariables = localStorage.getItem("graphiql:variables");
+createRoot(root).render(
+  <GraphiQL
+    fetcher={fetcher}
+    defaultTabs={[{ query: EXAMPLE_QUERY }]}
+    defaultHeaders={EXAMPLE_HEADERS}
+    initialVariables={storedVariables === null ? exampleVariables(email) : undefined}
+    defaultEditorToolsVisibility="headers"
+  />,
+);

@@ -9,7 +9,8 @@ import type { QueueGate } from "./queue/queue.types";
 import { releaseSeats } from "./seat-locks";
 
 export interface ExpiredHolds {
-  holds: { id: string; queueToken: string }[];
+  /** concertId and lagSeconds (how long after heldUntil it ended) come from the sweeper's query only. */
+  holds: { id: string; queueToken: string; concertId?: string; lagSeconds?: number }[];
   seats: SeatChange[];
 }
 
@@ -30,7 +31,8 @@ export async function expireDueHolds(client: PoolClient, limit: number): Promise
      )
      UPDATE reservations r SET status = 'EXPIRED' FROM due
       WHERE r.id = due.id AND r.status = 'HELD'
-     RETURNING r.id, r.queue_token AS "queueToken"`,
+     RETURNING r.id, r.queue_token AS "queueToken", r.concert_id AS "concertId",
+               EXTRACT(EPOCH FROM clock_timestamp() - r.held_until)::float8 AS "lagSeconds"`,
     [limit],
   );
   return finish(client, rows);

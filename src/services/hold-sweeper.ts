@@ -6,13 +6,14 @@
 import type { Pool } from "pg";
 import type { EventBus } from "../pubsub/event-bus";
 import type { Logger } from "../observability/logger";
+import type { Metrics } from "../observability/metrics";
 import { inTransaction } from "../db/transaction";
 import type { QueueGate } from "./queue/queue.types";
 import { afterCommit } from "./after-commit";
 import { announceExpiry, expireDueHolds } from "./hold-expiry";
 import { deleteOldKeys } from "./idempotency";
 
-type Deps = { pool: Pool; bus: EventBus; queue: QueueGate; logger?: Logger };
+type Deps = { pool: Pool; bus: EventBus; queue: QueueGate; logger?: Logger; metrics?: Pick<Metrics, "holdsEnded"> };
 
 export interface SweeperOptions {
   /** Between ticks. 300 ms keeps "within a second" with room for a slow tick. */
@@ -62,6 +63,7 @@ export class HoldSweeper {
     let total = 0;
     for (;;) {
       const expired = await inTransaction(this.deps.pool, (client) => expireDueHolds(client, this.batchSize));
+      this.deps.metrics?.holdsEnded(expired.holds);
       await afterCommit(this.deps.logger, () => announceExpiry(this.deps, expired));
       total += expired.holds.length;
       // A short batch means nothing else is due (or other instances have it locked).

@@ -11,6 +11,7 @@ import { announceExpiry, expireDueHoldsOfConcert } from "./hold-expiry";
 import type { EventBus } from "../pubsub/event-bus";
 import { publishSeatChanges, type SeatChange } from "../pubsub/seat-events";
 import type { Logger } from "../observability/logger";
+import type { Metrics } from "../observability/metrics";
 import type { QueueGate } from "./queue/queue.types";
 import { afterCommit } from "./after-commit";
 import { assertStillHeld } from "./hold-state";
@@ -20,7 +21,7 @@ import { pageSize, type PageArgs } from "./paging";
 import { PAYMENT_COLUMNS, paymentFromJson, RESERVATION_COLUMNS, type PaymentView, type ReservationView } from "./reservation.views";
 import { isConcertSoldOut } from "./sold-out";
 
-type Deps = { pool: Pool; bus: EventBus; queue: QueueGate; logger?: Logger };
+type Deps = { pool: Pool; bus: EventBus; queue: QueueGate; logger?: Logger; metrics?: Pick<Metrics, "sold"> };
 
 export interface PayInput {
   reservationId: string;
@@ -74,6 +75,7 @@ export class PaymentService {
 
     const outcome = await this.payOnce(actor, reservation, call);
     if ("replayed" in outcome) return outcome.replayed;
+    this.deps.metrics?.sold(reservation.concertId, outcome.seats.length, outcome.payment.amount);
     await afterCommit(this.deps.logger, () => this.announceSale(reservation, outcome.seats));
     return outcome.payment;
   }

@@ -12,6 +12,7 @@ import { oneStatement, refusalOf } from "../db/one-statement";
 import type { EventBus } from "../pubsub/event-bus";
 import { publishSeatChanges } from "../pubsub/seat-events";
 import type { Logger } from "../observability/logger";
+import type { Metrics } from "../observability/metrics";
 import type { QueueGate } from "./queue/queue.types";
 import { afterCommit } from "./after-commit";
 import { announceExpiry, expireStaleHoldOf } from "./hold-expiry";
@@ -28,6 +29,7 @@ type Deps = {
   queue: QueueGate;
   settings: Pick<Settings, "holdSeconds" | "maxSeatsPerReservation">;
   logger?: Logger;
+  metrics?: Pick<Metrics, "holdMade">;
 };
 
 export interface ReserveSeatsInput {
@@ -186,6 +188,7 @@ export class ReservationService {
         paidAt: null,
       },
     };
+    this.deps.metrics?.holdMade(date.concertId);
     await afterCommit(this.deps.logger, () =>
       Promise.all([
         this.deps.queue.holdPlaced(token, row.heldUntil),

@@ -1,5 +1,5 @@
-// /metrics speaks the Prometheus text format: process figures, GraphQL
-// operation durations by operation name, and errors by code.
+// /metrics speaks the Prometheus text format (prom-client): process and
+// event-loop figures, GraphQL operation durations by operation name, errors by code.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startDeployment } from "../support/server";
 import { gql } from "../support/client";
@@ -27,7 +27,7 @@ describe("/metrics", () => {
     const { contentType, text } = await scrape();
     expect(contentType).toMatch(/^text\/plain; version=0\.0\.4/);
     expect(text).toContain(`graphql_operation_duration_seconds_count{operation="MetricsProbe"} 2`);
-    expect(text).toContain(`graphql_operation_duration_seconds_bucket{operation="MetricsProbe",le="+Inf"} 2`);
+    expect(text).toContain(`graphql_operation_duration_seconds_bucket{le="+Inf",operation="MetricsProbe"} 2`);
     expect(text).toMatch(/graphql_operation_duration_seconds_sum\{operation="MetricsProbe"\} \d/);
     expect(text).toContain(`graphql_operation_duration_seconds_count{operation="MetricsDenied"} 1`);
     expect(text).toContain(`graphql_errors_total{code="UNAUTHENTICATED"} 1`);
@@ -36,7 +36,8 @@ describe("/metrics", () => {
 
   it("shows process figures and nothing a Prometheus parser would refuse", async () => {
     const { text } = await scrape();
-    for (const name of ["process_cpu_seconds_total", "process_resident_memory_bytes", "nodejs_heap_used_bytes"]) {
+    // prom-client's default metrics (collectDefaultMetrics), event-loop delay among them.
+    for (const name of ["process_cpu_seconds_total", "process_resident_memory_bytes", "nodejs_heap_size_used_bytes", "nodejs_eventloop_lag_seconds", "nodejs_eventloop_lag_p99_seconds"]) {
       expect(text).toMatch(new RegExp(`^${name} \\d`, "m"));
     }
     const sample = /^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\\n]|\\.)*",?)*\})? (-?\d+(\.\d+)?(e[+-]?\d+)?|NaN|[+-]Inf)$/;

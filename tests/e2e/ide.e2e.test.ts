@@ -1,8 +1,9 @@
 // Browser test of the GraphiQL IDE served by the real server (startDeployment: the composition
 // root on a fresh PostgreSQL database): Debian's Chromium (playwright-core) loads GET /graphql as
-// HTML, every request must stay on the server's origin, and a signed-in user works through the UI:
-// a query and a mutation over HTTP with the Authorization header typed in the Headers tab, then a
-// queue subscription over graphql-ws, where the same header travels as connectionParams.
+// HTML, every request must stay on the server's origin, and the IDE opens on the worked example
+// of src/ide/worked-example.ts, which a visitor runs as written: SignUp, Concerts and EnterQueue
+// over HTTP with the tokens typed where the example says (Headers, Variables), then the
+// WatchQueue subscription over graphql-ws, where the same headers travel as connectionParams.
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
@@ -12,6 +13,7 @@ import { projectRoot } from "../../src/http/ide";
 import { startDeployment } from "../support/server";
 import { gql, signUp, type TestUser } from "../support/client";
 import { newAdmin, newConcert, type TestConcert } from "../support/factories";
+import { EXAMPLE_HEADERS, EXAMPLE_OPERATIONS, EXAMPLE_QUERY } from "../../src/ide/worked-example";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const NO_CHROMIUM = `${CHROMIUM} is missing: install Debian's Chromium (apt-get install -y chromium) to run the IDE browser test`;
@@ -104,13 +106,31 @@ async function run(page: Page): Promise<void> {
   await page.locator("button.graphiql-execute-button").click();
 }
 
+/** Runs one operation of the worked example: ▶, then its name in the menu GraphiQL shows for a document of several. */
+async function runExample(page: Page, name: (typeof EXAMPLE_OPERATIONS)[number]): Promise<void> {
+  await page.locator('button.graphiql-execute-button[aria-haspopup="menu"]').waitFor();
+  await page.evaluate(() => {
+    const monaco = (globalThis as any).__MONACO;
+    monaco.editor.getModels().find((m: any) => m.uri.path.endsWith("response.json"))?.setValue("");
+  });
+  await page.locator("button.graphiql-execute-button").click();
+  await page.getByRole("menuitem", { name, exact: true }).click();
+}
+
+/** Opens the Variables or Headers tab under the operation editor and types `value` (as JSON on one line) into it. */
+async function typeTool(page: Page, tool: "variables" | "headers", value: unknown): Promise<void> {
+  await page.locator(`.graphiql-editor-tools button[data-name="${tool}"]`).click();
+  const suffix = tool === "headers" ? "request-headers.json" : "variables.json";
+  await typeInto(page, ".graphiql-editor-tool .graphiql-editor:not(.hidden)", suffix, JSON.stringify(value));
+}
+
 /** What the response pane shows (Monaco renders spaces as U+00A0). */
 async function paneText(page: Page): Promise<string> {
   return (await page.locator(".graphiql-response .result-window .view-lines").innerText()).replace(/\u00a0/g, " ");
 }
 
 describe.skipIf(!RUNS)("GraphiQL IDE (browser, real server)", () => {
-  it("loads only from its own origin; a signed-in user queries over HTTP and subscribes to the queue over graphql-ws", async () => {
+  it("loads only from its own origin and opens on the worked example, which runs as written: sign up, concerts, enter the line over HTTP, watch it over graphql-ws", async () => {
     if (!HAS_CHROMIUM) throw new Error(NO_CHROMIUM);
     const { server } = deployment;
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
@@ -140,26 +160,43 @@ describe.skipIf(!RUNS)("GraphiQL IDE (browser, real server)", () => {
       await page.locator(".graphiql-query-editor .monaco-editor").waitFor({ timeout: 30_000 });
       await page.waitForFunction(() => (globalThis as any).__MONACO?.editor.getModels().length > 0);
 
-      // 1. The access token, typed in the Headers tab, travels over HTTP: `me` needs it.
-      await page.locator('.graphiql-editor-tools button[data-name="headers"]').click();
-      const headers = `{ "Authorization": "Bearer ${user.token}" }`;
-      await typeInto(page, ".graphiql-editor-tool .graphiql-editor:not(.hidden)", "request-headers.json", headers);
-      expect(JSON.parse(await model(page, "request-headers.json"))).toEqual({ Authorization: `Bearer ${user.token}` });
-      await typeInto(page, ".graphiql-query-editor", "operation.graphql", "{ me { email } concerts { title } }");
-      await run(page);
-      expect(await result(page)).toEqual({ data: { me: { email: user.email }, concerts: [{ title: TITLE }] } });
-      // …and it is what the response pane shows.
-      await expect.poll(() => paneText(page)).toContain(`"email": "${user.email}"`);
-      expect(await paneText(page)).toContain(`"title": "${TITLE}"`);
+      // 1. The first screen is the worked example, as src/ide/worked-example.ts writes it: the four
+      //    operations, the Headers tab open on where the two tokens go, a fresh e-mail in Variables.
+      expect(await model(page, "operation.graphql")).toBe(EXAMPLE_QUERY);
+      expect(await model(page, "request-headers.json")).toBe(EXAMPLE_HEADERS);
+      expect(await page.locator(".graphiql-editor-tool .graphiql-editor:not(.hidden)").count()).toBe(1);
+      const variables = JSON.parse(await model(page, "variables.json"));
+      expect(variables).toMatchObject({ email: expect.stringMatching(/^fan-[0-9a-f]{8}@example\.com$/), password: expect.any(String) });
+      expect(await paneText(page).catch(() => "")).not.toContain("Welcome to GraphiQL");
 
-      // 2. A mutation with the same header: the user enters the concert's queue (there is room: ACTIVE at once).
-      await typeInto(page, ".graphiql-query-editor", "operation.graphql", `mutation { enterQueue(concertId: "${concert.id}") { token status } }`);
-      await run(page);
+      // 2. Run it as written. SignUp: the answer's accessToken goes into the Headers tab.
+      await runExample(page, "SignUp");
+      const signedUp = await result(page);
+      expect(signedUp).toEqual({ data: { signUp: { accessToken: expect.any(String), user: { id: expect.any(String), email: variables.email, balance: 0 } } } });
+      const accessToken: string = signedUp.data.signUp.accessToken;
+      const fanHeaders = { Authorization: `Bearer ${accessToken}` };
+      await typeTool(page, "headers", { ...fanHeaders, "X-Queue-Token": "<token from EnterQueue>" });
+
+      //    Concerts: a concert's id goes into Variables as concertId.
+      await runExample(page, "Concerts");
+      const listed = await result(page);
+      const onSale = listed.data.concerts.find((c: { title: string }) => c.title === TITLE);
+      expect(onSale).toMatchObject({ id: concert.id, dates: [{ id: concert.dates[0].id, availableSeats: expect.any(Number), soldOut: false }] });
+      await expect.poll(() => paneText(page)).toContain(`"title": "${TITLE}"`);
+      await typeTool(page, "variables", { ...variables, concertId: onSale.id });
+
+      //    EnterQueue (over HTTP with the Authorization header): there is room, ACTIVE at once.
+      //    Its token goes into Variables as token and into Headers as X-Queue-Token.
+      await runExample(page, "EnterQueue");
       const entered = await result(page);
-      expect(entered).toEqual({ data: { enterQueue: { token: expect.any(String), status: "ACTIVE" } } });
+      expect(entered).toEqual({
+        data: { enterQueue: { token: expect.stringMatching(/^qt_/), status: "ACTIVE", queuePosition: 0, estimatedWaitSeconds: 0, remainingTime: expect.any(Number) } },
+      });
       const queueToken: string = entered.data.enterQueue.token;
+      await typeTool(page, "headers", { ...fanHeaders, "X-Queue-Token": queueToken });
+      await typeTool(page, "variables", { ...variables, concertId: onSale.id, token: queueToken });
 
-      // 3. The subscription runs over graphql-ws: @Authorized and the token's owner check pass only
+      // 3. WatchQueue runs over graphql-ws: @Authorized and the token's owner check pass only
       //    if the Authorization header reached the socket as connectionParams. Record every value
       //    the response pane takes, since a stream replaces it with each event.
       await page.evaluate(() => {
@@ -175,17 +212,14 @@ describe.skipIf(!RUNS)("GraphiQL IDE (browser, real server)", () => {
       const statuses = async () => (await events())
         .map((e) => e.data?.queueStatusChanged?.status ?? JSON.stringify(e))
         .filter((s, i, all) => s !== all[i - 1]);
-      await typeInto(page, ".graphiql-query-editor", "operation.graphql", `subscription { queueStatusChanged(token: "${queueToken}") { status queuePosition } }`);
-      await page.getByRole("button", { name: /^Prettify query/ }).click();
-      await expect.poll(() => model(page, "operation.graphql")).toContain("\n");
-      await run(page);
+      await runExample(page, "WatchQueue");
       await expect.poll(async () => (await statuses()).length, { timeout: 15_000 }).toBeGreaterThan(0);
       expect(await statuses()).toEqual(["ACTIVE"]);
-      expect(Object.keys((await events())[0].data.queueStatusChanged).sort()).toEqual(["queuePosition", "status"]);
+      expect(Object.keys((await events())[0].data.queueStatusChanged).sort()).toEqual(["estimatedWaitSeconds", "expiredReason", "queuePosition", "remainingTime", "status"]);
       await expect.poll(() => paneText(page)).toContain('"status": "ACTIVE"');
-      // The socket's connection_init carried the header GraphiQL sent, renamed for the server.
+      // The socket's connection_init carried both tokens from the Headers tab, named as the server reads them.
       const init = wsSent.map((f) => JSON.parse(f)).find((m) => m.type === "connection_init");
-      expect(init?.payload).toEqual({ authorization: `Bearer ${user.token}` });
+      expect(init?.payload).toEqual({ authorization: `Bearer ${accessToken}`, queueToken });
       // The stream is still open (the ▶ button is a ■ while it runs): the screenshot shows it live.
       expect(await page.locator(".graphiql-execute-button").getAttribute("aria-label")).not.toMatch(/^Execute/);
       // For a readable picture: no stale diagnostic left from the moment the editor was emptied
@@ -202,7 +236,7 @@ describe.skipIf(!RUNS)("GraphiQL IDE (browser, real server)", () => {
       await page.screenshot({ path: join(root, process.env.UPDATE_SCREENSHOT ? "docs/ide.png" : "build/ide-test.png") });
 
       // 4. Leaving the queue from outside the browser pushes EXPIRED to the page, and the stream ends.
-      const left = await gql(server.url, `mutation($t:String!){ leaveQueue(token:$t){ status } }`, { t: queueToken }, user.headers);
+      const left = await gql(server.url, `mutation($t:String!){ leaveQueue(token:$t){ status } }`, { t: queueToken }, fanHeaders);
       expect(left.data).toEqual({ leaveQueue: { status: "EXPIRED" } });
       await expect.poll(async () => (await statuses()).length, { timeout: 15_000 }).toBeGreaterThan(1);
       expect(await statuses()).toEqual(["ACTIVE", "EXPIRED"]);
@@ -227,5 +261,5 @@ describe.skipIf(!RUNS)("GraphiQL IDE (browser, real server)", () => {
     } finally {
       await context.close();
     }
-  }, 60_000);
+  }, 120_000);
 });

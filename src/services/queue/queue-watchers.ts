@@ -30,6 +30,8 @@ const keyOf = (t: QueueTicketView) => `${t.status}|${t.queuePosition}|${t.estima
 
 export class QueueWatchers {
   private readonly concerts = new Map<string, ConcertWatch>();
+  /** Told of each admission pushed here, with its state as the admission step left it (metrics: admission → push). */
+  onAdmissionPushed: ((state: TokenState) => void) | undefined;
 
   constructor(private readonly queue: QueueService, private readonly bus: EventBus, private readonly logger: Logger) {}
 
@@ -110,24 +112,30 @@ export class QueueWatchers {
     const concert = this.concerts.get(concertId);
     if (!concert) return;
     if (event.kind === "changed") {
-      for (const s of event.states) if (concert.tokens.has(s.token)) this.deliver(concertId, s.token, s);
+      for (const s of event.states) {
+        if (concert.tokens.has(s.token) && this.deliver(concertId, s.token, s) && s.status === "ACTIVE") this.onAdmissionPushed?.(s);
+      }
       return;
     }
     // Sold out: every token watched here has ended; read them to send their final ticket.
     void this.refresh();
   }
 
-  private deliver(concertId: string, token: string, state: TokenState | null): void {
+  /** Pushes the token's ticket to its watchers that have not seen it; true when one was pushed. */
+  private deliver(concertId: string, token: string, state: TokenState | null): boolean {
     const set = this.concerts.get(concertId)?.tokens.get(token);
-    if (!set || !state) return;
+    if (!set || !state) return false;
     const ticket = toTicket(state);
     const key = keyOf(ticket);
+    let pushed = false;
     for (const w of [...set]) {
       if (w.last === key) continue;
       w.last = key;
+      pushed = true;
       w.listener(ticket);
       if (ticket.status === "EXPIRED") this.remove(concertId, token, w);
     }
+    return pushed;
   }
 
   private remove(concertId: string, token: string, watcher: Watcher): void {

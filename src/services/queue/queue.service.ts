@@ -5,6 +5,7 @@ import type { Actor } from "../../auth/access-tokens";
 import { AppError, forbidden, notFound } from "../../errors/app-error";
 import type { RateLimiter } from "../../limits/rate-limiter";
 import type { EventBus } from "../../pubsub/event-bus";
+import type { Metrics } from "../../observability/metrics";
 import { assertAdmin } from "../access";
 import { isUuid } from "../ids";
 import type { QueuePolicies } from "./queue-policy";
@@ -28,6 +29,7 @@ type Deps = {
   idleSeconds: number;
   /** enterQueue calls one user may make per second. */
   enterPerSecond: number;
+  metrics?: Pick<Metrics, "admitted">;
 };
 
 export class QueueService implements QueueGate {
@@ -158,6 +160,10 @@ export class QueueService implements QueueGate {
   /** Status changes reach the subscribers on every instance at once, not at their next refresh. */
   private async announce(concertId: string, states: TokenState[]): Promise<void> {
     if (states.length === 0) return;
+    // Every admission, at entry or by the admission step, is announced here once (by the instance that made it).
+    let admitted = 0;
+    for (const s of states) if (s.status === "ACTIVE") admitted++;
+    this.deps.metrics?.admitted(concertId, admitted);
     await this.deps.bus.publish(concertChannel(concertId), { kind: "changed", states } satisfies ConcertQueueEvent);
   }
 
