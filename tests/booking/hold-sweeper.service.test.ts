@@ -155,7 +155,8 @@ describe.each(stores)("hold sweeper and expiry rules (%s)", (name, makeStore) =>
       await runOut(dateId);
       const sweeper = new HoldSweeper({ pool: db.pool, bus, queue: gate }, { intervalMs: 50 });
       sweeper.start();
-      await new Promise((r) => setTimeout(r, 300));
+      // Its own ticks (every 50 ms) find the hold: wait for that, with a generous deadline.
+      await expect.poll(() => [...expired], { timeout: 10_000, interval: 20 }).toEqual(["tick:HOLD_TIMEOUT"]);
       await sweeper.stop();
       expect(expired).toEqual(["tick:HOLD_TIMEOUT"]);
     });

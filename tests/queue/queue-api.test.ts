@@ -43,7 +43,7 @@ describe.each(variants)("waiting room ($name)", ({ instances, redis }) => {
     return { concert, people, tickets };
   }
 
-  it("lines users up across instances in the order they entered, with exact places", async () => {
+  it(`lines users up ${instances > 1 ? "across instances" : "on one instance"} in the order they entered, with exact places`, async () => {
     const { tickets } = await concertWithLine(6);
     expect(tickets.map((t) => (t.status === "WAITING" ? t.queuePosition : t.status))).toEqual(["ACTIVE", 1, 2, 3, 4, 5]);
     expect(tickets[1].remainingTime).toBeGreaterThan(100);
@@ -105,7 +105,7 @@ describe.each(variants)("waiting room ($name)", ({ instances, redis }) => {
     expect(again.queuePosition).toBe(3);
   });
 
-  it("pushes place changes and the admission made on another instance, then completes after EXPIRED", async () => {
+  it(`pushes place changes and the admission made ${instances > 1 ? "on another instance" : "on the same instance"}, then completes after EXPIRED`, async () => {
     const { concert, people, tickets } = await concertWithLine(3);
     const client = wsClient(wsUrl(1), { authorization: `Bearer ${people[2].token}` });
     const sub = subscribe(client, WATCH, { t: tickets[2].token });
