@@ -96,11 +96,15 @@ export async function createApp(options: AppOptions): Promise<App> {
   const queueUpdates = new QueueWatchers(queue, bus, logger);
   queueUpdates.onAdmissionPushed = (state) => metrics.admissionPushed((Date.now() - state.now) / 1000);
   const ticker = new QueueTicker(queue, queueStore, queueUpdates, logger);
-  // The line per concert, read from the shared store at each scrape. preQueue
-  // shows once the store's counts() reports it (the pre-queue, rule 16); 0 until then.
+  // The line per concert, read from the shared store at each scrape: the same
+  // counts the admin's QueueStats reads. Hook for the pre-queue (rule 16): the
+  // store's stats() (with preQueue) once it has one, else counts() and preQueue 0.
+  type LineRead = (concertId: string) => Promise<{ waiting: number; active: number; preQueue?: number }>;
+  const readLine: LineRead =
+    (queueStore as { stats?: LineRead }).stats?.bind(queueStore) ?? queueStore.counts.bind(queueStore);
   metrics.readLineFrom(async () => {
     const concertIds = await queueStore.concerts();
-    return Promise.all(concertIds.map(async (concertId) => ({ concertId, ...(await queueStore.counts(concertId)) })));
+    return Promise.all(concertIds.map(async (concertId) => ({ concertId, ...(await readLine(concertId)) })));
   });
   // Seat maps in memory, patched by every instance's seat changes; the writers
   // publish through `seatBus`, which patches this instance's maps at once.

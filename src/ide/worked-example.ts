@@ -6,28 +6,32 @@
 
 export const EXAMPLE_OPERATIONS = ["SignUp", "Concerts", "EnterQueue", "WatchQueue"] as const;
 
-export const EXAMPLE_QUERY = `# Concert tickets: a worked example. Run the steps
-# from top to bottom with ▶ (it asks which one).
+export const EXAMPLE_QUERY = `# Concert tickets: a worked example. Run the
+# steps top to bottom with ▶ (it asks which).
 #
 # Two tokens travel with your requests:
-# 1. The access token. SignUp (or signIn) answers an
-#    accessToken: put it in the Headers tab below as
+# 1. The access token. SignUp (or signIn)
+#    answers an accessToken: put it in the
+#    Headers tab below, as
 #    "Authorization": "Bearer <accessToken>".
 #    Every signed-in call needs it.
-# 2. The queue token. EnterQueue answers a token
-#    (qt_…): put it in Variables as "token" (for
-#    WatchQueue) and in Headers as "X-Queue-Token"
-#    (holding seats and paying need it once ACTIVE).
+# 2. The queue token. EnterQueue answers a
+#    token (qt_…): put it in Variables as
+#    "token" (for WatchQueue) and in Headers
+#    as "X-Queue-Token" (holding seats and
+#    paying need it once the ticket is ACTIVE).
 #
-# Queries and mutations go over HTTP with these
-# headers. A subscription goes over WebSocket
-# (graphql-transport-ws at /graphql): the IDE sends
-# the same headers as the socket's connectionParams,
+# Queries and mutations go over HTTP with
+# these headers. A subscription goes over
+# WebSocket (graphql-transport-ws, /graphql):
+# the IDE sends the same headers as the
+# socket's connectionParams,
 #   { "authorization": "Bearer …",
 #     "queueToken": "qt_…" }
 # which is what your own client must send.
 
-# Step 1: an account (e-mail, password: Variables).
+# Step 1: an account (e-mail and password
+# are in Variables).
 mutation SignUp($email: String!, $password: String!) {
   signUp(email: $email, password: $password) {
     accessToken
@@ -35,8 +39,8 @@ mutation SignUp($email: String!, $password: String!) {
   }
 }
 
-# Step 2: what is on sale. Copy a concert's id
-# into Variables as "concertId".
+# Step 2: what is on sale. Copy a concert's
+# id into Variables as "concertId".
 query Concerts {
   concerts {
     id
@@ -45,8 +49,9 @@ query Concerts {
   }
 }
 
-# Step 3: the line (needs Authorization). ACTIVE
-# at once if there is room, else WAITING, placed.
+# Step 3: the line (needs Authorization).
+# ACTIVE at once if there is room, else
+# WAITING with a place in line.
 mutation EnterQueue($concertId: ID!) {
   enterQueue(concertId: $concertId) {
     token
@@ -57,8 +62,8 @@ mutation EnterQueue($concertId: ID!) {
   }
 }
 
-# Step 4: the ticket, live: each change of status,
-# place or estimate, until EXPIRED.
+# Step 4: the ticket, live: each change of
+# status, place or estimate, until EXPIRED.
 subscription WatchQueue($token: String!) {
   queueStatusChanged(token: $token) {
     status

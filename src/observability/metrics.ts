@@ -19,7 +19,7 @@ export interface LineCounts {
   concertId: string;
   waiting: number;
   active: number;
-  /** The pre-queue (rule 16): 0 until the queue store's counts() reports it. */
+  /** The pre-queue (rule 16): 0 until the queue store reports it (see app.ts, readLine). */
   preQueue?: number;
 }
 
@@ -147,7 +147,7 @@ export class Metrics {
     });
     new Gauge({
       name: "queue_pre_queue",
-      help: "Tokens in the pre-queue before the opening (rule 16), per concert; 0 until the queue store counts it.",
+      help: "Tokens in the pre-queue before the opening (rule 16), per concert.",
       labelNames: ["concert"],
       registers,
       async collect() {
