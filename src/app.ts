@@ -16,6 +16,8 @@ import { QueueService } from "./services/queue/queue.service";
 import { QueuePolicies } from "./services/queue/queue-policy";
 import { QueueWatchers } from "./services/queue/queue-watchers";
 import { QueueTicker } from "./services/queue/queue-ticker";
+import { QueueStatsWatch } from "./services/queue/queue-stats-watch";
+import { SeatGradeService } from "./services/seat-grades";
 import { MemoryQueueStore } from "./services/queue/memory-queue-store";
 import { RedisQueueStore } from "./services/queue/redis-queue-store";
 import { ReservationService } from "./services/reservation.service";
@@ -92,7 +94,9 @@ export async function createApp(options: AppOptions): Promise<App> {
     idleSeconds: settings.queueWaitingIdleSeconds,
     enterPerSecond: settings.queueEnterPerSecond,
     metrics,
+    logger,
   });
+  const queueStats = new QueueStatsWatch(queue, logger);
   const queueUpdates = new QueueWatchers(queue, bus, logger);
   queueUpdates.onAdmissionPushed = (state) => metrics.admissionPushed((Date.now() - state.now) / 1000);
   const ticker = new QueueTicker(queue, queueStore, queueUpdates, logger);
@@ -119,6 +123,9 @@ export async function createApp(options: AppOptions): Promise<App> {
       maxPrice: settings.maxBalance,
       gate: queue,
       onDateAdded: (concertId) => queue.concertReopened(concertId),
+      ticketLimitPerUser: settings.ticketLimitPerUser,
+      everEntered: (concertId) => queue.everEntered(concertId),
+      onConcertChanged: (concertId) => queue.concertChanged(concertId),
     }),
     queue,
     queueUpdates,
@@ -126,6 +133,8 @@ export async function createApp(options: AppOptions): Promise<App> {
     payments: new PaymentService({ pool: db.pool, bus: seatBus, queue, logger, metrics }),
     wallet: new WalletService({ pool: db.pool, settings }),
     seats: new SeatService({ pool: db.pool, bus, queue, tokens: queueUpdates, maps: seatMaps }),
+    queueStats,
+    grades: new SeatGradeService({ pool: db.pool, bus, maxPrice: settings.maxBalance, logger }),
   };
   // The sweeper has connections of its own: under a rush every pooled
   // connection is busy with requests, and a hold must still end on time.
@@ -177,6 +186,7 @@ export async function createApp(options: AppOptions): Promise<App> {
       httpServer.closeIdleConnections();
       ticker.stop();
       queueUpdates.close();
+      queueStats.close();
       await ws.close();
       // In-flight requests get a moment to finish; after that their sockets are cut.
       const timer = setTimeout(() => httpServer.closeAllConnections(), DRAIN_MS);
@@ -186,6 +196,7 @@ export async function createApp(options: AppOptions): Promise<App> {
       await sweeper.stop();
       await sweeperPool.end();
       await policies.close();
+      await queue.close();
       seatMaps.close();
       await bus.close();
       redis?.disconnect();

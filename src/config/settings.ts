@@ -36,6 +36,8 @@ export interface Settings {
   signInFailuresPerAddressPerMinute: number;
   /** Failed sign-ins for one e-mail from all addresses together, per minute. Not in the contract. */
   signInFailuresPerEmailPerMinute: number;
+  /** Default ticketLimitPerUser of a new concert (v2, rule 19). */
+  ticketLimitPerUser: number;
 }
 
 export class SettingsError extends Error {}
@@ -65,6 +67,7 @@ const INTEGERS = {
   signInFailuresPerAddressPerMinute: ["SIGN_IN_FAILURES_PER_ADDRESS_PER_MINUTE", 30, 1, 1_000_000],
   signInFailuresPerEmailPerMinute: ["SIGN_IN_FAILURES_PER_EMAIL_PER_MINUTE", 100, 1, 1_000_000],
   metricsConcertLabels: ["METRICS_CONCERT_LABELS", 20, 0, 1_000],
+  ticketLimitPerUser: ["TICKET_LIMIT_PER_USER", 4, 1, 1_000],
 } as const satisfies Record<string, readonly [string, number, number, number]>;
 
 const LOG_LEVELS = ["debug", "info", "warn", "error", "silent"] as const;

@@ -7,6 +7,7 @@ import type { Actor } from "../auth/access-tokens";
 import type { Services } from "../services/services";
 import type { Availability, ConcertDateView } from "../services/concert.service";
 import type { PaymentView } from "../services/reservation.views";
+import type { SeatGradeView } from "../services/seat-grades";
 import type { DirectNext } from "./subscription-executor";
 
 export interface Context {
@@ -43,6 +44,7 @@ export class Loaders {
     availability?: DataLoader<string, Availability>;
     seatsOfReservation?: DataLoader<string, Awaited<ReturnType<Services["seats"]["seatsOfReservations"]>>[number]>;
     paymentOfReservation?: DataLoader<string, PaymentView>;
+    gradesOfDate?: DataLoader<string, SeatGradeView[]>;
   } = {};
 
   constructor(private readonly services: Services) {}
@@ -57,6 +59,10 @@ export class Loaders {
 
   get seatsOfReservation() {
     return (this.made.seatsOfReservation ??= new DataLoader((ids: readonly string[]) => this.services.seats.seatsOfReservations(ids)));
+  }
+
+  get gradesOfDate() {
+    return (this.made.gradesOfDate ??= new DataLoader((ids: readonly string[]) => this.services.grades.gradesOfDates(ids)));
   }
 
   get paymentOfReservation() {

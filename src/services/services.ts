@@ -8,6 +8,8 @@ import type { ReservationService } from "./reservation.service";
 import type { PaymentService } from "./payment.service";
 import type { WalletService } from "./wallet.service";
 import type { SeatService } from "./seat.service";
+import type { SeatGradeService } from "./seat-grades";
+import type { QueueStatsWatch } from "./queue/queue-stats-watch";
 
 export interface Services {
   tokens: AccessTokens;
@@ -20,4 +22,8 @@ export interface Services {
   payments: PaymentService;
   wallet: WalletService;
   seats: SeatService;
+  /** queueStatsChanged subscriptions held by this instance (rule 26). */
+  queueStats: QueueStatsWatch;
+  /** Seat grades (rule 20). */
+  grades: SeatGradeService;
 }

@@ -26,7 +26,8 @@ interface ConcertWatch {
 /** Tokens read and pushed at a time by the refresh. */
 const REFRESH_SLICE = 500;
 
-const keyOf = (t: QueueTicketView) => `${t.status}|${t.queuePosition}|${t.estimatedWaitSeconds}|${t.expiredReason}`;
+const keyOf = (t: QueueTicketView) =>
+  `${t.status}|${t.queuePosition}|${t.estimatedWaitSeconds}|${t.expiredReason}|${t.seatsLeft}`;
 
 export class QueueWatchers {
   private readonly concerts = new Map<string, ConcertWatch>();
@@ -117,7 +118,7 @@ export class QueueWatchers {
       }
       return;
     }
-    // Sold out: every token watched here has ended; read them to send their final ticket.
+    // Sold out (every token watched here has ended) or drawn (the pre-queue has its places): read them again.
     void this.refresh();
   }
 

@@ -10,8 +10,13 @@
 //   active   ZSET token -> session end ms (ACTIVE tokens; with a hold, at least its end + grace)
 //   users    HASH userId -> token         (one live token per user)
 //   admlog   ZSET token -> admitted ms    (admissions in the last second: the rate limit)
-//   meta     HASH soldout, soldoutSeq, admitted (count), rate, rateAt, rateCount
-//   t:<tok>  HASH u user, s status, q seq, a admitted ms, se session end, hu hold end, r reason
+//   meta     HASH soldout, soldoutSeq, admitted (count), rate, rateAt, rateCount,
+//            drawnFor (the commitment whose draw is done), drawnAt
+//   pqdraw   ZSET "<draw key hex>:<token>" -> 0 (the pre-queue: all scores 0, so
+//            the members sort by draw key; its tokens are in waiting too, by seq)
+//   adm60    HASH second % 60 -> "<second>:<admissions>" (admissions per second, last minute)
+//   t:<tok>  HASH u user, s status, q seq, a admitted ms, se session end, hu hold end, r reason,
+//            k draw key (pre-queue entries)
 
 const COMMON = `
 local p = KEYS[1]
@@ -37,15 +42,22 @@ local function statusOf(h)
   return s, (r or '')
 end
 
+-- a token still in the pre-queue (waiting for the opening draw): place 0
+local function inPreQueue(token, key)
+  return key and redis.call('ZSCORE', p .. 'pqdraw', key .. ':' .. token) ~= false
+end
+
 local function state(token, idleMs)
-  local h = redis.call('HMGET', p .. 't:' .. token, 'u', 's', 'q', 'r')
+  local h = redis.call('HMGET', p .. 't:' .. token, 'u', 's', 'q', 'r', 'k')
   if not h[1] then return false end
   local s, r = statusOf(h)
   if s == 'WAITING' then
     local rank = redis.call('ZRANK', p .. 'waiting', token)
     local seen = redis.call('ZSCORE', p .. 'seen', token)
     if not rank or not seen then return false end
-    return {token, h[1], s, rank + 1, tonumber(seen) + idleMs, '', now, rate()}
+    local place = rank + 1
+    if inPreQueue(token, h[5]) then place = 0 end
+    return {token, h[1], s, place, tonumber(seen) + idleMs, '', now, rate()}
   elseif s == 'ACTIVE' then
     -- the session's end: its own, or its hold's when that is later
     local e = redis.call('HMGET', p .. 't:' .. token, 'se', 'hu')
@@ -56,10 +68,11 @@ end
 
 local function expireOne(token, reason)
   local key = p .. 't:' .. token
-  local h = redis.call('HMGET', key, 'u', 's', 'q', 'r')
+  local h = redis.call('HMGET', key, 'u', 's', 'q', 'r', 'k')
   if not h[1] then return false end
   local s = statusOf(h)
   if s == 'EXPIRED' then return false end
+  if h[5] then redis.call('ZREM', p .. 'pqdraw', h[5] .. ':' .. token) end
   redis.call('ZREM', p .. 'waiting', token)
   redis.call('ZREM', p .. 'seen', token)
   redis.call('ZREM', p .. 'active', token)
@@ -69,10 +82,34 @@ local function expireOne(token, reason)
   return true
 end
 
+-- what an entry or a step was told of the opening and the pause (rules 16, 25)
+local gate = { opensAt = '', open = true }
+
+-- nobody is admitted while paused, before the opening, or while the pre-queue waits for its draw
+local function gated()
+  if not gate.open then return true end
+  if gate.opensAt ~= '' and now < tonumber(gate.opensAt) then return true end
+  return redis.call('EXISTS', p .. 'pqdraw') == 1
+end
+
+-- admissions per second over the last minute: 60 slots of "<second>:<count>"
+local function countAdmissions(n)
+  local sec = math.floor(now / 1000)
+  local slot = tostring(sec % 60)
+  local cur = redis.call('HGET', p .. 'adm60', slot)
+  local count = n
+  if cur then
+    local at, c = string.match(cur, '^(%d+):(%d+)$')
+    if tonumber(at) == sec then count = tonumber(c) + n end
+  end
+  redis.call('HSET', p .. 'adm60', slot, sec .. ':' .. count)
+end
+
 -- admits from the head of the line while there is room and the last second's
 -- admissions stay under the rate
 local function admit(maxActive, perSecond, sessionMs, idleMs)
   if redis.call('HGET', p .. 'meta', 'soldout') == '1' then return {} end
+  if gated() then return {} end
   redis.call('ZREMRANGEBYSCORE', p .. 'admlog', '-inf', now - 1000)
   local room = math.min(maxActive - redis.call('ZCARD', p .. 'active'), perSecond - redis.call('ZCARD', p .. 'admlog'))
   if room <= 0 then return {} end
@@ -87,15 +124,24 @@ local function admit(maxActive, perSecond, sessionMs, idleMs)
     redis.call('ZADD', p .. 'admlog', now, token)
     out[#out + 1] = state(token, idleMs)
   end
-  if #out > 0 then redis.call('HINCRBY', p .. 'meta', 'admitted', #out) end
+  if #out > 0 then
+    redis.call('HINCRBY', p .. 'meta', 'admitted', #out)
+    countAdmissions(#out)
+  end
   return out
 end
 `;
 
-/** KEYS: p, concert. ARGV: userId, newToken, maxActive, perSecond, sessionMs, idleMs */
+/**
+ * KEYS: p, concert. ARGV: userId, newToken, maxActive, perSecond, sessionMs, idleMs,
+ * opensAt ms or '', draw key or '', admission open (1/0). Before the opening a new
+ * token joins the pre-queue (its draw key in pqdraw).
+ */
 export const ENTER = `${COMMON}
 local userId, newToken = ARGV[1], ARGV[2]
 local maxActive, perSecond, sessionMs, idleMs = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local drawKey = ARGV[8] or ''
+gate.opensAt, gate.open = ARGV[7] or '', (ARGV[9] or '1') == '1'
 local existing = redis.call('HGET', p .. 'users', userId)
 if existing then
   redis.call('ZADD', p .. 'seen', 'XX', now, existing)
@@ -110,6 +156,10 @@ redis.call('EXPIRE', key, TOKEN_TTL)
 redis.call('ZADD', p .. 'waiting', seq, newToken)
 redis.call('ZADD', p .. 'seen', now, newToken)
 redis.call('HSET', p .. 'users', userId, newToken)
+if gate.opensAt ~= '' and drawKey ~= '' and now < tonumber(gate.opensAt) then
+  redis.call('HSET', key, 'k', drawKey)
+  redis.call('ZADD', p .. 'pqdraw', 0, drawKey .. ':' .. newToken)
+end
 local admitted = admit(maxActive, perSecond, sessionMs, idleMs)
 return {'OK', 1, state(newToken, idleMs), admitted}
 `;
@@ -130,7 +180,7 @@ local out = {}
 for i = 3, #ARGV do
   local token = ARGV[i]
   local st = false
-  local h = redis.call('HMGET', p .. 't:' .. token, 'u', 's', 'q', 'r')
+  local h = redis.call('HMGET', p .. 't:' .. token, 'u', 's', 'q', 'r', 'k')
   if h[1] then
     local s, r = h[2], h[4] or ''
     if s ~= 'EXPIRED' and tonumber(h[3]) <= so then s, r = 'EXPIRED', 'SOLD_OUT' end
@@ -145,7 +195,11 @@ for i = 3, #ARGV do
         local last = redis.call('ZSCORE', seen, token)
         if last then deadline = tonumber(last) + idleMs end
       end
-      if rank and deadline then st = {token, h[1], s, rank + 1, deadline, '', now, rt} end
+      if rank and deadline then
+        local place = rank + 1
+        if inPreQueue(token, h[5]) then place = 0 end
+        st = {token, h[1], s, place, deadline, '', now, rt}
+      end
     elseif s == 'ACTIVE' then
       if touch then redis.call('ZADD', seen, 'XX', now, token) end
       local e = redis.call('HMGET', p .. 't:' .. token, 'se', 'hu')
@@ -184,9 +238,10 @@ redis.call('ZADD', p .. 'active', 'XX', ends, ARGV[1])
 return 1
 `;
 
-/** KEYS: p, concert. ARGV: maxActive, perSecond, sessionMs, idleMs, batch */
+/** KEYS: p, concert. ARGV: maxActive, perSecond, sessionMs, idleMs, batch, opensAt ms or '', admission open (1/0) */
 export const TICK = `${COMMON}
 local maxActive, perSecond, sessionMs, idleMs, batch = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+gate.opensAt, gate.open = ARGV[6] or '', (ARGV[7] or '1') == '1'
 local expired = {}
 for _, token in ipairs(redis.call('ZRANGEBYSCORE', p .. 'active', '-inf', now, 'LIMIT', 0, batch)) do
   if expireOne(token, 'SESSION_TIMEOUT') then expired[#expired + 1] = state(token, idleMs) end
@@ -220,7 +275,7 @@ export const SOLD_OUT = `${COMMON}
 local seq = redis.call('GET', p .. 'seq') or '0'
 redis.call('HSET', p .. 'meta', 'soldout', '1', 'soldoutSeq', seq)
 -- UNLINK frees the sets in the background: no loop over the tokens here
-redis.call('UNLINK', p .. 'waiting', p .. 'seen', p .. 'active', p .. 'users', p .. 'admlog')
+redis.call('UNLINK', p .. 'waiting', p .. 'seen', p .. 'active', p .. 'users', p .. 'admlog', p .. 'pqdraw')
 return 1
 `;
 
@@ -229,4 +284,58 @@ export const FORGET = `
 local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
 if score and tonumber(score) < tonumber(ARGV[2]) then return redis.call('ZREM', KEYS[1], ARGV[1]) end
 return 0
+`;
+
+/**
+ * KEYS: p, concert. ARGV: commitment, opensAt ms or ''. The opening draw (rule
+ * 17) in one step: the pre-queue's tokens keep the set of entry numbers they
+ * hold in the line (all below any later entry's), handed out again in draw-key
+ * order, lowest key the lowest number. Once per commitment. Returns {1, n}
+ * when done here, {0, 0} when done before, {-1, 0} before the opening.
+ */
+export const DRAW = `${COMMON}
+local commitment, opensAt = ARGV[1], ARGV[2]
+if redis.call('HGET', p .. 'meta', 'drawnFor') == commitment then return {0, 0} end
+if opensAt ~= '' and now < tonumber(opensAt) then return {-1, 0} end
+local CHUNK = 4000
+local members = redis.call('ZRANGE', p .. 'pqdraw', 0, -1)
+local tokens = {}
+for i = 1, #members do tokens[i] = string.sub(members[i], 66) end
+local present, seqs = {}, {}
+for i = 1, #tokens, CHUNK do
+  local j = math.min(i + CHUNK - 1, #tokens)
+  local scores = redis.call('ZMSCORE', p .. 'waiting', unpack(tokens, i, j))
+  for k = 1, j - i + 1 do
+    if scores[k] then
+      present[#present + 1] = tokens[i + k - 1]
+      seqs[#seqs + 1] = tonumber(scores[k])
+    end
+  end
+end
+table.sort(seqs)
+local args = {}
+for i = 1, #present do
+  args[#args + 1] = seqs[i]
+  args[#args + 1] = present[i]
+  if #args >= 2 * CHUNK then
+    redis.call('ZADD', p .. 'waiting', 'XX', unpack(args))
+    args = {}
+  end
+end
+if #args > 0 then redis.call('ZADD', p .. 'waiting', 'XX', unpack(args)) end
+redis.call('DEL', p .. 'pqdraw')
+redis.call('HSET', p .. 'meta', 'drawnFor', commitment, 'drawnAt', now)
+return {1, #present}
+`;
+
+/** KEYS: p, concert. The line's numbers: waiting, active, pre-queue, admissions in the last 60 s. */
+export const STATS = `${COMMON}
+local sec = math.floor(now / 1000)
+local admitted = 0
+local slots = redis.call('HVALS', p .. 'adm60')
+for i = 1, #slots do
+  local at, c = string.match(slots[i], '^(%d+):(%d+)$')
+  if at and tonumber(at) > sec - 60 then admitted = admitted + tonumber(c) end
+end
+return {redis.call('ZCARD', p .. 'waiting'), redis.call('ZCARD', p .. 'active'), redis.call('ZCARD', p .. 'pqdraw'), admitted}
 `;

@@ -1,8 +1,8 @@
 // The queue store on Redis: any number of instances share it.
 import type Redis from "ioredis";
 import type { QueueExpiry, QueueStatus } from "./queue.types";
-import type { EnterResult, QueuePolicyValues, QueueStore, TickResult, TokenState } from "./queue-store";
-import { ENTER, EXPIRE, FORGET, READ, SET_HOLD, SOLD_OUT, TICK } from "./redis-queue-scripts";
+import type { DrawResult, EnterResult, Opening, QueueCounts, QueuePolicyValues, QueueStore, TickResult, TokenState } from "./queue-store";
+import { DRAW, ENTER, EXPIRE, FORGET, READ, SET_HOLD, SOLD_OUT, STATS, TICK } from "./redis-queue-scripts";
 
 /** How long after its hold's end a session may outlive it, so HOLD_TIMEOUT (not SESSION_TIMEOUT) ends it. */
 export const HOLD_GRACE_MS = 5_000;
@@ -44,13 +44,23 @@ export class RedisQueueStore implements QueueStore {
     define("qSetHold", SET_HOLD);
     define("qTick", TICK);
     define("qSoldOut", SOLD_OUT);
+    define("qDraw", DRAW);
+    define("qStats", STATS);
     redis.defineCommand("qForget", { numberOfKeys: 1, lua: FORGET });
   }
 
-  async enter(concertId: string, userId: string, newToken: string, policy: QueuePolicyValues, idleSeconds: number): Promise<EnterResult> {
+  async enter(
+    concertId: string,
+    userId: string,
+    newToken: string,
+    policy: QueuePolicyValues,
+    idleSeconds: number,
+    opening?: Opening,
+  ): Promise<EnterResult> {
     const r = await this.call<unknown[]>("qEnter", 
       prefix(concertId), concertId, userId, newToken,
       policy.maxActiveUsers, policy.admitPerSecond, policy.activeSessionSeconds * 1000, idleSeconds * 1000,
+      opening?.opensAt ?? "", opening?.drawKey ?? "", policy.admissionOpen === false ? 0 : 1,
     );
     if (r[0] === "SOLD_OUT") return { soldOut: true };
     const created = r[1] === 1;
@@ -84,10 +94,11 @@ export class RedisQueueStore implements QueueStore {
     await this.call<number>("qSetHold", prefix(concertId), concertId, token, untilMs === null ? "" : untilMs, HOLD_GRACE_MS);
   }
 
-  async tick(concertId: string, policy: QueuePolicyValues, idleSeconds: number): Promise<TickResult> {
+  async tick(concertId: string, policy: QueuePolicyValues, idleSeconds: number, opening?: Opening): Promise<TickResult> {
     const [admitted, expired, waiting, active] = await this.call<[Raw[], Raw[], number, number]>("qTick", 
       prefix(concertId), concertId,
       policy.maxActiveUsers, policy.admitPerSecond, policy.activeSessionSeconds * 1000, idleSeconds * 1000, TICK_BATCH,
+      opening?.opensAt ?? "", policy.admissionOpen === false ? 0 : 1,
     );
     return {
       admitted: admitted.map((x) => toState(x, concertId)!),
@@ -109,6 +120,21 @@ export class RedisQueueStore implements QueueStore {
     const p = prefix(concertId);
     const [waiting, active] = await Promise.all([this.redis.zcard(`${p}waiting`), this.redis.zcard(`${p}active`)]);
     return { waiting, active };
+  }
+
+  async draw(concertId: string, commitment: string, opensAt: number | null): Promise<DrawResult | null> {
+    const [outcome, ordered] = await this.call<[number, number]>("qDraw", prefix(concertId), concertId, commitment, opensAt ?? "");
+    if (outcome === -1) return null;
+    return { done: outcome === 1, ordered: Number(ordered) };
+  }
+
+  async everEntered(concertId: string): Promise<boolean> {
+    return (await this.redis.exists(`${prefix(concertId)}seq`)) === 1;
+  }
+
+  async stats(concertId: string): Promise<QueueCounts> {
+    const [waiting, active, preQueue, admittedLastMinute] = await this.call<number[]>("qStats", prefix(concertId), concertId);
+    return { waiting, active, preQueue, admittedLastMinute };
   }
 
   async concerts(): Promise<string[]> {
