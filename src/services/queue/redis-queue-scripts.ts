@@ -11,9 +11,13 @@
 //   users    HASH userId -> token         (one live token per user)
 //   admlog   ZSET token -> admitted ms    (admissions in the last second: the rate limit)
 //   meta     HASH soldout, soldoutSeq, admitted (count), rate, rateAt, rateCount,
-//            drawnFor (the commitment whose draw is done), drawnAt
-//   pqdraw   ZSET "<draw key hex>:<token>" -> 0 (the pre-queue: all scores 0, so
-//            the members sort by draw key; its tokens are in waiting too, by seq)
+//            drawn (1: pqdraw is the head of the line), drawnFor (that draw's commitment), drawnAt
+//   pqdraw   ZSET "<draw key hex>:<token>" -> 0: the pre-queue (rules 16, 17). All
+//            scores are 0, so the members sort by draw key: the set is kept in
+//            draw order from the first entry on, and the draw at the opening
+//            only makes that order count (meta drawn = 1). From then on it is
+//            the head of the line: its tokens are admitted before any in
+//            waiting (the later entries), and a place there is its rank + 1.
 //   adm60    HASH second % 60 -> "<second>:<admissions>" (admissions per second, last minute)
 //   t:<tok>  HASH u user, s status, q seq, a admitted ms, se session end, hu hold end, r reason,
 //            k draw key (pre-queue entries)
@@ -42,9 +46,23 @@ local function statusOf(h)
   return s, (r or '')
 end
 
--- a token still in the pre-queue (waiting for the opening draw): place 0
-local function inPreQueue(token, key)
-  return key and redis.call('ZSCORE', p .. 'pqdraw', key .. ':' .. token) ~= false
+local function drawn()
+  return redis.call('HGET', p .. 'meta', 'drawn') == '1'
+end
+
+-- the place of a WAITING token: in pqdraw, 0 before the draw and its rank + 1
+-- after; in waiting, behind every token of pqdraw. False: in neither.
+local function placeOf(token, key, isDrawn, preCount)
+  if key then
+    local pr = redis.call('ZRANK', p .. 'pqdraw', key .. ':' .. token)
+    if pr then
+      if isDrawn then return pr + 1 end
+      return 0
+    end
+  end
+  local rank = redis.call('ZRANK', p .. 'waiting', token)
+  if not rank then return false end
+  return preCount + rank + 1
 end
 
 local function state(token, idleMs)
@@ -52,11 +70,9 @@ local function state(token, idleMs)
   if not h[1] then return false end
   local s, r = statusOf(h)
   if s == 'WAITING' then
-    local rank = redis.call('ZRANK', p .. 'waiting', token)
+    local place = placeOf(token, h[5], drawn(), redis.call('ZCARD', p .. 'pqdraw'))
     local seen = redis.call('ZSCORE', p .. 'seen', token)
-    if not rank or not seen then return false end
-    local place = rank + 1
-    if inPreQueue(token, h[5]) then place = 0 end
+    if not place or not seen then return false end
     return {token, h[1], s, place, tonumber(seen) + idleMs, '', now, rate()}
   elseif s == 'ACTIVE' then
     -- the session's end: its own, or its hold's when that is later
@@ -89,7 +105,7 @@ local gate = { opensAt = '', open = true }
 local function gated()
   if not gate.open then return true end
   if gate.opensAt ~= '' and now < tonumber(gate.opensAt) then return true end
-  return redis.call('EXISTS', p .. 'pqdraw') == 1
+  return redis.call('EXISTS', p .. 'pqdraw') == 1 and not drawn()
 end
 
 -- admissions per second over the last minute: 60 slots of "<second>:<count>"
@@ -113,10 +129,18 @@ local function admit(maxActive, perSecond, sessionMs, idleMs)
   redis.call('ZREMRANGEBYSCORE', p .. 'admlog', '-inf', now - 1000)
   local room = math.min(maxActive - redis.call('ZCARD', p .. 'active'), perSecond - redis.call('ZCARD', p .. 'admlog'))
   if room <= 0 then return {} end
-  local popped = redis.call('ZPOPMIN', p .. 'waiting', room)
+  -- the drawn pre-queue first (its members are "<key>:<token>"), then the later entries
+  local popped = {}
+  for i, member in ipairs(redis.call('ZPOPMIN', p .. 'pqdraw', room)) do
+    if i % 2 == 1 then popped[#popped + 1] = string.sub(member, 66) end
+  end
+  if #popped < room then
+    for i, member in ipairs(redis.call('ZPOPMIN', p .. 'waiting', room - #popped)) do
+      if i % 2 == 1 then popped[#popped + 1] = member end
+    end
+  end
   local out = {}
-  for i = 1, #popped, 2 do
-    local token = popped[i]
+  for _, token in ipairs(popped) do
     local ends = now + sessionMs
     redis.call('HSET', p .. 't:' .. token, 's', 'ACTIVE', 'se', ends, 'a', now)
     redis.call('ZADD', p .. 'active', ends, token)
@@ -153,13 +177,16 @@ local seq = redis.call('INCR', p .. 'seq')
 local key = p .. 't:' .. newToken
 redis.call('HSET', key, 'u', userId, 's', 'WAITING', 'q', seq)
 redis.call('EXPIRE', key, TOKEN_TTL)
-redis.call('ZADD', p .. 'waiting', seq, newToken)
-redis.call('ZADD', p .. 'seen', now, newToken)
-redis.call('HSET', p .. 'users', userId, newToken)
 if gate.opensAt ~= '' and drawKey ~= '' and now < tonumber(gate.opensAt) then
+  -- the pre-queue; a new one only ever starts with nobody in line (rule 16)
   redis.call('HSET', key, 'k', drawKey)
   redis.call('ZADD', p .. 'pqdraw', 0, drawKey .. ':' .. newToken)
+  redis.call('HDEL', p .. 'meta', 'drawn')
+else
+  redis.call('ZADD', p .. 'waiting', seq, newToken)
 end
+redis.call('ZADD', p .. 'seen', now, newToken)
+redis.call('HSET', p .. 'users', userId, newToken)
 local admitted = admit(maxActive, perSecond, sessionMs, idleMs)
 return {'OK', 1, state(newToken, idleMs), admitted}
 `;
@@ -175,6 +202,7 @@ return {'OK', 1, state(newToken, idleMs), admitted}
 export const READ = `${COMMON}
 local idleMs, touch = tonumber(ARGV[1]), ARGV[2] == '1'
 local so, rt = soldoutSeq(), rate()
+local isDrawn, preCount = drawn(), redis.call('ZCARD', p .. 'pqdraw')
 local waiting, seen = p .. 'waiting', p .. 'seen'
 local out = {}
 for i = 3, #ARGV do
@@ -186,7 +214,7 @@ for i = 3, #ARGV do
     if s ~= 'EXPIRED' and tonumber(h[3]) <= so then s, r = 'EXPIRED', 'SOLD_OUT' end
     if s == 'WAITING' then
       -- waiting and seen hold the same tokens (every script adds and removes both)
-      local rank = redis.call('ZRANK', waiting, token)
+      local place = placeOf(token, h[5], isDrawn, preCount)
       local deadline = false
       if touch then
         redis.call('ZADD', seen, 'XX', now, token)
@@ -195,11 +223,7 @@ for i = 3, #ARGV do
         local last = redis.call('ZSCORE', seen, token)
         if last then deadline = tonumber(last) + idleMs end
       end
-      if rank and deadline then
-        local place = rank + 1
-        if inPreQueue(token, h[5]) then place = 0 end
-        st = {token, h[1], s, place, deadline, '', now, rt}
-      end
+      if place and deadline then st = {token, h[1], s, place, deadline, '', now, rt} end
     elseif s == 'ACTIVE' then
       if touch then redis.call('ZADD', seen, 'XX', now, token) end
       local e = redis.call('HMGET', p .. 't:' .. token, 'se', 'hu')
@@ -267,7 +291,7 @@ elseif now - at >= 2000 then
   if r then redis.call('HSET', p .. 'meta', 'rate', tostring(r)) end
   redis.call('HSET', p .. 'meta', 'rateAt', now, 'rateCount', total)
 end
-return {admitted, expired, redis.call('ZCARD', p .. 'waiting'), redis.call('ZCARD', p .. 'active')}
+return {admitted, expired, redis.call('ZCARD', p .. 'waiting') + redis.call('ZCARD', p .. 'pqdraw'), redis.call('ZCARD', p .. 'active')}
 `;
 
 /** KEYS: p, concert. Every live token ends SOLD_OUT at once: tokens up to the current seq count as sold out. */
@@ -288,44 +312,17 @@ return 0
 
 /**
  * KEYS: p, concert. ARGV: commitment, opensAt ms or ''. The opening draw (rule
- * 17) in one step: the pre-queue's tokens keep the set of entry numbers they
- * hold in the line (all below any later entry's), handed out again in draw-key
- * order, lowest key the lowest number. Once per commitment. Returns {1, n}
- * when done here, {0, 0} when done before, {-1, 0} before the opening.
+ * 17): pqdraw is already in draw-key order (see the keys above), so the draw is
+ * one flag, whatever the pre-queue's size: from now on pqdraw is the head of
+ * the line. Once per commitment. Returns {1, n} when done here, {0, 0} when
+ * done before, {-1, 0} before the opening.
  */
 export const DRAW = `${COMMON}
 local commitment, opensAt = ARGV[1], ARGV[2]
 if redis.call('HGET', p .. 'meta', 'drawnFor') == commitment then return {0, 0} end
 if opensAt ~= '' and now < tonumber(opensAt) then return {-1, 0} end
-local CHUNK = 4000
-local members = redis.call('ZRANGE', p .. 'pqdraw', 0, -1)
-local tokens = {}
-for i = 1, #members do tokens[i] = string.sub(members[i], 66) end
-local present, seqs = {}, {}
-for i = 1, #tokens, CHUNK do
-  local j = math.min(i + CHUNK - 1, #tokens)
-  local scores = redis.call('ZMSCORE', p .. 'waiting', unpack(tokens, i, j))
-  for k = 1, j - i + 1 do
-    if scores[k] then
-      present[#present + 1] = tokens[i + k - 1]
-      seqs[#seqs + 1] = tonumber(scores[k])
-    end
-  end
-end
-table.sort(seqs)
-local args = {}
-for i = 1, #present do
-  args[#args + 1] = seqs[i]
-  args[#args + 1] = present[i]
-  if #args >= 2 * CHUNK then
-    redis.call('ZADD', p .. 'waiting', 'XX', unpack(args))
-    args = {}
-  end
-end
-if #args > 0 then redis.call('ZADD', p .. 'waiting', 'XX', unpack(args)) end
-redis.call('DEL', p .. 'pqdraw')
-redis.call('HSET', p .. 'meta', 'drawnFor', commitment, 'drawnAt', now)
-return {1, #present}
+redis.call('HSET', p .. 'meta', 'drawn', '1', 'drawnFor', commitment, 'drawnAt', now)
+return {1, redis.call('ZCARD', p .. 'pqdraw')}
 `;
 
 /** KEYS: p, concert. The line's numbers: waiting, active, pre-queue, admissions in the last 60 s. */
@@ -337,5 +334,8 @@ for i = 1, #slots do
   local at, c = string.match(slots[i], '^(%d+):(%d+)$')
   if at and tonumber(at) > sec - 60 then admitted = admitted + tonumber(c) end
 end
-return {redis.call('ZCARD', p .. 'waiting'), redis.call('ZCARD', p .. 'active'), redis.call('ZCARD', p .. 'pqdraw'), admitted}
+local pre = redis.call('ZCARD', p .. 'pqdraw')
+local preQueue = pre
+if drawn() then preQueue = 0 end
+return {redis.call('ZCARD', p .. 'waiting') + pre, redis.call('ZCARD', p .. 'active'), preQueue, admitted}
 `;

@@ -118,8 +118,12 @@ export class RedisQueueStore implements QueueStore {
 
   async counts(concertId: string) {
     const p = prefix(concertId);
-    const [waiting, active] = await Promise.all([this.redis.zcard(`${p}waiting`), this.redis.zcard(`${p}active`)]);
-    return { waiting, active };
+    const [waiting, pre, active] = await Promise.all([
+      this.redis.zcard(`${p}waiting`),
+      this.redis.zcard(`${p}pqdraw`),
+      this.redis.zcard(`${p}active`),
+    ]);
+    return { waiting: waiting + pre, active };
   }
 
   async draw(concertId: string, commitment: string, opensAt: number | null): Promise<DrawResult | null> {
