@@ -251,9 +251,10 @@ export class MemoryQueueStore implements QueueStore {
     const q = this.queue(concertId);
     if (q.drawnFor === commitment) return { done: false, ordered: 0 };
     if (opensAt !== null && Date.now() < opensAt) return null;
-    const entries = [...q.preQueue].map(([token, key]) => ({ token, member: `${key}:${token}`, t: q.tokens.get(token)! }));
-    const seqs = entries.map((e) => e.t.seq).sort((a, b) => a - b);
-    entries.sort((a, b) => (a.member < b.member ? -1 : a.member > b.member ? 1 : 0));
+    // Keys are unique (one live token per user, one key per user): sorting by key alone is the draw order.
+    const entries = [...q.preQueue].map(([token, key]) => ({ token, key, t: q.tokens.get(token)! }));
+    const seqs = Float64Array.from(entries, (e) => e.t.seq).sort();
+    entries.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     entries.forEach((e, i) => {
       e.t.seq = seqs[i];
       q.bySeq.set(seqs[i], e.token);
