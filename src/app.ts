@@ -3,7 +3,8 @@
 // them on as plain arguments. Tests and the benchmark build instances here too.
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import Redis from "ioredis";
+import type Redis from "ioredis";
+import type { Cluster } from "ioredis";
 import type { Settings } from "./config/settings";
 import { createDatabase, createPool, type Database } from "./db/database";
 import { createAccessTokens, loadOrCreateSecret } from "./auth/access-tokens";
@@ -18,6 +19,11 @@ import { QueueWatchers } from "./services/queue/queue-watchers";
 import { QueueTicker } from "./services/queue/queue-ticker";
 import { MemoryQueueStore } from "./services/queue/memory-queue-store";
 import { RedisQueueStore } from "./services/queue/redis-queue-store";
+import { DurableQueueStore } from "./services/queue/durable-queue-store";
+import { QueueJournal } from "./services/queue/queue-journal";
+import { LineKeeper } from "./services/queue/queue-rebuild";
+import { connectRedis, redisAnswers, waitUntilReady, type RedisClient } from "./redis/redis-client";
+import { createShardedEventBus } from "./pubsub/sharded-event-bus";
 import { ReservationService } from "./services/reservation.service";
 import { PaymentService } from "./services/payment.service";
 import { WalletService } from "./services/wallet.service";
@@ -48,7 +54,7 @@ export interface App {
   services: Services;
   db: Database;
   bus: EventBus;
-  redis?: Redis;
+  redis?: RedisClient;
   httpServer: Server;
   logger: Logger;
   listen(port?: number, host?: string): Promise<{ url: string; port: number }>;
@@ -65,15 +71,31 @@ export async function createApp(options: AppOptions): Promise<App> {
   const db = createDatabase(options.databaseUrl, settings.databasePoolSize);
   instrumentPool(db.pool, "main", metrics);
 
-  const connectRedis = settings.redisUrl
-    ? () => instrumentRedis(new Redis(settings.redisUrl!, { maxRetriesPerRequest: 2, enableAutoPipelining: true }), metrics)
-    : undefined;
-  const redis = connectRedis?.();
-  const bus = connectRedis ? createRedisEventBus(connectRedis) : createMemoryEventBus();
+  // Redis (REDIS_URL) or a Redis Cluster (REDIS_CLUSTER_NODES), set to fail fast (src/redis/redis-client.ts).
+  const redisTarget = settings.redisClusterNodes
+    ? { clusterNodes: settings.redisClusterNodes }
+    : settings.redisUrl
+      ? { url: settings.redisUrl }
+      : undefined;
+  const openRedis = (role: "commands" | "subscriber" = "commands") => instrumentRedis(connectRedis(redisTarget!, role), metrics);
+  const redis = redisTarget ? openRedis() : undefined;
+  const bus = !redisTarget
+    ? createMemoryEventBus()
+    : redisTarget.clusterNodes
+      ? createShardedEventBus(openRedis() as Cluster, openRedis("subscriber") as Cluster)
+      : createRedisEventBus((role) => openRedis(role) as Redis);
   const limiter = redis ? createRedisRateLimiter(redis) : createMemoryRateLimiter();
+  if (redis && !(await waitUntilReady(redis, 3_000))) logger.warn("Redis does not answer yet; the queue answers SERVICE_UNAVAILABLE until it does");
 
   const tokens = createAccessTokens(loadOrCreateSecret(settings.jwtSecret, settings.dataDir), settings.accessTokenSeconds);
-  const queueStore = redis ? new RedisQueueStore(redis) : new MemoryQueueStore();
+  // With Redis, the line is journaled in PostgreSQL and rebuilt from it when
+  // Redis loses it (rule 27); the journal has connections of its own.
+  const journalPool = redis ? instrumentPool(QueueJournal.createPool(options.databaseUrl, 3), "journal", metrics) : undefined;
+  const keeper = redis && journalPool ? new LineKeeper(redis, journalPool, logger) : undefined;
+  const queueStore =
+    redis && journalPool && keeper
+      ? new DurableQueueStore(new RedisQueueStore(redis, { guarded: true }), new QueueJournal(journalPool), keeper, journalPool)
+      : new MemoryQueueStore();
   const policies = new QueuePolicies(
     db.prisma,
     {
@@ -150,8 +172,12 @@ export async function createApp(options: AppOptions): Promise<App> {
   );
   const ready = async () => {
     const checks: Record<string, boolean> = {};
-    checks.database = await db.pool.query("SELECT 1").then(() => true, () => false);
-    if (redis) checks.redis = await redis.ping().then((r) => r === "PONG", () => false);
+    const [database, redisUp] = await Promise.all([
+      db.pool.query("SELECT 1").then(() => true, () => false),
+      redis ? redisAnswers(redis) : Promise.resolve(true),
+    ]);
+    checks.database = database;
+    if (redis) checks.redis = redisUp;
     return checks;
   };
   const httpServer = createServer(
@@ -169,6 +195,7 @@ export async function createApp(options: AppOptions): Promise<App> {
   const ws = attachGraphqlWs({ httpServer, schema, services, guard, logger, metrics });
   ticker.start();
   sweeper.start();
+  keeper?.start();
 
   let closing: Promise<void> | undefined;
   const close = () => {
@@ -187,6 +214,8 @@ export async function createApp(options: AppOptions): Promise<App> {
       await sweeperPool.end();
       await policies.close();
       seatMaps.close();
+      await queueStore.close();
+      await journalPool?.end();
       await bus.close();
       redis?.disconnect();
       await db.close();

@@ -1,6 +1,7 @@
 // Every setting of the contract, read from the environment once at start.
 // A bad value stops the start with one message that names every bad variable.
 import { config as loadDotenv } from "dotenv";
+import { parseClusterNodes } from "../redis/redis-client";
 
 export interface Settings {
   port: number;
@@ -36,6 +37,8 @@ export interface Settings {
   signInFailuresPerAddressPerMinute: number;
   /** Failed sign-ins for one e-mail from all addresses together, per minute. Not in the contract. */
   signInFailuresPerEmailPerMinute: number;
+  /** REDIS_CLUSTER_NODES (rule 28): some nodes of a Redis Cluster, instead of REDIS_URL. */
+  redisClusterNodes: { host: string; port: number }[] | undefined;
 }
 
 export class SettingsError extends Error {}
@@ -103,6 +106,18 @@ export function loadSettings(env: Env = process.env): Settings {
   if ((adminEmail === undefined) !== (adminPassword === undefined)) {
     problems.push("ADMIN_EMAIL and ADMIN_PASSWORD must be set together");
   }
+  let redisClusterNodes: Settings["redisClusterNodes"];
+  const clusterText = text("REDIS_CLUSTER_NODES");
+  if (clusterText) {
+    try {
+      const nodes = parseClusterNodes(clusterText);
+      if (nodes.length === 0) throw new Error("no node");
+      redisClusterNodes = nodes;
+    } catch (error) {
+      problems.push(`REDIS_CLUSTER_NODES must be host:port,host:port,… (${(error as Error).message})`);
+    }
+    if (redisUrl) problems.push("REDIS_URL and REDIS_CLUSTER_NODES must not both be set");
+  }
   if (ints.maxCharge > ints.maxBalance) problems.push("MAX_CHARGE must not exceed MAX_BALANCE");
   const logLevel = (text("LOG_LEVEL") ?? "info") as Settings["logLevel"];
   if (!LOG_LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}`);
@@ -118,5 +133,6 @@ export function loadSettings(env: Env = process.env): Settings {
     adminPassword,
     dataDir: text("DATA_DIR") ?? "./data",
     logLevel,
+    redisClusterNodes,
   };
 }

@@ -10,14 +10,19 @@ export interface Database {
   close(): Promise<void>;
 }
 
+/** How long a request waits for a connection (a stopped PostgreSQL refuses at once; an overloaded pool waits). */
+export const CONNECT_TIMEOUT_MS = 900;
+
 /** A pg pool that survives its connections being lost. */
 export function createPool(url: string, max: number): Pool {
   const pool = new Pool({
     connectionString: url,
     max,
     // A connection that cannot be had within this time means the database is
-    // overloaded or gone: fail the request instead of queueing forever.
-    connectionTimeoutMillis: 10_000,
+    // overloaded or gone: fail the request (SERVICE_UNAVAILABLE, rule 27: within
+    // a second) instead of queueing.
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    keepAlive: true,
     idleTimeoutMillis: 30_000,
   });
   // A connection that loses its server (a restart, an admin's kill) emits

@@ -22,6 +22,7 @@ export const ERROR_CODES = [
   "INSUFFICIENT_BALANCE",
   "BALANCE_LIMIT",
   "RATE_LIMITED",
+  "SERVICE_UNAVAILABLE",
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -46,7 +46,9 @@ async function route(deps: RouteDeps, req: IncomingMessage, res: ServerResponse,
   if (path === "/readyz") {
     const checks = await deps.ready();
     const ok = Object.values(checks).every(Boolean);
-    return sendJson(res, ok ? 200 : 503, { status: ok ? "ready" : "not ready", checks });
+    // `down` names what does not answer (rule 27).
+    const down = Object.keys(checks).filter((name) => !checks[name]);
+    return sendJson(res, ok ? 200 : 503, { status: ok ? "ready" : "not ready", checks, down });
   }
   if (path === "/metrics") {
     const text = await deps.metrics();

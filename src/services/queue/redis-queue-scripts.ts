@@ -15,7 +15,7 @@
 
 const COMMON = `
 local p = KEYS[1]
-local concert = KEYS[2]
+local concert = string.sub(KEYS[2], 2, -2) -- KEYS[2] is "{<concertId>}": one slot with p
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local TOKEN_TTL = 172800
@@ -92,7 +92,7 @@ local function admit(maxActive, perSecond, sessionMs, idleMs)
 end
 `;
 
-/** KEYS: p, concert. ARGV: userId, newToken, maxActive, perSecond, sessionMs, idleMs */
+/** KEYS: p, concert. ARGV: userId, newToken, maxActive, perSecond, sessionMs, idleMs. The new token's seq is the fifth reply. */
 export const ENTER = `${COMMON}
 local userId, newToken = ARGV[1], ARGV[2]
 local maxActive, perSecond, sessionMs, idleMs = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
@@ -111,7 +111,7 @@ redis.call('ZADD', p .. 'waiting', seq, newToken)
 redis.call('ZADD', p .. 'seen', now, newToken)
 redis.call('HSET', p .. 'users', userId, newToken)
 local admitted = admit(maxActive, perSecond, sessionMs, idleMs)
-return {'OK', 1, state(newToken, idleMs), admitted}
+return {'OK', 1, state(newToken, idleMs), admitted, seq}
 `;
 
 /**

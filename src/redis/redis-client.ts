@@ -1,0 +1,109 @@
+// The Redis connections of one instance: a plain Redis (REDIS_URL) or a Redis
+// Cluster (REDIS_CLUSTER_NODES, rule 28), both set to fail fast (rule 27). A
+// command never waits in an offline queue and is never sent again after a
+// reconnect: while Redis does not answer, it fails at once (or after
+// COMMAND_TIMEOUT_MS), the caller answers SERVICE_UNAVAILABLE, and nothing is
+// done later behind the client's back. The clients reconnect by themselves.
+import Redis, { Cluster, type ClusterNode, type RedisOptions } from "ioredis";
+
+/** A command that has had no answer for this long fails (Redis hung, or a network that drops packets). */
+export const COMMAND_TIMEOUT_MS = 800;
+const CONNECT_TIMEOUT_MS = 1_000;
+
+export type RedisClient = Redis | Cluster;
+
+export interface RedisTarget {
+  url?: string;
+  clusterNodes?: ClusterNode[];
+}
+
+const failFast: RedisOptions = {
+  enableOfflineQueue: false,
+  // 0: a connection that closes rejects what it had in flight at once
+  // (ioredis's MaxRetriesPerRequestError) instead of resending it later.
+  maxRetriesPerRequest: 0,
+  autoResendUnfulfilledCommands: false,
+  commandTimeout: COMMAND_TIMEOUT_MS,
+  connectTimeout: CONNECT_TIMEOUT_MS,
+  // Reconnect quickly and for ever: the outage ends when Redis answers again.
+  retryStrategy: (attempt) => Math.min(50 * attempt, 500),
+};
+
+/** A subscriber waits for its reconnection instead: (re)subscribing is not an operation a client waits on. */
+const patient: RedisOptions = {
+  maxRetriesPerRequest: null,
+  connectTimeout: CONNECT_TIMEOUT_MS,
+  retryStrategy: (attempt) => Math.min(50 * attempt, 500),
+};
+
+/** "host:port,host:port" into cluster nodes (throws on a malformed entry). */
+export function parseClusterNodes(text: string): { host: string; port: number }[] {
+  return text
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((entry) => {
+      const m = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(entry);
+      if (!m) throw new Error(`"${entry}" is not host:port`);
+      return { host: m[1].replace(/^\[|\]$/g, ""), port: Number(m[2]) };
+    });
+}
+
+/**
+ * A new connection (each subscriber needs its own). `role` "subscriber" makes
+ * one that waits for its reconnection; on a cluster it subscribes per shard
+ * (SSUBSCRIBE) to the master that owns each channel's slot.
+ */
+export function connectRedis(target: RedisTarget, role: "commands" | "subscriber" = "commands"): RedisClient {
+  const options = role === "commands" ? { ...failFast, enableAutoPipelining: true } : patient;
+  const client: RedisClient = target.clusterNodes
+    ? new Cluster(target.clusterNodes, {
+        redisOptions: options,
+        enableOfflineQueue: role !== "commands",
+        enableAutoPipelining: role === "commands",
+        scaleReads: "master",
+        // A failover (cluster-node-timeout plus an election) answers CLUSTERDOWN or
+        // refuses connections for a moment: retry briefly, then fail fast.
+        retryDelayOnFailover: 100,
+        retryDelayOnClusterDown: 100,
+        retryDelayOnTryAgain: 100,
+        maxRedirections: role === "commands" ? 6 : 16,
+        clusterRetryStrategy: (attempt) => Math.min(100 * attempt, 1_000),
+        slotsRefreshTimeout: CONNECT_TIMEOUT_MS,
+        shardedSubscribers: role === "subscriber",
+      })
+    : new Redis(target.url!, options);
+  // Failures reach the callers of each command; the connection's own "error"
+  // events (refused, reset) must not end the process. Readiness reports them.
+  client.on("error", () => undefined);
+  client.on("node error", () => undefined);
+  return client;
+}
+
+/** Resolves once the client is ready, or after `ms` (the service starts anyway and answers SERVICE_UNAVAILABLE meanwhile). */
+export function waitUntilReady(client: RedisClient, ms: number): Promise<boolean> {
+  if (client.status === "ready") return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const done = (ok: boolean) => {
+      clearTimeout(timer);
+      client.off("ready", onReady);
+      resolve(ok);
+    };
+    const onReady = () => done(true);
+    const timer = setTimeout(() => done(false), ms);
+    client.once("ready", onReady);
+  });
+}
+
+/** Whether Redis answers now (a cluster: whether it reports itself whole), within the command timeout. */
+export async function redisAnswers(client: RedisClient): Promise<boolean> {
+  try {
+    if (client instanceof Cluster) {
+      const info = await client.cluster("INFO");
+      return /cluster_state:ok/.test(String(info));
+    }
+    return (await client.ping()) === "PONG";
+  } catch {
+    return false;
+  }
+}
