@@ -38,6 +38,8 @@ const MESSAGES = [
   /Failed to refresh slots cache/i,
   /None of startup nodes is available/i,
   /Cluster isn't ready/i,
+  /Too many Cluster redirections/i,
+  /Cluster is ended/i,
   /^(CLUSTERDOWN|TRYAGAIN|LOADING|MASTERDOWN|READONLY)\b/,
 ];
 
@@ -45,7 +47,7 @@ const MESSAGES = [
 export function unavailableDependency(error: unknown, depth = 0): "database" | "redis" | null {
   if (!error || typeof error !== "object" || depth > 5) return null;
   if (error instanceof AppError) return null;
-  const e = error as { name?: unknown; code?: unknown; message?: unknown; cause?: unknown; errors?: unknown; originalError?: unknown };
+  const e = error as { name?: unknown; code?: unknown; message?: unknown; cause?: unknown; errors?: unknown; originalError?: unknown; meta?: { driverAdapterError?: unknown }; originalCode?: unknown };
   const name = typeof e.name === "string" ? e.name : "";
   const message = typeof e.message === "string" ? e.message : "";
   const code = typeof e.code === "string" ? e.code : "";
@@ -53,8 +55,11 @@ export function unavailableDependency(error: unknown, depth = 0): "database" | "
   if (name === "MaxRetriesPerRequestError" || name === "ClusterAllFailedError") return "redis";
   if (PRISMA_UNAVAILABLE.has(code)) return "database";
   if (code && PG_UNAVAILABLE.test(code) && code.length === 5) return "database";
+  // Prisma's driver adapter: the server's code as originalCode, or only in the message.
+  const original = typeof e.originalCode === "string" ? e.originalCode : /Code: `([0-9A-Z]{5})`/.exec(message)?.[1];
+  if (original && PG_UNAVAILABLE.test(original)) return "database";
   if (SOCKET_CODES.has(code) || MESSAGES.some((m) => m.test(message))) return redisish ? "redis" : "database";
-  for (const inner of [e.cause, e.originalError, ...(Array.isArray(e.errors) ? e.errors : [])]) {
+  for (const inner of [e.cause, e.originalError, e.meta?.driverAdapterError, ...(Array.isArray(e.errors) ? e.errors : [])]) {
     const found = unavailableDependency(inner, depth + 1);
     if (found) return found;
   }

@@ -8,6 +8,8 @@ import Redis, { Cluster, type ClusterNode, type RedisOptions } from "ioredis";
 
 /** A command that has had no answer for this long fails (Redis hung, or a network that drops packets). */
 export const COMMAND_TIMEOUT_MS = 800;
+/** A cluster command's deadline across all its retries: under the second, with room for a request's other work. */
+export const CLUSTER_DEADLINE_MS = 500;
 const CONNECT_TIMEOUT_MS = 1_000;
 
 export type RedisClient = Redis | Cluster;
@@ -60,7 +62,9 @@ export function connectRedis(target: RedisTarget, role: "commands" | "subscriber
     ? new Cluster(target.clusterNodes, {
         redisOptions: options,
         enableOfflineQueue: role !== "commands",
-        enableAutoPipelining: role === "commands",
+        // Off on a cluster: a command must carry one deadline across the
+        // cluster's own retries (below), which a pipeline's commands do not.
+        enableAutoPipelining: false,
         scaleReads: "master",
         // A failover (cluster-node-timeout plus an election) answers CLUSTERDOWN or
         // refuses connections for a moment: retry briefly, then fail fast.
@@ -73,11 +77,29 @@ export function connectRedis(target: RedisTarget, role: "commands" | "subscriber
         shardedSubscribers: role === "subscriber",
       })
     : new Redis(target.url!, options);
+  if (client instanceof Cluster && role === "commands") withDeadline(client);
   // Failures reach the callers of each command; the connection's own "error"
   // events (refused, reset) must not end the process. Readiness reports them.
   client.on("error", () => undefined);
   client.on("node error", () => undefined);
   return client;
+}
+
+/**
+ * During a failover the cluster client retries a command (CLUSTERDOWN, a closed
+ * connection, MOVED) until the replica has taken over: seconds. Each node's
+ * commandTimeout restarts with every retry; this one deadline, set before the
+ * first try (ioredis keeps the first timer a command gets), bounds them all, so
+ * the caller answers SERVICE_UNAVAILABLE within a second.
+ */
+function withDeadline(cluster: Cluster): void {
+  type Send = (command: { setTimeout?: (ms: number) => void }, ...rest: unknown[]) => unknown;
+  const target = cluster as unknown as { sendCommand: Send };
+  const send = target.sendCommand.bind(cluster);
+  target.sendCommand = (command, ...rest) => {
+    command.setTimeout?.(CLUSTER_DEADLINE_MS);
+    return send(command, ...rest);
+  };
 }
 
 /** Resolves once the client is ready, or after `ms` (the service starts anyway and answers SERVICE_UNAVAILABLE meanwhile). */

@@ -23,7 +23,12 @@ const rowOf = (s: TokenState, extra: Partial<JournalRow> = {}): JournalRow => ({
   ...extra,
 });
 
+/** Tokens this instance remembers having journaled (a bound on memory; forgetting one costs one more write). */
+const JOURNALED_KEPT = 200_000;
+
 export class DurableQueueStore implements QueueStore {
+  private readonly journaled = new Set<string>();
+
   constructor(
     private readonly inner: RedisQueueStore,
     private readonly journal: QueueJournal,
@@ -35,14 +40,19 @@ export class DurableQueueStore implements QueueStore {
     const result = await this.guarded(concertId, () => this.inner.enter(concertId, userId, newToken, policy, idleSeconds));
     if (result.soldOut) return result;
     const others = this.journal.note(result.admitted.filter((s) => s.token !== result.state.token).map((s) => rowOf(s)));
-    if (result.created) {
+    // A token Redis already had is journaled too unless this instance did it
+    // already: its first entry may have run in Redis after its caller had given
+    // up (an answer is never late, a command may be).
+    if (result.created || !this.journaled.has(result.state.token)) {
       try {
         await this.journal.record([rowOf(result.state, { seq: result.seq })]);
       } catch (error) {
-        // Not durable, so not acknowledged: take the token out of the line again.
-        await this.inner.expire(concertId, result.state.token, "LEFT", idleSeconds).catch(() => undefined);
+        // Not durable, so not acknowledged: take a new token out of the line again.
+        if (result.created) await this.inner.expire(concertId, result.state.token, "LEFT", idleSeconds).catch(() => undefined);
         throw serviceUnavailable("database", error);
       }
+      if (this.journaled.size >= JOURNALED_KEPT) this.journaled.clear();
+      this.journaled.add(result.state.token);
     }
     await others;
     return result;

@@ -35,7 +35,7 @@ export interface TickResult {
 
 export type EnterResult =
   | { soldOut: true }
-  | { soldOut: false; created: boolean; state: TokenState; admitted: TokenState[]; /** A created token's order of entry (the Redis store; for the journal). */ seq?: number };
+  | { soldOut: false; created: boolean; state: TokenState; admitted: TokenState[]; /** The token's order of entry (the Redis store; for the journal). */ seq?: number };
 
 export interface QueueStore {
   /** The user's live token for the concert, or a new one at the back of the line (admitted at once if there is room). */

@@ -92,7 +92,7 @@ local function admit(maxActive, perSecond, sessionMs, idleMs)
 end
 `;
 
-/** KEYS: p, concert. ARGV: userId, newToken, maxActive, perSecond, sessionMs, idleMs. The new token's seq is the fifth reply. */
+/** KEYS: p, concert. ARGV: userId, newToken, maxActive, perSecond, sessionMs, idleMs. The token's seq is the fifth reply. */
 export const ENTER = `${COMMON}
 local userId, newToken = ARGV[1], ARGV[2]
 local maxActive, perSecond, sessionMs, idleMs = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
@@ -100,7 +100,7 @@ local existing = redis.call('HGET', p .. 'users', userId)
 if existing then
   redis.call('ZADD', p .. 'seen', 'XX', now, existing)
   local st = state(existing, idleMs)
-  if st and st[3] ~= 'EXPIRED' then return {'OK', 0, st} end
+  if st and st[3] ~= 'EXPIRED' then return {'OK', 0, st, {}, tonumber(redis.call('HGET', p .. 't:' .. existing, 'q'))} end
 end
 if redis.call('HGET', p .. 'meta', 'soldout') == '1' then return {'SOLD_OUT'} end
 local seq = redis.call('INCR', p .. 'seq')

@@ -80,7 +80,7 @@ export class RedisQueueStore implements QueueStore {
       created,
       state: toState(r[2] as Raw, concertId)!,
       admitted: ((r[3] as Raw[] | undefined) ?? []).map((x) => toState(x, concertId)!),
-      seq: created ? Number(r[4]) : undefined,
+      seq: r[4] === undefined || r[4] === null ? undefined : Number(r[4]),
     };
   }
 
