@@ -87,8 +87,10 @@ export class QueueJournal {
       connectionString: url,
       max,
       connectionTimeoutMillis: JOURNAL_STATEMENT_TIMEOUT_MS,
+      // Server-side: a batch commits within this or not at all (the rebuild's grace
+      // relies on it). No client-side query timeout: on a loaded machine it fires
+      // while the answer waits in the event loop, failing batches that committed.
       statement_timeout: JOURNAL_STATEMENT_TIMEOUT_MS,
-      query_timeout: JOURNAL_STATEMENT_TIMEOUT_MS + 200,
       idleTimeoutMillis: 30_000,
     });
     pool.on("error", () => undefined);
