@@ -21,7 +21,9 @@ import { freePorts, startPlainRedis, startRedisCluster } from "../lib/redis-serv
 import { renderFaultChart, type Bucket, type Outage } from "./fault-chart";
 
 const env = (name: string, fallback: string) => process.env[name] ?? fallback;
-const USERS = Number(env("FAULTS_USERS", "60"));
+const USERS = Number(env("FAULTS_USERS", "30"));
+/** Between one user's requests. */
+const THINK_MS = Number(env("FAULTS_THINK_MS", "500"));
 const BUCKET_MS = 250;
 const RESULTS = resolve(__dirname, "../../../bench/results");
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -140,7 +142,7 @@ async function scenario(
           p.reservationId = undefined;
         }
       }
-      await sleep(250);
+      await sleep(THINK_MS);
     }
   });
   // The audit: every 500 ms, the statuses of all tokens straight from the store.
@@ -235,7 +237,9 @@ function summarize(r: ScenarioResult) {
       recoveredMsAfterBack: recoveredMs,
     };
   });
-  return { name: r.name, requests: r.answers.length, byCode, outages, placesLost: r.placesLost, outOfOrderAudits: r.outOfOrder, invariantViolations: r.invariantViolations, purchases: r.purchases };
+  const okMs = r.answers.filter((a) => a.code === "ok").map((a) => a.ms).sort((x, y) => x - y);
+  const okQ = (f: number) => (okMs.length ? Math.round(okMs[Math.min(okMs.length - 1, Math.floor(f * okMs.length))]) : null);
+  return { name: r.name, requests: r.answers.length, okP50Ms: okQ(0.5), okP99Ms: okQ(0.99), byCode, outages, placesLost: r.placesLost, outOfOrderAudits: r.outOfOrder, invariantViolations: r.invariantViolations, purchases: r.purchases };
 }
 
 function buckets(r: ScenarioResult): Bucket[] {
