@@ -11,7 +11,7 @@
 // money invariants; writes bench/results/faults-latest.{json,svg,md}.
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { Client } from "pg";
+import { withClient } from "../lib/database";
 import { createApp, type App } from "../../src/app";
 import { loadSettings } from "../../src/config/settings";
 import { startEmbeddedPostgres } from "../../src/db/embedded-postgres";
@@ -47,15 +47,8 @@ async function gql(url: string, query: string, variables: Record<string, unknown
   return { ...body, status: res.status, code: body.errors?.[0]?.extensions?.code ?? "ok" };
 }
 
-async function sql<T>(url: string, text: string, params: unknown[] = []): Promise<T[]> {
-  const c = new Client({ connectionString: url });
-  await c.connect();
-  try {
-    return (await c.query(text, params)).rows as T[];
-  } finally {
-    await c.end();
-  }
-}
+const sql = <T>(url: string, text: string, params: unknown[] = []): Promise<T[]> =>
+  withClient(url, async (c) => (await c.query(text, params)).rows as T[]);
 
 interface ScenarioResult {
   name: string;
