@@ -1,0 +1,114 @@
+// The console's only way to the server: the public GraphQL API, over HTTP (fetch to
+// /graphql) and over graphql-ws (subscriptions on the same path). No private endpoint.
+import { createClient, type Client } from "graphql-ws";
+
+export const GRAPHQL_URL = "/graphql";
+const WS_URL = (location.protocol === "https:" ? "wss:" : "ws:") + "//" + location.host + "/graphql";
+
+/** A GraphQL error as the page shows it: the server's message and its code. */
+export class ApiError extends Error {
+  constructor(message: string, readonly code: string | undefined) {
+    super(message);
+  }
+}
+
+interface GqlBody<T> {
+  data?: T;
+  errors?: { message: string; extensions?: { code?: string } }[];
+}
+
+function failure(errors: GqlBody<unknown>["errors"]): ApiError {
+  const first = errors?.[0];
+  return new ApiError(first?.message ?? "The server answered without data.", first?.extensions?.code);
+}
+
+/** POST one operation; throws ApiError with the first error's message and code. */
+export async function request<T>(query: string, variables: Record<string, unknown> = {}, token?: string): Promise<T> {
+  let res: Response;
+  try {
+    res = await fetch(GRAPHQL_URL, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: JSON.stringify({ query, variables }),
+    });
+  } catch {
+    throw new ApiError("The server does not answer.", "NETWORK");
+  }
+  let body: GqlBody<T>;
+  try {
+    body = (await res.json()) as GqlBody<T>;
+  } catch {
+    throw new ApiError(`The server answered HTTP ${res.status}.`, "NETWORK");
+  }
+  if (body.errors?.length || !body.data) throw failure(body.errors);
+  return body.data;
+}
+
+export interface Session {
+  token: string;
+  email: string;
+  query<T>(query: string, variables?: Record<string, unknown>): Promise<T>;
+  /** Starts a subscription; returns the function that stops it. */
+  subscribe<T>(query: string, variables: Record<string, unknown>, onData: (data: T) => void, onError: (error: ApiError) => void): () => void;
+  /** Called each time the socket (re)connects, so that a view can re-read what it may have missed. */
+  onConnected(listener: () => void): () => void;
+  close(): void;
+}
+
+export function openSession(token: string, email: string): Session {
+  const client: Client = createClient({
+    url: WS_URL,
+    connectionParams: { authorization: `Bearer ${token}` },
+    lazy: true,
+    retryAttempts: 20,
+    shouldRetry: () => true,
+  });
+  return {
+    token,
+    email,
+    query: (q, v) => request(q, v, token),
+    subscribe<T>(query: string, variables: Record<string, unknown>, onData: (data: T) => void, onError: (error: ApiError) => void) {
+      return client.subscribe<T>(
+        { query, variables },
+        {
+          next: (value) => {
+            if (value.errors?.length) onError(failure(value.errors as GqlBody<unknown>["errors"]));
+            else if (value.data) onData(value.data as T);
+          },
+          error: (error) => {
+            const errors = Array.isArray(error) ? (error as GqlBody<unknown>["errors"]) : undefined;
+            onError(errors ? failure(errors) : new ApiError("The live connection closed.", "NETWORK"));
+          },
+          complete: () => undefined,
+        },
+      );
+    },
+    onConnected: (listener) => client.on("connected", () => listener()),
+    close: () => void client.dispose(),
+  };
+}
+
+/**
+ * What the server's schema offers, read once by introspection: the console shows a control
+ * only when its operation exists, and asks only for fields that exist.
+ */
+export interface Capabilities {
+  has(type: string, field: string): boolean;
+  /** The fields of `type` among `wanted` that exist, joined for a selection set. */
+  pick(type: string, wanted: string[]): string;
+}
+
+export async function readCapabilities(session: Session): Promise<Capabilities> {
+  const data = await session.query<{ __schema: { types: { name: string; fields: { name: string }[] | null; inputFields: { name: string }[] | null }[] } }>(
+    `query ConsoleCapabilities { __schema { types { name fields { name } inputFields { name } } } }`,
+  );
+  const known = new Set<string>();
+  for (const t of data.__schema.types) {
+    if (t.name.startsWith("__")) continue;
+    for (const f of [...(t.fields ?? []), ...(t.inputFields ?? [])]) known.add(`${t.name}.${f.name}`);
+  }
+  return {
+    has: (type, field) => known.has(`${type}.${field}`),
+    pick: (type, wanted) => wanted.filter((f) => known.has(`${type}.${f.split(/[\s{(]/)[0]}`)).join(" "),
+  };
+}
