@@ -114,6 +114,7 @@ function SignIn(props: { onSignedIn: (token: string, email: string) => Promise<v
 function Workspace(props: { session: Session; caps: Capabilities; onSignedOut: () => void }) {
   const { session, caps, onSignedOut } = props;
   const [concertId, setConcertId] = useState<string>("");
+  const [creating, setCreating] = useState(false);
   const [notice, setNotice] = useState<{ kind: "ok" | "error"; text: string } | null>(null);
   const say = useCallback((kind: "ok" | "error", text: string) => setNotice({ kind, text }), []);
   const onError = useCallback(
@@ -144,14 +145,16 @@ function Workspace(props: { session: Session; caps: Capabilities; onSignedOut: (
         <button type="button" onClick={list.refresh}>
           Refresh the list
         </button>
-        <details>
+        <details open={creating} onToggle={(e) => setCreating(e.currentTarget.open)}>
           <summary>Create a concert and its dates</summary>
           <CreateConcert
             session={session}
             caps={caps}
-            onCreated={(id) => {
+            onCreated={(id, message, complete) => {
               list.refresh();
               setConcertId(id);
+              say(complete ? "ok" : "error", message);
+              if (complete) setCreating(false);
             }}
           />
         </details>

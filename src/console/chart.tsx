@@ -21,7 +21,8 @@ export function TimeChart(props: { title: string; series: ChartSeries[]; data: [
         height,
         legend: { show: true, live: false },
         cursor: { show: false },
-        scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(1, max * 1.1)] } },
+        // At least the last minute on the time axis, so that a young history does not zoom in on seconds.
+        scales: { x: { time: true, range: (_u, min, max) => [Math.min(min, max - 60), max] }, y: { range: (_u, _min, max) => [0, Math.max(1, max * 1.1)] } },
         axes: [{ stroke: "#334155" }, { stroke: "#334155", size: 56 }],
         series: [{}, ...series.map((s) => ({ label: s.label, stroke: s.stroke, width: 2, dash: s.dash, points: { show: false } }))],
       },

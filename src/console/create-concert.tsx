@@ -10,7 +10,7 @@ interface GradeRow { name: string; price: string; fromSeat: string; toSeat: stri
 
 const inAMonth = () => toLocalInput(new Date(Date.now() + 30 * 86_400_000)).replace(/:\d\d$/, ":00");
 
-export function CreateConcert(props: { session: Session; caps: Capabilities; onCreated: (concertId: string) => void }) {
+export function CreateConcert(props: { session: Session; caps: Capabilities; onCreated: (concertId: string, message: string, complete: boolean) => void }) {
   const { session, caps, onCreated } = props;
   const [title, setTitle] = useState("");
   const [opensAt, setOpensAt] = useState("");
@@ -18,7 +18,7 @@ export function CreateConcert(props: { session: Session; caps: Capabilities; onC
   const [dates, setDates] = useState<DateRow[]>([{ startsAt: inAMonth(), seatCount: "500", price: "100" }]);
   const [grades, setGrades] = useState<GradeRow[]>([]);
   const [busy, setBusy] = useState(false);
-  const [message, setMessage] = useState<{ kind: "ok" | "error"; text: string } | null>(null);
+  const [message, setMessage] = useState<string | null>(null);
   const canOpen = caps.has("CreateConcertInput", "saleOpensAt");
   const canLimit = caps.has("CreateConcertInput", "ticketLimitPerUser");
   const canGrade = caps.has("Mutation", "setSeatGrades");
@@ -59,13 +59,12 @@ export function CreateConcert(props: { session: Session; caps: Capabilities; onC
           made.push(`the grades of date ${i + 1}`);
         }
       }
-      setMessage({ kind: "ok", text: `Created “${title}” with ${dates.length} date(s).` });
       setTitle("");
-      onCreated(concertId);
+      onCreated(concertId, `Created “${title}” with ${dates.length} date(s).`, true);
     } catch (error) {
       const text = (error as Error).message;
-      setMessage({ kind: "error", text: made.length ? `Made ${made.join(", ")}; then: ${text}` : text });
-      if (concertId) onCreated(concertId);
+      setMessage(made.length ? `Made ${made.join(", ")}; then: ${text}` : text);
+      if (concertId) onCreated(concertId, `Made ${made.join(", ")} of the new concert, not all of it: see the form.`, false);
     } finally {
       setBusy(false);
     }
@@ -131,8 +130,8 @@ export function CreateConcert(props: { session: Session; caps: Capabilities; onC
         {busy ? "Creating…" : "Create the concert"}
       </button>
       {message && (
-        <p role={message.kind === "error" ? "alert" : "status"} className={message.kind}>
-          {message.text}
+        <p role="alert" className="error">
+          {message}
         </p>
       )}
     </form>
@@ -153,13 +152,13 @@ export function GradeFields(props: { index: number; row: GradeRow; onChange: (pa
         Grade {n} name <input required maxLength={20} value={row.name} onChange={(e) => onChange({ name: e.target.value })} />
       </label>
       <label>
-        Price <input type="number" min={1} required value={row.price} onChange={(e) => onChange({ price: e.target.value })} />
+        Grade {n} price <input type="number" min={1} required value={row.price} onChange={(e) => onChange({ price: e.target.value })} />
       </label>
       <label>
-        From seat <input type="number" min={1} required value={row.fromSeat} onChange={(e) => onChange({ fromSeat: e.target.value })} />
+        Grade {n} from seat <input type="number" min={1} required value={row.fromSeat} onChange={(e) => onChange({ fromSeat: e.target.value })} />
       </label>
       <label>
-        To seat <input type="number" min={1} required value={row.toSeat} onChange={(e) => onChange({ toSeat: e.target.value })} />
+        Grade {n} to seat <input type="number" min={1} required value={row.toSeat} onChange={(e) => onChange({ toSeat: e.target.value })} />
       </label>
       <button type="button" onClick={onRemove}>
         Remove grade {n}

@@ -11,11 +11,22 @@ import { chromium, type Browser, type BrowserContext, type Page } from "playwrig
 import { projectRoot } from "../../src/http/ide";
 import { startDeployment } from "../support/server";
 import { bearer, gql, signUp, type TestUser } from "../support/client";
-import { newAdmin } from "../support/factories";
-import { CHARGE, PAY, RESERVE, STATUS } from "../support/booking";
+import { newAdmin, newConcert } from "../support/factories";
+import { CHARGE, PAY, RESERVE, STATUS, newShopper } from "../support/booking";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const NO_CHROMIUM = `${CHROMIUM} is missing: install Debian's Chromium (apt-get install -y chromium) to run the console browser test`;
+const HAS_CHROMIUM = existsSync(CHROMIUM);
+// As for the IDE's browser test: CI installs Chromium, and there a missing browser fails the
+// test; on a machine without one (a fresh clone) the test does not run, and says so.
+const IN_CI = ["true", "1"].includes(process.env.CI ?? "");
+const RUNS = HAS_CHROMIUM || IN_CI;
+if (!RUNS) {
+  console.warn(
+    `The console browser test (tests/e2e/console.e2e.test.ts) did not run: ${CHROMIUM} is missing. ` +
+      "To run it: apt-get install -y chromium (or set CHROMIUM_PATH to a Chromium), then npx vitest run tests/e2e/console.e2e.test.ts",
+  );
+}
 const root = projectRoot(__dirname);
 
 let deployment: Awaited<ReturnType<typeof startDeployment>>;
@@ -23,7 +34,7 @@ let browser: Browser;
 let admin: TestUser;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) return; // the test itself fails with NO_CHROMIUM: never skip
+  if (!HAS_CHROMIUM) return; // in CI the test itself fails with NO_CHROMIUM
   if (!existsSync(join(root, "build/console/console.js"))) {
     execFileSync(process.execPath, [join(root, "scripts/build-console.mjs")], { cwd: root, stdio: "inherit" });
   }
@@ -81,9 +92,9 @@ async function statusOf(user: TestUser, token: string): Promise<string> {
   return r.data.queueStatus.status as string;
 }
 
-describe("operator's console (browser, real server)", () => {
+describe.skipIf(!RUNS)("operator's console (browser, real server)", () => {
   it("refuses a fan, signs an admin in, creates a concert, shows the line move and a seat sold outside the page", async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(NO_CHROMIUM);
+    if (!HAS_CHROMIUM) throw new Error(NO_CHROMIUM);
     const { server } = deployment;
     const { context, page, requests, problems } = await openConsole();
     try {
@@ -100,7 +111,7 @@ describe("operator's console (browser, real server)", () => {
       await page.getByLabel("Seats").fill("60");
       await page.getByLabel("Price").first().fill("120");
       await page.getByRole("button", { name: "Create the concert" }).click();
-      await expect.poll(() => page.getByRole("status").first().innerText(), { timeout: 15_000 }).toContain("Created");
+      await expect.poll(() => notice(page), { timeout: 15_000 }).toContain("Created “Console night” with 1 date(s).");
       await expect.poll(() => page.locator(".concert-title").innerText()).toBe("Console night");
       const list = await gql(server.url, `{ concerts { id title dates { id } } }`);
       const concert = list.data.concerts.find((c: { title: string }) => c.title === "Console night");
@@ -161,4 +172,42 @@ describe("operator's console (browser, real server)", () => {
       await context.close();
     }
   }, 120_000);
+
+  it("keeps a 5,000-seat map cheap: a canvas, not 5,000 elements, and a burst of holds shows at once", async () => {
+    if (!HAS_CHROMIUM) throw new Error(NO_CHROMIUM);
+    const { server } = deployment;
+    const concert = await newConcert(server, admin, { title: "Stadium", dates: [{ seatCount: 5_000, price: 80 }] });
+    const policy = await gql(server.url, `mutation($c:ID!){ updateQueuePolicy(concertId:$c, input:{ maxActiveUsers: 1000, admitPerSecond: 1000 }){ maxActiveUsers } }`, { c: concert.id }, admin.headers);
+    expect(policy.errors).toBeUndefined();
+    const { context, page, problems } = await openConsole();
+    try {
+      await signIn(page, admin);
+      await page.getByLabel("Watch").selectOption({ label: "Stadium" });
+      await expect.poll(() => page.locator(".seat-map .muted").first().innerText(), { timeout: 20_000 }).toContain("5000 seats");
+      await expect.poll(() => page.locator(".legend").innerText()).toContain("5000 available, 0 held, 0 sold");
+      // The whole page stays a few hundred elements: the seats are pixels of one canvas.
+      expect(await page.evaluate(() => document.querySelectorAll("*").length)).toBeLessThan(1_000);
+
+      // 25 fans hold 4 seats each at once: 100 changes pushed, all on the map.
+      const fans = await Promise.all(Array.from({ length: 25 }, () => newShopper(server.url, concert.id)));
+      await page.evaluate(() => {
+        const w = globalThis as unknown as { __longest: number };
+        w.__longest = 0;
+        new PerformanceObserver((list) => {
+          for (const e of list.getEntries()) w.__longest = Math.max(w.__longest, e.duration);
+        }).observe({ type: "longtask", buffered: false });
+      });
+      const holds = await Promise.all(fans.map((f, i) => gql(server.url, RESERVE, { d: concert.dates[0].id, n: [1, 2, 3, 4].map((k) => i * 200 + k) }, f.q)));
+      expect(holds.filter((h) => h.errors)).toEqual([]);
+      await expect.poll(() => page.locator(".legend").innerText(), { timeout: 20_000 }).toContain("4900 available, 100 held, 0 sold");
+      await page.getByLabel("Find seat number").fill("4801");
+      await expect.poll(() => page.locator(".seat-lookup").innerText()).toBe("Seat 4801: HELD · grade GENERAL · price 80");
+      const longest = await page.evaluate(() => (globalThis as unknown as { __longest: number }).__longest);
+      console.log(`console e2e: longest main-thread task during a burst of 100 seat changes on a 5,000-seat map: ${Math.round(longest)} ms`);
+      expect(problems).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  }, 120_000);
+
 });
