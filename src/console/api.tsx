@@ -50,8 +50,10 @@ export interface Session {
   query<T>(query: string, variables?: Record<string, unknown>): Promise<T>;
   /** Starts a subscription; returns the function that stops it. */
   subscribe<T>(query: string, variables: Record<string, unknown>, onData: (data: T) => void, onError: (error: ApiError) => void): () => void;
-  /** Called each time the socket (re)connects, so that a view can re-read what it may have missed. */
-  onConnected(listener: () => void): () => void;
+  /** Called when the socket connects again after losing its connection: a view re-reads what it may have missed. */
+  onReconnected(listener: () => void): () => void;
+  /** Called with false when the socket drops, true when it is connected again. */
+  onLink(listener: (up: boolean) => void): () => void;
   close(): void;
 }
 
@@ -83,7 +85,11 @@ export function openSession(token: string, email: string): Session {
         },
       );
     },
-    onConnected: (listener) => client.on("connected", () => listener()),
+    onReconnected: (listener) => client.on("connected", (_socket, _payload, wasRetry) => wasRetry && listener()),
+    onLink(listener) {
+      const offs = [client.on("connected", () => listener(true)), client.on("closed", () => listener(false))];
+      return () => offs.forEach((off) => off());
+    },
     close: () => void client.dispose(),
   };
 }

@@ -37,7 +37,8 @@ export function SeatMap(props: { session: Session; caps: Capabilities; date: Con
   const [cursor, setCursor] = useState<number | null>(null);
   const [lookup, setLookup] = useState("");
   const [width, setWidth] = useState(600);
-  const [live, setLive] = useState(false);
+  const [linkDown, setLinkDown] = useState(false);
+  const [watchFailed, setWatchFailed] = useState(false);
   const box = useRef<HTMLDivElement>(null);
   const canvas = useRef<HTMLCanvasElement>(null);
   const frame = useRef<number | null>(null);
@@ -149,7 +150,6 @@ export function SeatMap(props: { session: Session; caps: Capabilities; date: Con
       { d: date.id },
       (d) => {
         if (stopped) return;
-        setLive(true);
         if (pending) pending.push(d.seatStatusChanged);
         else {
           apply(d.seatStatusChanged);
@@ -158,20 +158,19 @@ export function SeatMap(props: { session: Session; caps: Capabilities; date: Con
       },
       (e) => {
         if (stopped) return;
-        setLive(false);
+        setWatchFailed(true);
         errorRef.current(e);
       },
     );
-    const off = session.onConnected(() => {
-      if (stopped) return;
-      setLive(true);
-      void read();
-    });
+    const offs = [
+      session.onReconnected(() => !stopped && void read()),
+      session.onLink((up) => !stopped && setLinkDown(!up)),
+    ];
     void read();
     return () => {
       stopped = true;
       stop();
-      off();
+      offs.forEach((off) => off());
       if (frame.current !== null) cancelAnimationFrame(frame.current);
       frame.current = null;
       if (textTimer.current !== null) clearTimeout(textTimer.current);
@@ -232,7 +231,8 @@ export function SeatMap(props: { session: Session; caps: Capabilities; date: Con
   return (
     <div className="seat-map">
       <p className="muted">
-        {loaded ? `${seats.current.length} seats` : "Reading the seats…"} · {live ? "live (seatStatusChanged)" : "connecting…"}
+        {loaded ? `${seats.current.length} seats` : "Reading the seats…"} ·{" "}
+        {watchFailed ? "not live: the seat changes could not be watched" : linkDown ? "reconnecting…" : "live from seatStatusChanged"}
       </p>
       <ul className="legend" aria-label="Colours of the seat map">
         {counts.map(([grade, row]) => (
