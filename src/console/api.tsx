@@ -1,6 +1,9 @@
 // The console's only way to the server: the public GraphQL API, over HTTP (fetch to
 // /graphql) and over graphql-ws (subscriptions on the same path). No private endpoint.
 import { createClient, type Client } from "graphql-ws";
+import { CAPABILITIES, capabilitiesOf, type Capabilities, type IntrospectedType } from "./documents";
+
+export type { Capabilities };
 
 export const GRAPHQL_URL = "/graphql";
 const WS_URL = (location.protocol === "https:" ? "wss:" : "ws:") + "//" + location.host + "/graphql";
@@ -94,27 +97,8 @@ export function openSession(token: string, email: string): Session {
   };
 }
 
-/**
- * What the server's schema offers, read once by introspection: the console shows a control
- * only when its operation exists, and asks only for fields that exist.
- */
-export interface Capabilities {
-  has(type: string, field: string): boolean;
-  /** The fields of `type` among `wanted` that exist, joined for a selection set. */
-  pick(type: string, wanted: string[]): string;
-}
-
+/** What the server's schema offers, read once by introspection at sign-in. */
 export async function readCapabilities(session: Session): Promise<Capabilities> {
-  const data = await session.query<{ __schema: { types: { name: string; fields: { name: string }[] | null; inputFields: { name: string }[] | null }[] } }>(
-    `query ConsoleCapabilities { __schema { types { name fields { name } inputFields { name } } } }`,
-  );
-  const known = new Set<string>();
-  for (const t of data.__schema.types) {
-    if (t.name.startsWith("__")) continue;
-    for (const f of [...(t.fields ?? []), ...(t.inputFields ?? [])]) known.add(`${t.name}.${f.name}`);
-  }
-  return {
-    has: (type, field) => known.has(`${type}.${field}`),
-    pick: (type, wanted) => wanted.filter((f) => known.has(`${type}.${f.split(/[\s{(]/)[0]}`)).join(" "),
-  };
+  const data = await session.query<{ __schema: { types: IntrospectedType[] } }>(CAPABILITIES);
+  return capabilitiesOf(data.__schema.types);
 }

@@ -6,7 +6,8 @@ import { TimeChart } from "./chart";
 import { AdmissionControl, GradesEditor, OpeningControl, PolicyForm } from "./controls";
 import { CreateConcert } from "./create-concert";
 import { HISTORY_SECONDS, soldPerSecond, useNow, usePoll, useQueueStats, type Sample } from "./hooks";
-import { concertFields, formatSeconds, formatTime, money, policyFields, SALES_QUERY, type Concert, type QueuePolicy, type QueueStats, type SalesReport } from "./model";
+import { documents, SIGN_IN } from "./documents";
+import { formatSeconds, formatTime, money, type Concert, type QueuePolicy, type QueueStats, type SalesReport } from "./model";
 import { SeatMap } from "./seat-map";
 
 const STORED = "console:session";
@@ -77,10 +78,7 @@ function SignIn(props: { onSignedIn: (token: string, email: string) => Promise<v
     setBusy(true);
     setError(null);
     try {
-      const d = await request<{ signIn: { accessToken: string; user: { email: string; role: string } } }>(
-        `mutation ConsoleSignIn($e: String!, $p: String!) { signIn(email: $e, password: $p) { accessToken user { email role } } }`,
-        { e: email, p: password },
-      );
+      const d = await request<{ signIn: { accessToken: string; user: { email: string; role: string } } }>(SIGN_IN, { e: email, p: password });
       if (d.signIn.user.role !== "ADMIN") throw new ApiError("This account is not an admin: the console is for the people running a sale.", "FORBIDDEN");
       await props.onSignedIn(d.signIn.accessToken, d.signIn.user.email);
     } catch (err) {
@@ -124,7 +122,7 @@ function Workspace(props: { session: Session; caps: Capabilities; onSignedOut: (
     },
     [onSignedOut, say],
   );
-  const list = usePoll(() => session.query<{ concerts: { id: string; title: string }[] }>(`query ConsoleConcerts { concerts { id title } }`), 15_000, [session], onError);
+  const list = usePoll(() => session.query<{ concerts: { id: string; title: string }[] }>(documents(caps).concerts), 15_000, [session], onError);
   const concerts = list.value?.concerts ?? [];
 
   return (
@@ -170,22 +168,23 @@ function Workspace(props: { session: Session; caps: Capabilities; onSignedOut: (
 function ConcertView(props: { session: Session; caps: Capabilities; concertId: string; say: (k: "ok" | "error", t: string) => void; onError: (e: ApiError) => void }) {
   const { session, caps, concertId, say, onError } = props;
   const now = useNow();
-  const fields = useMemo(() => concertFields(caps), [caps]);
+  const docs = useMemo(() => documents(caps), [caps]);
   const concert = usePoll(
-    () => session.query<{ concert: Concert | null }>(`query ConsoleConcert($id: ID!) { concert(id: $id) { ${fields} } }`, { id: concertId }).then((d) => d.concert),
+    () => session.query<{ concert: Concert | null }>(docs.concert, { id: concertId }).then((d) => d.concert),
     2_000,
     [session, concertId],
     onError,
   );
   const policy = usePoll(
-    () => session.query<{ queuePolicy: QueuePolicy }>(`query ConsolePolicyRead($id: ID!) { queuePolicy(concertId: $id) { ${policyFields(caps)} } }`, { id: concertId }).then((d) => d.queuePolicy),
+    () => session.query<{ queuePolicy: QueuePolicy }>(docs.policy, { id: concertId }).then((d) => d.queuePolicy),
     5_000,
     [session, concertId],
     onError,
   );
-  const hasSales = caps.has("Query", "salesReport");
+  const salesDoc = docs.sales;
+  const hasSales = salesDoc !== null;
   const sales = usePoll(
-    hasSales ? () => session.query<{ salesReport: SalesReport }>(SALES_QUERY, { id: concertId }).then((d) => d.salesReport) : null,
+    salesDoc ? () => session.query<{ salesReport: SalesReport }>(salesDoc, { id: concertId }).then((d) => d.salesReport) : null,
     1_000,
     [session, concertId],
     onError,
@@ -246,10 +245,10 @@ function ConcertView(props: { session: Session; caps: Capabilities; concertId: s
               </select>
             </label>
             {date && <SeatMap key={date.id} session={session} caps={caps} date={date} onError={onError} />}
-            {date && caps.has("Mutation", "setSeatGrades") && (
+            {date && docs.setGrades && (
               <details>
                 <summary>Seat grades of this date (before the sale)</summary>
-                <GradesEditor session={session} date={date} onChanged={refreshAll} say={say} />
+                <GradesEditor session={session} setGrades={docs.setGrades} date={date} onChanged={refreshAll} say={say} />
               </details>
             )}
           </>

@@ -3,22 +3,24 @@
 // grades of each date before the sale (setSeatGrades).
 import { useEffect, useState, type FormEvent } from "react";
 import type { Capabilities, Session } from "./api";
-import { GradeFields, type GradeRow } from "./create-concert";
-import { formatSeconds, formatTime, fromLocalInput, policyFields, toLocalInput, type Concert, type ConcertDate, type QueuePolicy } from "./model";
+import { GradeFields, gradeInput, type GradeRow } from "./create-concert";
+import { documents } from "./documents";
+import { formatSeconds, formatTime, fromLocalInput, toLocalInput, type Concert, type ConcertDate, type QueuePolicy } from "./model";
 
 type Say = (kind: "ok" | "error", text: string) => void;
 
 export function AdmissionControl(props: { session: Session; caps: Capabilities; policy: QueuePolicy | undefined; onChanged: () => void; say: Say }) {
   const { session, caps, policy, onChanged, say } = props;
   const [busy, setBusy] = useState(false);
-  if (!caps.has("Mutation", "setAdmission") || policy?.admissionOpen === undefined) {
+  const doc = documents(caps).setAdmission;
+  if (!doc || policy?.admissionOpen === undefined) {
     return <p className="muted">Pausing admission needs setAdmission, which this server does not have.</p>;
   }
   const open = policy.admissionOpen;
   const toggle = async () => {
     setBusy(true);
     try {
-      await session.query(`mutation ConsoleAdmission($id: ID!, $open: Boolean!) { setAdmission(concertId: $id, open: $open) { ${policyFields(caps)} } }`, {
+      await session.query(doc, {
         id: policy.concertId,
         open: !open,
       });
@@ -53,7 +55,7 @@ export function PolicyForm(props: { session: Session; caps: Capabilities; policy
   const submit = async (e: FormEvent) => {
     e.preventDefault();
     try {
-      await session.query(`mutation ConsolePolicy($id: ID!, $input: QueuePolicyInput!) { updateQueuePolicy(concertId: $id, input: $input) { ${policyFields(caps)} } }`, {
+      await session.query(documents(caps).updatePolicy, {
         id: policy.concertId,
         input: { maxActiveUsers: Number(form.maxActiveUsers), admitPerSecond: Number(form.admitPerSecond), activeSessionSeconds: Number(form.activeSessionSeconds) },
       });
@@ -102,10 +104,12 @@ export function OpeningControl(props: { session: Session; caps: Capabilities; co
   if (!caps.has("Concert", "saleOpensAt")) return <p className="muted">A scheduled opening needs saleOpensAt, which this server does not have.</p>;
   const opensAt = concert.saleOpensAt ? new Date(concert.saleOpensAt).getTime() : null;
   const ahead = opensAt !== null && opensAt > now;
-  const canUpdate = caps.has("Mutation", "updateConcert");
+  const updateDoc = documents(caps).updateConcert;
+  const canUpdate = updateDoc !== null;
   const update = async (saleOpensAt: string | null) => {
+    if (!updateDoc) return;
     try {
-      await session.query(`mutation ConsoleOpening($id: ID!, $input: UpdateConcertInput!) { updateConcert(id: $id, input: $input) { id } }`, {
+      await session.query(updateDoc, {
         id: concert.id,
         input: { saleOpensAt },
       });
@@ -168,8 +172,8 @@ export function OpeningControl(props: { session: Session; caps: Capabilities; co
   );
 }
 
-export function GradesEditor(props: { session: Session; date: ConcertDate; onChanged: () => void; say: Say }) {
-  const { session, date, onChanged, say } = props;
+export function GradesEditor(props: { session: Session; setGrades: string; date: ConcertDate; onChanged: () => void; say: Say }) {
+  const { session, setGrades, date, onChanged, say } = props;
   const fromDate = (): GradeRow[] => {
     let next = 1;
     return (date.grades ?? []).map((g) => {
@@ -183,9 +187,9 @@ export function GradesEditor(props: { session: Session; date: ConcertDate; onCha
   const submit = async (e: FormEvent) => {
     e.preventDefault();
     try {
-      await session.query(`mutation ConsoleSetGrades($d: ID!, $g: [SeatGradeInput!]!) { setSeatGrades(concertDateId: $d, grades: $g) { id } }`, {
+      await session.query(setGrades, {
         d: date.id,
-        g: rows.map((g) => ({ name: g.name, price: Number(g.price), fromSeat: Number(g.fromSeat), toSeat: Number(g.toSeat) })),
+        g: rows.map(gradeInput),
       });
       say("ok", "Grades saved.");
       onChanged();

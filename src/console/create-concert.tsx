@@ -3,6 +3,7 @@
 // of it, so a failure part-way says what was made, and the concert stays selectable.
 import { useState, type FormEvent } from "react";
 import type { Capabilities, Session } from "./api";
+import { documents } from "./documents";
 import { fromLocalInput, toLocalInput } from "./model";
 
 interface DateRow { startsAt: string; seatCount: string; price: string }
@@ -21,7 +22,9 @@ export function CreateConcert(props: { session: Session; caps: Capabilities; onC
   const [message, setMessage] = useState<string | null>(null);
   const canOpen = caps.has("CreateConcertInput", "saleOpensAt");
   const canLimit = caps.has("CreateConcertInput", "ticketLimitPerUser");
-  const canGrade = caps.has("Mutation", "setSeatGrades");
+  const docs = documents(caps);
+  const setGradesDoc = docs.setGrades;
+  const canGrade = setGradesDoc !== null;
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
@@ -37,25 +40,18 @@ export function CreateConcert(props: { session: Session; caps: Capabilities; onC
         input.saleOpensAt = iso;
       }
       if (canLimit && limit) input.ticketLimitPerUser = Number(limit);
-      const c = await session.query<{ createConcert: { id: string } }>(
-        `mutation ConsoleCreateConcert($input: CreateConcertInput!) { createConcert(input: $input) { id } }`,
-        { input },
-      );
+      const c = await session.query<{ createConcert: { id: string } }>(docs.createConcert, { input });
       concertId = c.createConcert.id;
       made.push("the concert");
       for (const [i, d] of dates.entries()) {
         const startsAt = fromLocalInput(d.startsAt);
         if (!startsAt) throw new Error(`Date ${i + 1}: the start is not a valid date and time.`);
-        const added = await session.query<{ addConcertDate: { id: string } }>(
-          `mutation ConsoleAddDate($input: AddConcertDateInput!) { addConcertDate(input: $input) { id } }`,
-          { input: { concertId, startsAt, seatCount: Number(d.seatCount), price: Number(d.price) } },
-        );
+        const added = await session.query<{ addConcertDate: { id: string } }>(docs.addDate, {
+          input: { concertId, startsAt, seatCount: Number(d.seatCount), price: Number(d.price) },
+        });
         made.push(`date ${i + 1}`);
-        if (canGrade && grades.length) {
-          await session.query(
-            `mutation ConsoleGrades($d: ID!, $g: [SeatGradeInput!]!) { setSeatGrades(concertDateId: $d, grades: $g) { id } }`,
-            { d: added.addConcertDate.id, g: grades.map((g) => ({ name: g.name, price: Number(g.price), fromSeat: Number(g.fromSeat), toSeat: Number(g.toSeat) })) },
-          );
+        if (setGradesDoc && grades.length) {
+          await session.query(setGradesDoc, { d: added.addConcertDate.id, g: grades.map(gradeInput) });
           made.push(`the grades of date ${i + 1}`);
         }
       }
@@ -136,6 +132,10 @@ export function CreateConcert(props: { session: Session; caps: Capabilities; onC
       )}
     </form>
   );
+}
+
+export function gradeInput(g: GradeRow) {
+  return { name: g.name, price: Number(g.price), fromSeat: Number(g.fromSeat), toSeat: Number(g.toSeat) };
 }
 
 function nextGrade(all: GradeRow[], seats: number): GradeRow {

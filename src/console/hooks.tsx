@@ -2,7 +2,8 @@
 // server has it, else queueStats polled every second) and a rolling history for the charts.
 import { useEffect, useRef, useState } from "react";
 import type { ApiError, Capabilities, Session } from "./api";
-import { statsFields, type QueueStats } from "./model";
+import { documents } from "./documents";
+import type { QueueStats } from "./model";
 
 /** Runs `read` now and every `everyMs`, keeping the last answer; `refresh()` reads at once. */
 export function usePoll<T>(read: (() => Promise<T>) | null, everyMs: number, deps: unknown[], onError: (e: ApiError) => void) {
@@ -66,7 +67,8 @@ export function useQueueStats(session: Session, caps: Capabilities, concertId: s
     setStats(undefined);
     setHistory([]);
     let stopped = false;
-    const fields = statsFields(caps);
+    const docs = documents(caps);
+    const statsLive = docs.statsLive;
     const take = (s: QueueStats) => {
       if (stopped) return;
       latest.current = s;
@@ -75,12 +77,12 @@ export function useQueueStats(session: Session, caps: Capabilities, concertId: s
     let stop: () => void = () => undefined;
     let poll: ReturnType<typeof setInterval> | undefined;
     const read = () =>
-      session.query<{ queueStats: QueueStats }>(`query ConsoleStats($id: ID!) { queueStats(concertId: $id) { ${fields} } }`, { id: concertId })
+      session.query<{ queueStats: QueueStats }>(docs.stats, { id: concertId })
         .then((d) => take(d.queueStats), (e) => !stopped && errorRef.current(e));
-    if (caps.has("Subscription", "queueStatsChanged")) {
+    if (statsLive) {
       setLive("push");
       stop = session.subscribe<{ queueStatsChanged: QueueStats }>(
-        `subscription ConsoleStatsLive($id: ID!) { queueStatsChanged(concertId: $id) { ${fields} } }`,
+        statsLive,
         { id: concertId },
         (d) => take(d.queueStatsChanged),
         (e) => !stopped && errorRef.current(e),

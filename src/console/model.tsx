@@ -1,6 +1,4 @@
-// What the console reads, as types, and the documents that read it, built from the
-// server's capabilities so that a field the server lacks is never asked for.
-import type { Capabilities } from "./api";
+// What the console reads, as types, and how it shows times and amounts.
 
 export type SeatStatus = "AVAILABLE" | "HELD" | "SOLD";
 
@@ -29,24 +27,6 @@ export interface Seat { id: string; number: number; price: number; status: SeatS
 export interface GradeSales { grade: string; price: number; sold: number; held: number; available: number; revenue: number }
 export interface DateSales { concertDateId: string; startsAt: string; grades: GradeSales[]; sold: number; held: number; available: number; revenue: number; refunded: number; checkedIn: number }
 export interface SalesReport { concertId: string; dates: DateSales[]; sold: number; revenue: number; waiting: number; active: number }
-
-export function concertFields(caps: Capabilities): string {
-  const grades = caps.has("ConcertDate", "grades") ? "grades { name price totalSeats availableSeats }" : "";
-  return `id title ${caps.pick("Concert", ["saleOpensAt", "openingDrawCommitment", "openingDrawSeed", "ticketLimitPerUser", "keepLineAfterSellOut"])}
-    dates { id startsAt totalSeats availableSeats soldOut ${grades} }`;
-}
-
-export const statsFields = (caps: Capabilities) =>
-  `concertId waiting active ${caps.pick("QueueStats", ["admittedPerSecond", "preQueue", "seatsLeft"])}`;
-
-export const policyFields = (caps: Capabilities) =>
-  `concertId maxActiveUsers admitPerSecond activeSessionSeconds ${caps.pick("QueuePolicy", ["admissionOpen"])}`;
-
-export const seatFields = (caps: Capabilities) => `id number price status ${caps.pick("Seat", ["grade"])}`;
-
-export const SALES_QUERY = `query ConsoleSales($id: ID!) { salesReport(concertId: $id) {
-  concertId sold revenue waiting active
-  dates { concertDateId startsAt sold held available revenue refunded checkedIn grades { grade price sold held available revenue } } } }`;
 
 /** A datetime-local input's value (local time, to the second) for a moment. */
 export function toLocalInput(date: Date): string {

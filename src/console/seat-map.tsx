@@ -5,7 +5,8 @@
 // Keyboard: focus the map and move with the arrow keys, Home/End, PageUp/PageDown.
 import { useCallback, useEffect, useMemo, useRef, useState, type KeyboardEvent } from "react";
 import type { ApiError, Capabilities, Session } from "./api";
-import { money, seatFields, type ConcertDate, type Seat, type SeatStatus } from "./model";
+import { documents } from "./documents";
+import { money, type ConcertDate, type Seat, type SeatStatus } from "./model";
 
 export const GRADE_COLOURS = ["#2563eb", "#059669", "#7c3aed", "#0e7490", "#4d7c0f", "#be185d", "#4338ca", "#0f766e"];
 export const STATUS_COLOURS: Record<Exclude<SeatStatus, "AVAILABLE">, string> = { HELD: "#f59e0b", SOLD: "#1f2937" };
@@ -123,7 +124,7 @@ export function SeatMap(props: { session: Session; caps: Capabilities; date: Con
     indexOf.current = new Map();
     setLoaded(false);
     setCursor(null);
-    const fields = seatFields(caps);
+    const docs = documents(caps);
     const apply = (seat: Seat) => {
       const i = indexOf.current.get(seat.number);
       if (i === undefined) return;
@@ -132,7 +133,7 @@ export function SeatMap(props: { session: Session; caps: Capabilities; date: Con
     const read = async () => {
       pending ??= [];
       try {
-        const d = await session.query<{ seats: Seat[] }>(`query ConsoleSeats($d: ID!) { seats(concertDateId: $d) { ${fields} } }`, { d: date.id });
+        const d = await session.query<{ seats: Seat[] }>(docs.seats, { d: date.id });
         if (stopped) return;
         const list = [...d.seats].sort((a, b) => a.number - b.number);
         seats.current = list;
@@ -146,7 +147,7 @@ export function SeatMap(props: { session: Session; caps: Capabilities; date: Con
       }
     };
     const stop = session.subscribe<{ seatStatusChanged: Seat }>(
-      `subscription ConsoleSeatsLive($d: ID!) { seatStatusChanged(concertDateId: $d) { ${fields} } }`,
+      docs.seatsLive,
       { d: date.id },
       (d) => {
         if (stopped) return;
