@@ -273,7 +273,7 @@ function Figure(props: { label: string; value: string; testId: string; hint?: st
 /** Estimated wait of the last in line: the people ahead over the admission rate (observed over the last minute, else the policy's), after the opening. */
 function lastInLineWait(stats: QueueStats, policy: QueuePolicy | undefined, concert: Concert, now: number): string {
   if (policy?.admissionOpen === false) return "no estimate: admission is paused";
-  const ahead = stats.waiting + (stats.preQueue ?? 0);
+  const ahead = stats.waiting; // WAITING tokens, the pre-queue's included (rule 16: they are WAITING)
   if (ahead === 0) return "nobody in line";
   const opensAt = concert.saleOpensAt ? new Date(concert.saleOpensAt).getTime() : 0;
   const untilOpening = Math.max(0, (opensAt - now) / 1000);
@@ -312,7 +312,7 @@ function LinePanel(props: { stats: QueueStats | undefined; history: Sample[]; li
       {stats ? (
         <dl className="figures">
           <Figure label="Waiting" value={stats.waiting.toLocaleString()} testId="stat-waiting" />
-          {stats.preQueue !== undefined && <Figure label="Pre-queue" value={stats.preQueue.toLocaleString()} testId="stat-prequeue" />}
+          {stats.preQueue !== undefined && <Figure label="Pre-queue" value={stats.preQueue.toLocaleString()} testId="stat-prequeue" hint="(of the waiting)" />}
           <Figure label="Active" value={stats.active.toLocaleString()} testId="stat-active" hint={policy ? `of ${policy.maxActiveUsers}` : undefined} />
           {stats.admittedPerSecond !== undefined && <Figure label="Admitted per second" value={stats.admittedPerSecond.toFixed(1)} testId="stat-admitted" hint="(last minute)" />}
           {stats.seatsLeft !== undefined && <Figure label="Seats left" value={stats.seatsLeft.toLocaleString()} testId="stat-seats-left" />}
