@@ -7,26 +7,15 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import type { Browser, BrowserContext, Page } from "playwright-core";
 import { projectRoot } from "../../src/http/ide";
 import { startDeployment } from "../support/server";
 import { bearer, gql, signUp, type TestUser } from "../support/client";
 import { newAdmin, newConcert } from "../support/factories";
 import { CHARGE, PAY, RESERVE, STATUS, newShopper } from "../support/booking";
+import { HAS_CHROMIUM, browserTest, launchChromium } from "../support/chromium";
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const NO_CHROMIUM = `${CHROMIUM} is missing: install Debian's Chromium (apt-get install -y chromium) to run the console browser test`;
-const HAS_CHROMIUM = existsSync(CHROMIUM);
-// As for the IDE's browser test: CI installs Chromium, and there a missing browser fails the
-// test; on a machine without one (a fresh clone) the test does not run, and says so.
-const IN_CI = ["true", "1"].includes(process.env.CI ?? "");
-const RUNS = HAS_CHROMIUM || IN_CI;
-if (!RUNS) {
-  console.warn(
-    `The console browser test (tests/e2e/console.e2e.test.ts) did not run: ${CHROMIUM} is missing. ` +
-      "To run it: apt-get install -y chromium (or set CHROMIUM_PATH to a Chromium), then npx vitest run tests/e2e/console.e2e.test.ts",
-  );
-}
+const { runs: RUNS, missing: NO_CHROMIUM } = browserTest("console", "tests/e2e/console.e2e.test.ts");
 const root = projectRoot(__dirname);
 
 let deployment: Awaited<ReturnType<typeof startDeployment>>;
@@ -40,10 +29,7 @@ beforeAll(async () => {
   }
   deployment = await startDeployment({ settings: { QUEUE_ENTER_PER_SECOND: "1000", QUEUE_MAX_ACTIVE: "3", QUEUE_ADMIT_PER_SECOND: "50" } });
   admin = await newAdmin(deployment.server);
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  browser = await launchChromium();
 }, 60_000);
 
 afterAll(async () => {
@@ -69,6 +55,13 @@ async function openConsole(): Promise<{ context: BrowserContext; page: Page; req
   expect(loaded?.headers()["content-security-policy"]).toContain("default-src 'none'");
   expect(loaded?.headers()["content-security-policy"]).toContain("style-src 'self';");
   return { context, page, requests, problems };
+}
+
+/** Nothing came from another host: every request went to the server's own origin (HTTP or WebSocket). */
+function expectOnlyOwnOrigin(requests: string[]): void {
+  const origin = new URL(deployment.server.url).origin;
+  const wsOrigin = origin.replace(/^http/, "ws");
+  expect(requests.filter((u) => !u.startsWith(origin + "/") && !u.startsWith(wsOrigin + "/") && !u.startsWith("data:"))).toEqual([]);
 }
 
 async function signIn(page: Page, user: TestUser): Promise<void> {
@@ -164,9 +157,7 @@ describe.skipIf(!RUNS)("operator's console (browser, real server)", () => {
       mkdirSync(join(root, "build"), { recursive: true });
       await page.screenshot({ path: join(root, "build/console-test-v1.png"), fullPage: true });
 
-      const origin = new URL(server.url).origin;
-      const wsOrigin = origin.replace(/^http/, "ws");
-      expect(requests.filter((u) => !u.startsWith(origin + "/") && !u.startsWith(wsOrigin + "/") && !u.startsWith("data:"))).toEqual([]);
+      expectOnlyOwnOrigin(requests);
       expect(problems).toEqual([]);
     } finally {
       await context.close();
