@@ -353,7 +353,7 @@ function SalesPanel(props: { concert: Concert; sales: SalesReport | undefined; h
       )}
       {hasSales && <TimeChart title={`Seats sold per second over the last ${HISTORY_SECONDS / 60} minutes.`} series={series} data={data} height={120} />}
       <h3>Seats left per date and grade</h3>
-      <table>
+      <table className="sales-table" aria-label="Seats left per date and grade">
         <thead>
           <tr>
             <th scope="col">Date</th>
