@@ -38,6 +38,7 @@ import { createGraphqlHttpHandler } from "./http/graphql-http";
 import { attachGraphqlWs } from "./http/graphql-ws";
 import { createRequestHandler } from "./http/routes";
 import { createIde } from "./http/ide";
+import { createConsolePage } from "./http/console";
 import { createLogger, type Logger } from "./observability/logger";
 import { Metrics } from "./observability/metrics";
 import { instrumentPool, instrumentRedis } from "./observability/instrument";
@@ -184,6 +185,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     createRequestHandler({
       graphql,
       ide: createIde(),
+      consolePage: createConsolePage(),
       ready,
       metrics: async () =>
         metrics.render({ queue_admissions_by_this_instance: ticker.admissions, queue_subscribers: queueUpdates.count }),

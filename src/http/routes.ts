@@ -1,6 +1,7 @@
-// The one node:http request handler: GraphQL, the IDE, health and metrics.
+// The one node:http request handler: GraphQL, the IDE, the console, health and metrics.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Ide } from "./ide";
+import type { ConsolePage } from "./console";
 import { sendJson } from "./graphql-http";
 import type { Logger } from "../observability/logger";
 import { requestIdOf } from "../observability/request-id";
@@ -8,6 +9,7 @@ import { requestIdOf } from "../observability/request-id";
 export interface RouteDeps {
   graphql: (req: IncomingMessage, res: ServerResponse, search: string) => Promise<void>;
   ide: Ide;
+  consolePage: ConsolePage;
   ready: () => Promise<Record<string, boolean>>;
   metrics: () => Promise<string>;
   onError: (error: unknown, requestId: string) => void;
@@ -57,5 +59,6 @@ async function route(deps: RouteDeps, req: IncomingMessage, res: ServerResponse,
     return;
   }
   if (deps.ide.handle(req, res)) return;
+  if (deps.consolePage.handle(req, res)) return;
   sendJson(res, 404, { error: "Not found. The API is at /graphql." });
 }
