@@ -14,7 +14,7 @@ import type { QueueGate } from "./queue/queue.types";
 import { afterCommit } from "./after-commit";
 import { checkIdempotencyKey, findResponse, keyReused, requestHash, type IdempotentCall } from "./idempotency";
 import { isUuid } from "./ids";
-import { RESERVATION_COLUMNS, type ReservationView } from "./reservation.views";
+import { RESERVATION_COLUMNS, reservationFromJson, type ReservationView } from "./reservation.views";
 
 type Deps = {
   pool: Pool;
@@ -97,10 +97,4 @@ export class RefundService {
     if (rows[0].userId !== actor.id) throw forbidden("This reservation is another user's.");
     return rows[0];
   }
-}
-
-/** A reservation that crossed JSON (the idempotency store) with its dates back. */
-function reservationFromJson(json: Record<string, unknown>): ReservationView {
-  const r = json as unknown as ReservationView & { heldUntil: string; createdAt: string };
-  return { ...r, heldUntil: new Date(r.heldUntil), createdAt: new Date(r.createdAt) };
 }

@@ -52,3 +52,9 @@ export function paymentFromJson(json: PaymentView | Record<string, unknown>): Pa
   const p = json as PaymentView & { createdAt: string | Date; paidAt: string | Date | null };
   return { ...p, createdAt: new Date(p.createdAt), paidAt: p.paidAt === null ? null : new Date(p.paidAt) };
 }
+
+/** A reservation that crossed JSON (the idempotency store of refunds) with its dates back. */
+export function reservationFromJson(json: Record<string, unknown>): ReservationView {
+  const r = json as unknown as ReservationView & { heldUntil: string; createdAt: string };
+  return { ...r, heldUntil: new Date(r.heldUntil), createdAt: new Date(r.createdAt) };
+}
