@@ -153,5 +153,5 @@ describe("salesReport", () => {
     expect({ waiting: report.waiting, active: report.active }).toEqual(stats);
     await expectLedgersMatchBalances(deployment.db.url);
     await expectSeatInvariants(deployment.db.url);
-  });
+  }, 120_000);
 });

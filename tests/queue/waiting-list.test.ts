@@ -121,10 +121,10 @@ describe("the waiting list (keepLineAfterSellOut)", () => {
     expect((await Promise.all(everyone.slice(10).map((u) => status(u)))).map((s) => s.status)).toEqual(Array(10).fill("WAITING"));
     await expectLedgersMatchBalances(deployment.db.url);
     await expectSeatInvariants(deployment.db.url);
-  });
+  }, 180_000);
 
   it("keeps the line of a sold-out concert until its last date starts, then ends it SOLD_OUT", async () => {
-    const concert = await waitingListConcert(2, 12);
+    const concert = await waitingListConcert(2, 25);
     const buyer = await newShopper(url(0), concert.id, 5_000);
     const held = (await gql(url(0), RESERVE, { d: concert.date, n: [1, 2] }, buyer.q)).data.reserveSeats;
     expect((await gql(url(1), PAY, { r: held.id }, buyer.q)).errors).toBeUndefined();
@@ -132,10 +132,10 @@ describe("the waiting list (keepLineAfterSellOut)", () => {
     expect(await status(first)).toMatchObject({ status: "WAITING", queuePosition: 1 });
     expect(await status(second)).toMatchObject({ status: "WAITING", queuePosition: 2 });
     // Without the flag the same concert would answer SOLD_OUT; with it the line ends only when the date starts.
-    const ended = await until("the line's end", () => Promise.all([status(first), status(second, 1)]), (all) => all.every((s) => s.status === "EXPIRED"), 30_000);
+    const ended = await until("the line's end", () => Promise.all([status(first), status(second, 1)]), (all) => all.every((s) => s.status === "EXPIRED"), 60_000);
     expect(ended).toEqual([
       { status: "EXPIRED", queuePosition: 0, estimatedWaitSeconds: null, expiredReason: "SOLD_OUT" },
       { status: "EXPIRED", queuePosition: 0, estimatedWaitSeconds: null, expiredReason: "SOLD_OUT" },
     ]);
-  });
+  }, 120_000);
 });
