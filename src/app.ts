@@ -29,6 +29,9 @@ import { PaymentService } from "./services/payment.service";
 import { WalletService } from "./services/wallet.service";
 import { SeatService } from "./services/seat.service";
 import { SeatMaps } from "./services/seat-maps";
+import { RefundService } from "./services/refund.service";
+import { TicketService } from "./services/ticket.service";
+import { SalesReportService } from "./services/sales-report.service";
 import { HoldSweeper } from "./services/hold-sweeper";
 import { buildAppSchema } from "./graphql/build-schema";
 import { createApollo } from "./graphql/apollo";
@@ -149,6 +152,9 @@ export async function createApp(options: AppOptions): Promise<App> {
     payments: new PaymentService({ pool: db.pool, bus: seatBus, queue, logger, metrics }),
     wallet: new WalletService({ pool: db.pool, settings }),
     seats: new SeatService({ pool: db.pool, bus, queue, tokens: queueUpdates, maps: seatMaps }),
+    refunds: new RefundService({ pool: db.pool, bus: seatBus, queue, settings, logger }),
+    tickets: new TicketService({ pool: db.pool }),
+    salesReport: new SalesReportService({ pool: db.pool, line: (actor, concertId) => queue.stats(actor, concertId) }),
   };
   // The sweeper has connections of its own: under a rush every pooled
   // connection is busy with requests, and a hold must still end on time.

@@ -22,6 +22,12 @@ export interface Settings {
   rateLimitUserPerSecond: number;
   rateLimitAddressPerSecond: number;
   signInFailuresPerMinute: number;
+  /** Refunds close this long before a date starts (v2, rule 21). */
+  refundClosesHours: number;
+  /** The refund fee, % of the total, rounded down (v2, rule 21). */
+  refundFeePercent: number;
+  /** No refund fee while the date starts more than this many days later (v2, rule 21). */
+  refundFreeDays: number;
   /** Where the embedded database and the generated secret live. Not in the contract. */
   dataDir: string;
   /** Connections in this instance's PostgreSQL pool. Not in the contract. */
@@ -68,6 +74,9 @@ const INTEGERS = {
   signInFailuresPerAddressPerMinute: ["SIGN_IN_FAILURES_PER_ADDRESS_PER_MINUTE", 30, 1, 1_000_000],
   signInFailuresPerEmailPerMinute: ["SIGN_IN_FAILURES_PER_EMAIL_PER_MINUTE", 100, 1, 1_000_000],
   metricsConcertLabels: ["METRICS_CONCERT_LABELS", 20, 0, 1_000],
+  refundClosesHours: ["REFUND_CLOSES_HOURS", 24, 0, 87_600],
+  refundFeePercent: ["REFUND_FEE_PERCENT", 10, 0, 100],
+  refundFreeDays: ["REFUND_FREE_DAYS", 7, 0, 3_650],
 } as const satisfies Record<string, readonly [string, number, number, number]>;
 
 const LOG_LEVELS = ["debug", "info", "warn", "error", "silent"] as const;

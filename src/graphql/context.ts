@@ -7,6 +7,7 @@ import type { Actor } from "../auth/access-tokens";
 import type { Services } from "../services/services";
 import type { Availability, ConcertDateView } from "../services/concert.service";
 import type { PaymentView } from "../services/reservation.views";
+import type { TicketView } from "../services/ticket.service";
 import type { DirectNext } from "./subscription-executor";
 
 export interface Context {
@@ -43,6 +44,7 @@ export class Loaders {
     availability?: DataLoader<string, Availability>;
     seatsOfReservation?: DataLoader<string, Awaited<ReturnType<Services["seats"]["seatsOfReservations"]>>[number]>;
     paymentOfReservation?: DataLoader<string, PaymentView>;
+    ticketsOfReservation?: DataLoader<string, TicketView[]>;
   } = {};
 
   constructor(private readonly services: Services) {}
@@ -63,6 +65,10 @@ export class Loaders {
     return (this.made.paymentOfReservation ??= new DataLoader((ids: readonly string[]) =>
       this.services.payments.paymentsOfReservations(ids),
     ));
+  }
+
+  get ticketsOfReservation() {
+    return (this.made.ticketsOfReservation ??= new DataLoader((ids: readonly string[]) => this.services.tickets.ticketsOfReservations(ids)));
   }
 }
 

@@ -4,6 +4,8 @@ import { Field, ID, InputType, Int, ObjectType, registerEnumType } from "type-gr
 export class Concert {
   @Field(() => ID) id!: string;
   @Field(() => String) title!: string;
+  @Field(() => Boolean, { description: "When true, the line outlives a sell-out as a waiting list (rule 23)." })
+  keepLineAfterSellOut!: boolean;
   // `dates` is resolved by ConcertResolver.
 }
 
@@ -35,6 +37,7 @@ export class Seat {
 @InputType()
 export class CreateConcertInput {
   @Field(() => String) title!: string;
+  @Field(() => Boolean, { nullable: true }) keepLineAfterSellOut?: boolean | null;
 }
 
 @InputType()

@@ -10,7 +10,10 @@ import type { QueueGate } from "./queue/queue.types";
 export interface ConcertView {
   id: string;
   title: string;
+  keepLineAfterSellOut: boolean;
 }
+
+const concertSelect = { id: true, title: true, keepLineAfterSellOut: true } as const;
 
 export interface ConcertDateView {
   id: string;
@@ -46,14 +49,14 @@ export class ConcertService {
   listConcerts(): Promise<ConcertView[]> {
     return this.deps.prisma.concert.findMany({
       where: { OR: [{ dates: { none: {} } }, { dates: { some: { startsAt: { gt: new Date() } } } }] },
-      select: { id: true, title: true },
+      select: concertSelect,
       orderBy: [{ createdAt: "asc" }, { id: "asc" }],
     });
   }
 
   async findConcert(id: string): Promise<ConcertView | null> {
     if (!isUuid(id)) return null;
-    return this.deps.prisma.concert.findUnique({ where: { id }, select: { id: true, title: true } });
+    return this.deps.prisma.concert.findUnique({ where: { id }, select: concertSelect });
   }
 
   async getConcert(id: string): Promise<ConcertView> {
@@ -112,13 +115,13 @@ export class ConcertService {
     });
   }
 
-  async createConcert(actor: Actor, input: { title: string }): Promise<ConcertView> {
+  async createConcert(actor: Actor, input: { title: string; keepLineAfterSellOut?: boolean | null }): Promise<ConcertView> {
     const title = input.title.trim();
     if (title.length === 0 || title.length > MAX_TITLE) {
       throw badInput(`A title needs 1 to ${MAX_TITLE} characters.`, "title");
     }
     assertAdmin(actor);
-    return this.deps.prisma.concert.create({ data: { title }, select: { id: true, title: true } });
+    return this.deps.prisma.concert.create({ data: { title, keepLineAfterSellOut: input.keepLineAfterSellOut ?? false }, select: concertSelect });
   }
 
   /** Creates the date and its seats 1..seatCount, each at `price`, in one transaction. */

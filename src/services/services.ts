@@ -8,6 +8,9 @@ import type { ReservationService } from "./reservation.service";
 import type { PaymentService } from "./payment.service";
 import type { WalletService } from "./wallet.service";
 import type { SeatService } from "./seat.service";
+import type { RefundService } from "./refund.service";
+import type { TicketService } from "./ticket.service";
+import type { SalesReportService } from "./sales-report.service";
 
 export interface Services {
   tokens: AccessTokens;
@@ -20,4 +23,7 @@ export interface Services {
   payments: PaymentService;
   wallet: WalletService;
   seats: SeatService;
+  refunds: RefundService;
+  tickets: TicketService;
+  salesReport: SalesReportService;
 }

@@ -11,6 +11,7 @@ export type AddConcertDateInput = {
 };
 
 export type CreateConcertInput = {
+  keepLineAfterSellOut?: boolean | null | undefined;
   title: string;
 };
 

@@ -86,6 +86,28 @@ export class DurableQueueStore implements QueueStore {
 
   async soldOut(concertId: string): Promise<void> {
     await this.guarded(concertId, () => this.inner.soldOut(concertId));
+    await this.recordSoldOut(concertId);
+  }
+
+  /** The waiting list (rule 23): the tokens it ends are journaled like any ending. */
+  async sellOutKeepingLine(concertId: string, idleSeconds: number): Promise<TokenState[]> {
+    const ended = await this.guarded(concertId, () => this.inner.sellOutKeepingLine(concertId, idleSeconds));
+    await this.journal.note(ended.map((s) => rowOf(s)));
+    return ended;
+  }
+
+  async seatsBack(concertId: string, seats: number, policy: QueuePolicyValues, idleSeconds: number): Promise<TokenState[]> {
+    const admitted = await this.guarded(concertId, () => this.inner.seatsBack(concertId, seats, policy, idleSeconds));
+    await this.journal.note(admitted.map((s) => rowOf(s)));
+    return admitted;
+  }
+
+  async endLine(concertId: string): Promise<void> {
+    await this.guarded(concertId, () => this.inner.endLine(concertId));
+    await this.recordSoldOut(concertId);
+  }
+
+  private async recordSoldOut(concertId: string): Promise<void> {
     await this.pool.query(`UPDATE queue_lines SET sold_out = true WHERE concert_id = $1`, [concertId]);
     await this.pool.query(
       `UPDATE queue_tokens SET status = 'EXPIRED', expired_reason = coalesce(expired_reason, 'SOLD_OUT'), updated_at = now()

@@ -10,7 +10,8 @@
 //   active   ZSET token -> session end ms (ACTIVE tokens; with a hold, at least its end + grace)
 //   users    HASH userId -> token         (one live token per user)
 //   admlog   ZSET token -> admitted ms    (admissions in the last second: the rate limit)
-//   meta     HASH soldout, soldoutSeq, admitted (count), rate, rateAt, rateCount
+//   meta     HASH soldout, soldoutSeq, admitted (count), rate, rateAt, rateCount,
+//            waitlist (1: sold out, the line kept as a waiting list), credits (seats back on sale not yet offered)
 //   t:<tok>  HASH u user, s status, q seq, a admitted ms, se session end, hu hold end, r reason
 
 const COMMON = `
@@ -25,8 +26,10 @@ local function soldoutSeq()
 end
 
 local function rate()
-  local r = redis.call('HGET', p .. 'meta', 'rate')
-  if r then return r end
+  local m = redis.call('HMGET', p .. 'meta', 'rate', 'waitlist', 'credits')
+  -- a waiting list with no seat back on sale has no estimate (rule 23)
+  if m[2] == '1' and tonumber(m[3] or '0') <= 0 then return '' end
+  if m[1] then return m[1] end
   return ''
 end
 
@@ -72,9 +75,17 @@ end
 -- admits from the head of the line while there is room and the last second's
 -- admissions stay under the rate
 local function admit(maxActive, perSecond, sessionMs, idleMs)
-  if redis.call('HGET', p .. 'meta', 'soldout') == '1' then return {} end
+  local credits = false
+  if redis.call('HGET', p .. 'meta', 'soldout') == '1' then
+    -- sold out: a waiting list admits one user per seat back on sale (rule 23)
+    local m = redis.call('HMGET', p .. 'meta', 'waitlist', 'credits')
+    if m[1] ~= '1' then return {} end
+    credits = tonumber(m[2] or '0')
+    if credits <= 0 then return {} end
+  end
   redis.call('ZREMRANGEBYSCORE', p .. 'admlog', '-inf', now - 1000)
   local room = math.min(maxActive - redis.call('ZCARD', p .. 'active'), perSecond - redis.call('ZCARD', p .. 'admlog'))
+  if credits then room = math.min(room, credits) end
   if room <= 0 then return {} end
   local popped = redis.call('ZPOPMIN', p .. 'waiting', room)
   local out = {}
@@ -88,6 +99,7 @@ local function admit(maxActive, perSecond, sessionMs, idleMs)
     out[#out + 1] = state(token, idleMs)
   end
   if #out > 0 then redis.call('HINCRBY', p .. 'meta', 'admitted', #out) end
+  if credits and #out > 0 then redis.call('HINCRBY', p .. 'meta', 'credits', -#out) end
   return out
 end
 `;
@@ -102,7 +114,8 @@ if existing then
   local st = state(existing, idleMs)
   if st and st[3] ~= 'EXPIRED' then return {'OK', 0, st, {}, tonumber(redis.call('HGET', p .. 't:' .. existing, 'q'))} end
 end
-if redis.call('HGET', p .. 'meta', 'soldout') == '1' then return {'SOLD_OUT'} end
+local so = redis.call('HMGET', p .. 'meta', 'soldout', 'waitlist')
+if so[1] == '1' and so[2] ~= '1' then return {'SOLD_OUT'} end
 local seq = redis.call('INCR', p .. 'seq')
 local key = p .. 't:' .. newToken
 redis.call('HSET', key, 'u', userId, 's', 'WAITING', 'q', seq)
@@ -229,4 +242,34 @@ export const FORGET = `
 local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
 if score and tonumber(score) < tonumber(ARGV[2]) then return redis.call('ZREM', KEYS[1], ARGV[1]) end
 return 0
+`;
+
+// The waiting list (rule 23): scripts of their own, so the steps above stay as they are.
+
+/**
+ * KEYS: p, concert. ARGV: idleMs. A sell-out of a concert that keeps its line:
+ * ACTIVE tokens without a running hold end SOLD_OUT, WAITING ones stay, entries
+ * still join; from now on the line moves one user per seat back on sale.
+ * Returns the ended tokens' states.
+ */
+export const SELL_OUT_KEEPING_LINE = `${COMMON}
+local idleMs = tonumber(ARGV[1])
+redis.call('HSET', p .. 'meta', 'soldout', '1', 'waitlist', '1', 'credits', 0)
+local ended = {}
+for _, token in ipairs(redis.call('ZRANGE', p .. 'active', 0, -1)) do
+  local hu = tonumber(redis.call('HGET', p .. 't:' .. token, 'hu') or '0')
+  if hu <= now and expireOne(token, 'SOLD_OUT') then ended[#ended + 1] = state(token, idleMs) end
+end
+return ended
+`;
+
+/**
+ * KEYS: p, concert. ARGV: seats, maxActive, perSecond, sessionMs, idleMs.
+ * Seats came back on sale: on a waiting list, each admits the next in line
+ * (now, or at a later tick when the policy has no room yet). Returns the admitted.
+ */
+export const SEATS_BACK = `${COMMON}
+if redis.call('HGET', p .. 'meta', 'waitlist') ~= '1' then return {} end
+redis.call('HINCRBY', p .. 'meta', 'credits', tonumber(ARGV[1]))
+return admit(tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]))
 `;

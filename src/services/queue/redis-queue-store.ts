@@ -3,7 +3,7 @@ import type { RedisClient } from "../../redis/redis-client";
 import { GUARD } from "./queue-rebuild-scripts";
 import type { QueueExpiry, QueueStatus } from "./queue.types";
 import type { EnterResult, QueuePolicyValues, QueueStore, TickResult, TokenState } from "./queue-store";
-import { ENTER, EXPIRE, FORGET, READ, SET_HOLD, SOLD_OUT, TICK } from "./redis-queue-scripts";
+import { ENTER, EXPIRE, FORGET, READ, SEATS_BACK, SELL_OUT_KEEPING_LINE, SET_HOLD, SOLD_OUT, TICK } from "./redis-queue-scripts";
 
 /** How long after its hold's end a session may outlive it, so HOLD_TIMEOUT (not SESSION_TIMEOUT) ends it. */
 export const HOLD_GRACE_MS = 5_000;
@@ -64,6 +64,8 @@ export class RedisQueueStore implements QueueStore {
     define("qSetHold", SET_HOLD);
     define("qTick", TICK);
     define("qSoldOut", SOLD_OUT);
+    define("qSellOutKeepingLine", SELL_OUT_KEEPING_LINE);
+    define("qSeatsBack", SEATS_BACK);
     redis.defineCommand("qForget", { numberOfKeys: 1, lua: FORGET });
   }
 
@@ -123,7 +125,26 @@ export class RedisQueueStore implements QueueStore {
   }
 
   async reopen(concertId: string): Promise<void> {
-    await this.redis.hdel(`${prefix(concertId)}meta`, "soldout");
+    await this.redis.hdel(`${prefix(concertId)}meta`, "soldout", "waitlist", "credits");
+  }
+
+  async sellOutKeepingLine(concertId: string, idleSeconds: number): Promise<TokenState[]> {
+    const ended = await this.call<Raw[]>("qSellOutKeepingLine", prefix(concertId), tag(concertId), idleSeconds * 1000);
+    return ended.map((x) => toState(x, concertId)!);
+  }
+
+  async seatsBack(concertId: string, seats: number, policy: QueuePolicyValues, idleSeconds: number): Promise<TokenState[]> {
+    const admitted = await this.call<Raw[]>("qSeatsBack",
+      prefix(concertId), tag(concertId), seats,
+      policy.maxActiveUsers, policy.admitPerSecond, policy.activeSessionSeconds * 1000, idleSeconds * 1000,
+    );
+    return admitted.map((x) => toState(x, concertId)!);
+  }
+
+  async endLine(concertId: string): Promise<void> {
+    // Two atomic steps: with the waiting list closed first, nobody joins or is admitted in between.
+    await this.redis.hdel(`${prefix(concertId)}meta`, "waitlist", "credits");
+    await this.soldOut(concertId);
   }
 
   async counts(concertId: string) {
