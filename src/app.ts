@@ -3,7 +3,8 @@
 // them on as plain arguments. Tests and the benchmark build instances here too.
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import Redis from "ioredis";
+import type Redis from "ioredis";
+import type { Cluster } from "ioredis";
 import type { Settings } from "./config/settings";
 import { createDatabase, createPool, type Database } from "./db/database";
 import { createAccessTokens, loadOrCreateSecret } from "./auth/access-tokens";
@@ -20,11 +21,19 @@ import { QueueStatsWatch } from "./services/queue/queue-stats-watch";
 import { SeatGradeService } from "./services/seat-grades";
 import { MemoryQueueStore } from "./services/queue/memory-queue-store";
 import { RedisQueueStore } from "./services/queue/redis-queue-store";
+import { DurableQueueStore } from "./services/queue/durable-queue-store";
+import { QueueJournal } from "./services/queue/queue-journal";
+import { LineKeeper } from "./services/queue/queue-rebuild";
+import { connectRedis, redisAnswers, waitUntilReady, type RedisClient } from "./redis/redis-client";
+import { createShardedEventBus } from "./pubsub/sharded-event-bus";
 import { ReservationService } from "./services/reservation.service";
 import { PaymentService } from "./services/payment.service";
 import { WalletService } from "./services/wallet.service";
 import { SeatService } from "./services/seat.service";
 import { SeatMaps } from "./services/seat-maps";
+import { RefundService } from "./services/refund.service";
+import { TicketService } from "./services/ticket.service";
+import { SalesReportService } from "./services/sales-report.service";
 import { HoldSweeper } from "./services/hold-sweeper";
 import { buildAppSchema } from "./graphql/build-schema";
 import { createApollo } from "./graphql/apollo";
@@ -34,6 +43,7 @@ import { createGraphqlHttpHandler } from "./http/graphql-http";
 import { attachGraphqlWs } from "./http/graphql-ws";
 import { createRequestHandler } from "./http/routes";
 import { createIde } from "./http/ide";
+import { createConsolePage } from "./http/console";
 import { createLogger, type Logger } from "./observability/logger";
 import { Metrics } from "./observability/metrics";
 import { instrumentPool, instrumentRedis } from "./observability/instrument";
@@ -50,7 +60,7 @@ export interface App {
   services: Services;
   db: Database;
   bus: EventBus;
-  redis?: Redis;
+  redis?: RedisClient;
   httpServer: Server;
   logger: Logger;
   listen(port?: number, host?: string): Promise<{ url: string; port: number }>;
@@ -67,15 +77,31 @@ export async function createApp(options: AppOptions): Promise<App> {
   const db = createDatabase(options.databaseUrl, settings.databasePoolSize);
   instrumentPool(db.pool, "main", metrics);
 
-  const connectRedis = settings.redisUrl
-    ? () => instrumentRedis(new Redis(settings.redisUrl!, { maxRetriesPerRequest: 2, enableAutoPipelining: true }), metrics)
-    : undefined;
-  const redis = connectRedis?.();
-  const bus = connectRedis ? createRedisEventBus(connectRedis) : createMemoryEventBus();
+  // Redis (REDIS_URL) or a Redis Cluster (REDIS_CLUSTER_NODES), set to fail fast (src/redis/redis-client.ts).
+  const redisTarget = settings.redisClusterNodes
+    ? { clusterNodes: settings.redisClusterNodes }
+    : settings.redisUrl
+      ? { url: settings.redisUrl }
+      : undefined;
+  const openRedis = (role: "commands" | "subscriber" = "commands") => instrumentRedis(connectRedis(redisTarget!, role), metrics);
+  const redis = redisTarget ? openRedis() : undefined;
+  const bus = !redisTarget
+    ? createMemoryEventBus()
+    : redisTarget.clusterNodes
+      ? createShardedEventBus(openRedis() as Cluster, openRedis("subscriber") as Cluster)
+      : createRedisEventBus((role) => openRedis(role) as Redis);
   const limiter = redis ? createRedisRateLimiter(redis) : createMemoryRateLimiter();
+  if (redis && !(await waitUntilReady(redis, 3_000))) logger.warn("Redis does not answer yet; the queue answers SERVICE_UNAVAILABLE until it does");
 
   const tokens = createAccessTokens(loadOrCreateSecret(settings.jwtSecret, settings.dataDir), settings.accessTokenSeconds);
-  const queueStore = redis ? new RedisQueueStore(redis) : new MemoryQueueStore();
+  // With Redis, the line is journaled in PostgreSQL and rebuilt from it when
+  // Redis loses it (rule 27); the journal has connections of its own.
+  const journalPool = redis ? instrumentPool(QueueJournal.createPool(options.databaseUrl, 3), "journal", metrics) : undefined;
+  const keeper = redis && journalPool ? new LineKeeper(redis, journalPool, logger) : undefined;
+  const queueStore =
+    redis && journalPool && keeper
+      ? new DurableQueueStore(new RedisQueueStore(redis, { guarded: true }), new QueueJournal(journalPool), keeper, journalPool)
+      : new MemoryQueueStore();
   const policies = new QueuePolicies(
     db.prisma,
     {
@@ -135,6 +161,9 @@ export async function createApp(options: AppOptions): Promise<App> {
     seats: new SeatService({ pool: db.pool, bus, queue, tokens: queueUpdates, maps: seatMaps }),
     queueStats,
     grades: new SeatGradeService({ pool: db.pool, bus, maxPrice: settings.maxBalance, logger }),
+    refunds: new RefundService({ pool: db.pool, bus: seatBus, queue, settings, logger }),
+    tickets: new TicketService({ pool: db.pool }),
+    salesReport: new SalesReportService({ pool: db.pool, line: (actor, concertId) => queue.stats(actor, concertId) }),
   };
   // The sweeper has connections of its own: under a rush every pooled
   // connection is busy with requests, and a hold must still end on time.
@@ -159,14 +188,19 @@ export async function createApp(options: AppOptions): Promise<App> {
   );
   const ready = async () => {
     const checks: Record<string, boolean> = {};
-    checks.database = await db.pool.query("SELECT 1").then(() => true, () => false);
-    if (redis) checks.redis = await redis.ping().then((r) => r === "PONG", () => false);
+    const [database, redisUp] = await Promise.all([
+      db.pool.query("SELECT 1").then(() => true, () => false),
+      redis ? redisAnswers(redis) : Promise.resolve(true),
+    ]);
+    checks.database = database;
+    if (redis) checks.redis = redisUp;
     return checks;
   };
   const httpServer = createServer(
     createRequestHandler({
       graphql,
       ide: createIde(),
+      consolePage: createConsolePage(),
       ready,
       metrics: async () =>
         metrics.render({ queue_admissions_by_this_instance: ticker.admissions, queue_subscribers: queueUpdates.count }),
@@ -178,6 +212,7 @@ export async function createApp(options: AppOptions): Promise<App> {
   const ws = attachGraphqlWs({ httpServer, schema, services, guard, logger, metrics });
   ticker.start();
   sweeper.start();
+  keeper?.start();
 
   let closing: Promise<void> | undefined;
   const close = () => {
@@ -198,6 +233,8 @@ export async function createApp(options: AppOptions): Promise<App> {
       await policies.close();
       await queue.close();
       seatMaps.close();
+      await queueStore.close();
+      await journalPool?.end();
       await bus.close();
       redis?.disconnect();
       await db.close();

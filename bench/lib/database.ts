@@ -47,7 +47,7 @@ export async function userId(url: string, email: string): Promise<string> {
   return withClient(url, async (c) => (await c.query<{ id: string }>("SELECT id FROM users WHERE email = $1", [email])).rows[0].id);
 }
 
-async function withClient<T>(url: string, use: (c: Client) => Promise<T>): Promise<T> {
+export async function withClient<T>(url: string, use: (c: Client) => Promise<T>): Promise<T> {
   const c = new Client({ connectionString: url });
   await c.connect();
   try {

@@ -49,6 +49,8 @@ export interface RushOptions {
   serverNodeArgs: string[];
   /** Base name of the result files in bench/results (rush-latest; rush-profile when profiling). */
   out: string;
+  /** The second act after the sell-out (bench/rush/second-act.ts): this many refunds taken by the waiting list; 0: none. */
+  secondAct: number;
 }
 
 const DEFAULTS = {
@@ -80,6 +82,7 @@ const DEFAULTS = {
   poolSize: 20,
   serverNodeArgs: "",
   out: "",
+  secondAct: 0,
 };
 
 export function readOptions(argv = process.argv.slice(2), env = process.env): RushOptions {
@@ -131,6 +134,7 @@ export function readOptions(argv = process.argv.slice(2), env = process.env): Ru
     poolSize: int("poolSize", 1, 200),
     serverNodeArgs: raw("serverNodeArgs").split(",").map((a) => a.trim()).filter(Boolean),
     out: raw("out") || (bool("profile") ? "rush-profile" : "rush-latest"),
+    secondAct: int("secondAct", 0, 10_000),
   };
   if (!/^[\w.-]+$/.test(o.out)) throw new Error("out is a file name without a directory, e.g. rush-try");
   if (o.rampSeconds > o.arrivalSeconds) throw new Error("rampSeconds must not exceed arrivalSeconds");

@@ -60,6 +60,11 @@ export function renderReport(out: Out): string {
     row(`\`${op}\`: answers/s mean (peak); p50 / p95 / p99 / max ms; errors`, (t) => opCell(t.ops.find((x) => x.op === op)), goal);
   }
   row("admission → ACTIVE push: p50 / p95 / p99 / max ms (subscribers)", (t) => `${t.push.p50} / ${t.push.p95} / **${t.push.p99}** / ${t.push.max} (${n(t.push.count)}; ${n(t.push.alreadyActiveAtSubscribe)} already ACTIVE at subscribe)`, `p99 < ${GOALS.pushP99Ms} ms`);
+  if (ts.some((t) => t.secondAct)) {
+    row("second act: refund → next admission push, p50 / p95 / p99 / max ms (refunds; waiting)", (t) =>
+      t.secondAct ? `${t.secondAct.refundToPush.p50} / ${t.secondAct.refundToPush.p95} / **${t.secondAct.refundToPush.p99}** / ${t.secondAct.refundToPush.max} (${n(t.secondAct.refunds)}; ${n(t.secondAct.waiters)})` : "—", `p99 < ${GOALS.pushP99Ms} ms`);
+    row("second act: refundReservation p50 / p99 ms", (t) => (t.secondAct ? `${t.secondAct.refundMs.p50} / ${t.secondAct.refundMs.p99}` : "—"));
+  }
   row("tickets sold per second: peak (1 s buckets; sliding 1 s); mean from opening", (t) => `**${n(t.tickets.peakPerSecond)}** (${n(t.tickets.peakSlidingSecond)}); ${n(t.tickets.meanPerSecond)}`, `≥ ${n(GOALS.ticketsPeak)} at the peak`);
   row("tickets sold; payments; first sale, 50% and 90% of the tickets sold, last sale (s after opening)", (t) => `${n(t.tickets.total)}; ${n(t.tickets.payments)}; ${t.tickets.firstSaleSeconds}, ${t.tickets.halfSoldSeconds}, ${t.tickets.ninetyPctSoldSeconds}, ${t.tickets.lastSaleSeconds} s`);
   row("opening → sold out (last seat paid); first SOLD_OUT a client saw", (t) => `${t.soldOut ? `**${t.soldOutSeconds} s**` : "not sold out"}; ${t.firstSoldOutSeenSeconds ?? "–"} s`);

@@ -32,6 +32,7 @@ import { renderChart } from "./chart";
 import { renderReport } from "./report";
 import { updateBenchmarksMd } from "./benchmarks-md";
 import { quantiles, type Quantiles } from "./quantiles";
+import { playSecondAct, type SecondActResult } from "./second-act";
 
 const ROOT = resolve(__dirname, "../../..");
 /** Every child started (servers, load generators): killed if this process dies before stopping them. */
@@ -86,6 +87,8 @@ export interface TopologyResult {
   runSeconds: number;
   serverExitCodes: (number | null)[];
   profile?: ProfileSummary;
+  /** After the sell-out: refunds taken by the waiting list (--second-act). */
+  secondAct?: SecondActResult;
 }
 
 async function main() {
@@ -309,6 +312,23 @@ async function runTopology(o: RushOptions, n: number, stamp: string, redis: Redi
     soldOutEnter?.code.forEach((c, k) => c === "SOLD_OUT" && (firstSoldOutSeen = Math.min(firstSoldOutSeen, soldOutEnter.start[k] + soldOutEnter.ms[k])));
     for (const u of allUsers) if (u.sub?.endReason === "SOLD_OUT" && u.sub.endAt) firstSoldOutSeen = Math.min(firstSoldOutSeen, u.sub.endAt - t0);
 
+    let secondAct: SecondActResult | undefined;
+    if (o.secondAct > 0) {
+      log(`second act: ${o.secondAct} refunds to a waiting list`);
+      const act = await playSecondAct({
+        urls: servers.map((s) => s.url),
+        wsUrls: servers.map((s) => s.wsUrl),
+        dbUrl: db.url,
+        adminJwt,
+        issue: (id) => tokens.issue({ id, role: "USER" }),
+        refunds: o.secondAct,
+        price: o.price,
+        log,
+      });
+      secondAct = act.result;
+      checks.push(...act.checks);
+    }
+
     const serverExitCodes: (number | null)[] = [];
     for (const s of servers.splice(0)) {
       serverExitCodes.push(await s.stop());
@@ -363,6 +383,7 @@ async function runTopology(o: RushOptions, n: number, stamp: string, redis: Redi
       runSeconds: 0,
       serverExitCodes,
       profile,
+      secondAct,
     };
     result.runSeconds = Math.round((Date.now() - began) / 1000);
     return result;

@@ -1,7 +1,8 @@
 -- Pays reservation p_reservation from p_user's balance: reservation CONFIRMED
 -- (decided against clock_timestamp(), so a pay and the hold's end exclude each
 -- other), seats SOLD, balance debited, payment COMPLETED, ledger entry written,
--- the response stored under the key. With a key already used: `replayed`.
+-- a ticket issued per seat, the response stored under the key. With a key
+-- already used: `replayed`.
 CREATE OR REPLACE FUNCTION ticket_pay(
     p_reservation UUID, p_user UUID, p_key TEXT, p_hash TEXT,
     OUT replayed JSONB, OUT payment_id UUID, OUT amount INTEGER, OUT created_at TIMESTAMPTZ, OUT paid_at TIMESTAMPTZ,
@@ -65,6 +66,15 @@ BEGIN
     END IF;
     INSERT INTO ledger_entries (user_id, kind, amount, balance_after, payment_id)
     VALUES (p_user, 'PAYMENT', -amount, v_balance, payment_id);
+
+    -- One ticket per seat (rule 22). The code is two version-4 UUIDs' bytes in
+    -- hex: 244 bits from pg_strong_random (the server's CSPRNG), core since
+    -- PostgreSQL 13, so neither pgcrypto nor a round trip for codes is needed.
+    INSERT INTO tickets (reservation_id, user_id, seat_id, seat_number, grade, code, created_at)
+    SELECT p_reservation, p_user, s.id, s.number, s.grade,
+           encode(uuid_send(gen_random_uuid()) || uuid_send(gen_random_uuid()), 'hex'), v_decided
+      FROM reservation_seats rs JOIN seats s ON s.id = rs.seat_id
+     WHERE rs.reservation_id = p_reservation;
 
     IF p_key IS NOT NULL THEN
         UPDATE idempotency_keys i SET response = jsonb_build_object(

@@ -1,6 +1,7 @@
 // Every setting of the contract, read from the environment once at start.
 // A bad value stops the start with one message that names every bad variable.
 import { config as loadDotenv } from "dotenv";
+import { parseClusterNodes } from "../redis/redis-client";
 
 export interface Settings {
   port: number;
@@ -21,6 +22,12 @@ export interface Settings {
   rateLimitUserPerSecond: number;
   rateLimitAddressPerSecond: number;
   signInFailuresPerMinute: number;
+  /** Refunds close this long before a date starts (v2, rule 21). */
+  refundClosesHours: number;
+  /** The refund fee, % of the total, rounded down (v2, rule 21). */
+  refundFeePercent: number;
+  /** No refund fee while the date starts more than this many days later (v2, rule 21). */
+  refundFreeDays: number;
   /** Where the embedded database and the generated secret live. Not in the contract. */
   dataDir: string;
   /** Connections in this instance's PostgreSQL pool. Not in the contract. */
@@ -38,6 +45,8 @@ export interface Settings {
   signInFailuresPerEmailPerMinute: number;
   /** Default ticketLimitPerUser of a new concert (v2, rule 19). */
   ticketLimitPerUser: number;
+  /** REDIS_CLUSTER_NODES (rule 28): some nodes of a Redis Cluster, instead of REDIS_URL. */
+  redisClusterNodes: { host: string; port: number }[] | undefined;
 }
 
 export class SettingsError extends Error {}
@@ -68,6 +77,9 @@ const INTEGERS = {
   signInFailuresPerEmailPerMinute: ["SIGN_IN_FAILURES_PER_EMAIL_PER_MINUTE", 100, 1, 1_000_000],
   metricsConcertLabels: ["METRICS_CONCERT_LABELS", 20, 0, 1_000],
   ticketLimitPerUser: ["TICKET_LIMIT_PER_USER", 4, 1, 1_000],
+  refundClosesHours: ["REFUND_CLOSES_HOURS", 24, 0, 87_600],
+  refundFeePercent: ["REFUND_FEE_PERCENT", 10, 0, 100],
+  refundFreeDays: ["REFUND_FREE_DAYS", 7, 0, 3_650],
 } as const satisfies Record<string, readonly [string, number, number, number]>;
 
 const LOG_LEVELS = ["debug", "info", "warn", "error", "silent"] as const;
@@ -106,6 +118,18 @@ export function loadSettings(env: Env = process.env): Settings {
   if ((adminEmail === undefined) !== (adminPassword === undefined)) {
     problems.push("ADMIN_EMAIL and ADMIN_PASSWORD must be set together");
   }
+  let redisClusterNodes: Settings["redisClusterNodes"];
+  const clusterText = text("REDIS_CLUSTER_NODES");
+  if (clusterText) {
+    try {
+      const nodes = parseClusterNodes(clusterText);
+      if (nodes.length === 0) throw new Error("no node");
+      redisClusterNodes = nodes;
+    } catch (error) {
+      problems.push(`REDIS_CLUSTER_NODES must be host:port,host:port,… (${(error as Error).message})`);
+    }
+    if (redisUrl) problems.push("REDIS_URL and REDIS_CLUSTER_NODES must not both be set");
+  }
   if (ints.maxCharge > ints.maxBalance) problems.push("MAX_CHARGE must not exceed MAX_BALANCE");
   const logLevel = (text("LOG_LEVEL") ?? "info") as Settings["logLevel"];
   if (!LOG_LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}`);
@@ -121,5 +145,6 @@ export function loadSettings(env: Env = process.env): Settings {
     adminPassword,
     dataDir: text("DATA_DIR") ?? "./data",
     logLevel,
+    redisClusterNodes,
   };
 }

@@ -23,6 +23,9 @@ export const ERROR_CODES = [
   "BALANCE_LIMIT",
   "RATE_LIMITED",
   "TICKET_LIMIT",
+  "SERVICE_UNAVAILABLE",
+  "NOT_REFUNDABLE",
+  "ALREADY_CHECKED_IN",
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -7,6 +7,7 @@ import { DocumentLimitsRule } from "./document-limits";
 import { formatError } from "./format-error";
 import { observePlugin } from "./observe.plugin";
 import { fastReadsPlugin } from "./fast-reads.plugin";
+import { unavailablePlugin } from "./unavailable.plugin";
 import type { RequestGuard } from "./request-guard";
 import type { Logger } from "../observability/logger";
 import type { Metrics } from "../observability/metrics";
@@ -26,6 +27,7 @@ export function createApollo(deps: { schema: GraphQLSchema; logger: Logger; metr
     plugins: [
       observePlugin({ ...deps, schema: () => deps.schema }),
       fastReadsPlugin(() => deps.schema),
+      unavailablePlugin(),
       // No response caching here: the default cache-control plugin would wrap every field.
       ApolloServerPluginCacheControlDisabled(),
       { async serverWillStart() { return { async renderLandingPage() { return { html: "" }; } }; } },

@@ -8,6 +8,7 @@ import type { Services } from "../services/services";
 import type { Availability, ConcertDateView } from "../services/concert.service";
 import type { PaymentView } from "../services/reservation.views";
 import type { SeatGradeView } from "../services/seat-grades";
+import type { TicketView } from "../services/ticket.service";
 import type { DirectNext } from "./subscription-executor";
 
 export interface Context {
@@ -45,6 +46,7 @@ export class Loaders {
     seatsOfReservation?: DataLoader<string, Awaited<ReturnType<Services["seats"]["seatsOfReservations"]>>[number]>;
     paymentOfReservation?: DataLoader<string, PaymentView>;
     gradesOfDate?: DataLoader<string, SeatGradeView[]>;
+    ticketsOfReservation?: DataLoader<string, TicketView[]>;
   } = {};
 
   constructor(private readonly services: Services) {}
@@ -69,6 +71,10 @@ export class Loaders {
     return (this.made.paymentOfReservation ??= new DataLoader((ids: readonly string[]) =>
       this.services.payments.paymentsOfReservations(ids),
     ));
+  }
+
+  get ticketsOfReservation() {
+    return (this.made.ticketsOfReservation ??= new DataLoader((ids: readonly string[]) => this.services.tickets.ticketsOfReservations(ids)));
   }
 }
 

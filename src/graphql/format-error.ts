@@ -3,6 +3,7 @@
 import type { GraphQLFormattedError } from "graphql";
 import { unwrapResolverError } from "@apollo/server/errors";
 import { AppError, ERROR_CODES } from "../errors/app-error";
+import { serviceUnavailable, unavailableDependency } from "../errors/unavailable";
 
 const CONTRACT_CODES = new Set<string>(ERROR_CODES);
 const BAD_INPUT_CODES = new Set([
@@ -20,6 +21,7 @@ export const INTERNAL_MESSAGE = "Something went wrong on our side; it has been l
 export function isUnexpected(error: unknown): boolean {
   const original = unwrapResolverError(error);
   if (original instanceof AppError) return false;
+  if (unavailableDependency(original)) return false; // an outage, counted and logged once by its watchers
   const code = (original as { extensions?: { code?: unknown } })?.extensions?.code;
   return !(typeof code === "string" && (CONTRACT_CODES.has(code) || BAD_INPUT_CODES.has(code)));
 }
@@ -28,6 +30,11 @@ export function formatError(formatted: GraphQLFormattedError, error: unknown): G
   const original = unwrapResolverError(error);
   if (original instanceof AppError) {
     return { message: original.message, locations: formatted.locations, path: formatted.path, extensions: { ...original.extensions } };
+  }
+  const down = unavailableDependency(original);
+  if (down) {
+    const unavailable = serviceUnavailable(down);
+    return { message: unavailable.message, locations: formatted.locations, path: formatted.path, extensions: { ...unavailable.extensions } };
   }
   const code = formatted.extensions?.code;
   if (typeof code === "string" && CONTRACT_CODES.has(code)) return withoutStack(formatted);

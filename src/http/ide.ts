@@ -1,11 +1,10 @@
 // Serves the GraphiQL 5 IDE bundled by scripts/build-ide.mjs (build/ide/*) from our own
 // origin: the HTML page (GET /playground, or GET /graphql asking for text/html) and the
 // assets under /ide/*. The page's CSP allows nothing but this origin.
-import { createHash } from "node:crypto";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { dirname, extname, join } from "node:path";
-import { gzipSync } from "node:zlib";
+import { dirname, join } from "node:path";
+import { loadStaticAssets } from "./static-assets";
 
 /** Only 'self': Monaco injects <style> tags and inline styles, fonts are inlined as data: URLs. */
 export const IDE_CSP = [
@@ -31,20 +30,6 @@ export const IDE_HTML_HEADERS: Readonly<Record<string, string>> = {
   "referrer-policy": "no-referrer",
 };
 
-const TYPES: Record<string, string> = {
-  ".js": "text/javascript; charset=utf-8",
-  ".css": "text/css; charset=utf-8",
-  ".map": "application/json",
-  ".json": "application/json",
-  ".svg": "image/svg+xml",
-  ".png": "image/png",
-  ".woff2": "font/woff2",
-  ".woff": "font/woff",
-  ".ttf": "font/ttf",
-};
-
-interface Asset { body: Buffer; gzip?: Buffer; type: string }
-
 export interface Ide {
   /** False when build/ide is missing: the page then says to run `npm run build:ide`. */
   built: boolean;
@@ -63,19 +48,9 @@ export function projectRoot(from: string = __dirname): string {
 }
 
 export function createIde(dir: string = join(projectRoot(), "build", "ide")): Ide {
-  const assets = new Map<string, Asset>();
-  const built = existsSync(join(dir, "graphiql.js")) && existsSync(join(dir, "graphiql.css"));
-  const hash = createHash("sha256");
-  if (built) {
-    for (const name of readdirSync(dir).sort()) {
-      const type = TYPES[extname(name)];
-      if (!type) continue;
-      const body = readFileSync(join(dir, name));
-      hash.update(name).update(body);
-      assets.set(name, { body, type });
-    }
-  }
-  const v = hash.digest("hex").slice(0, 12);
+  const files = loadStaticAssets(dir, "/ide/", ["graphiql.js", "graphiql.css"]);
+  const built = files.built;
+  const v = files.version;
   const html = built
     ? `<!doctype html>
 <html lang="en">
@@ -102,26 +77,7 @@ export function createIde(dir: string = join(projectRoot(), "build", "ide")): Id
 </html>
 `;
 
-  function serveAsset(pathname: string, res: ServerResponse, req?: IncomingMessage): boolean {
-    if (!pathname.startsWith("/ide/")) return false;
-    const asset = assets.get(pathname.slice("/ide/".length));
-    if (!asset) {
-      res.writeHead(404, { "content-type": "text/plain; charset=utf-8" }).end("not found\n");
-      return true;
-    }
-    const gzip = /\bgzip\b/.test(String(req?.headers["accept-encoding"] ?? ""));
-    const body = gzip ? (asset.gzip ??= gzipSync(asset.body)) : asset.body; // compressed on first use
-    res.writeHead(200, {
-      "content-type": asset.type,
-      "content-length": body.length,
-      "cache-control": "public, max-age=31536000, immutable",
-      "x-content-type-options": "nosniff",
-      vary: "accept-encoding",
-      ...(gzip ? { "content-encoding": "gzip" } : {}),
-    });
-    res.end(req?.method === "HEAD" ? undefined : body);
-    return true;
-  }
+  const serveAsset = (pathname: string, res: ServerResponse, req?: IncomingMessage): boolean => files.serve(pathname, res, req);
 
   function handle(req: IncomingMessage, res: ServerResponse): boolean {
     if (req.method !== "GET" && req.method !== "HEAD") return false;

@@ -1,6 +1,7 @@
-// The one node:http request handler: GraphQL, the IDE, health and metrics.
+// The one node:http request handler: GraphQL, the IDE, the console, health and metrics.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Ide } from "./ide";
+import type { ConsolePage } from "./console";
 import { sendJson } from "./graphql-http";
 import type { Logger } from "../observability/logger";
 import { requestIdOf } from "../observability/request-id";
@@ -8,6 +9,7 @@ import { requestIdOf } from "../observability/request-id";
 export interface RouteDeps {
   graphql: (req: IncomingMessage, res: ServerResponse, search: string) => Promise<void>;
   ide: Ide;
+  consolePage: ConsolePage;
   ready: () => Promise<Record<string, boolean>>;
   metrics: () => Promise<string>;
   onError: (error: unknown, requestId: string) => void;
@@ -46,7 +48,9 @@ async function route(deps: RouteDeps, req: IncomingMessage, res: ServerResponse,
   if (path === "/readyz") {
     const checks = await deps.ready();
     const ok = Object.values(checks).every(Boolean);
-    return sendJson(res, ok ? 200 : 503, { status: ok ? "ready" : "not ready", checks });
+    // `down` names what does not answer (rule 27).
+    const down = Object.keys(checks).filter((name) => !checks[name]);
+    return sendJson(res, ok ? 200 : 503, { status: ok ? "ready" : "not ready", checks, down });
   }
   if (path === "/metrics") {
     const text = await deps.metrics();
@@ -55,5 +59,6 @@ async function route(deps: RouteDeps, req: IncomingMessage, res: ServerResponse,
     return;
   }
   if (deps.ide.handle(req, res)) return;
+  if (deps.consolePage.handle(req, res)) return;
   sendJson(res, 404, { error: "Not found. The API is at /graphql." });
 }

@@ -1,6 +1,6 @@
 // Fixed-window counters for rate limits. With Redis they hold across every
 // instance; in process they hold for this instance alone (the embedded default).
-import type Redis from "ioredis";
+import type { RedisClient } from "../redis/redis-client";
 
 export interface RateLimiter {
   /** Counts one hit on `key`; false when this hit goes over `limit` in the current window. */
@@ -12,7 +12,9 @@ export interface RateLimiter {
 
 const windowOf = (windowSeconds: number) => Math.floor(Date.now() / 1000 / windowSeconds);
 
-export function createRedisRateLimiter(redis: Redis, prefix = "rl"): RateLimiter {
+// Each counter is one key (INCR, EXPIRE): no script, so on a Redis Cluster any
+// key may live on any slot.
+export function createRedisRateLimiter(redis: RedisClient, prefix = "rl"): RateLimiter {
   const name = (key: string, windowSeconds: number) => `${prefix}:${key}:${windowSeconds}:${windowOf(windowSeconds)}`;
   return {
     async hit(key, limit, windowSeconds) {

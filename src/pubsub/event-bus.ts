@@ -28,9 +28,9 @@ export function createMemoryEventBus(): EventBus {
 }
 
 /** `connect` makes a new Redis connection: a subscribing connection can do nothing else. */
-export function createRedisEventBus(connect: () => Redis): EventBus {
-  const publisher = connect();
-  const subscriber = connect();
+export function createRedisEventBus(connect: (role: "commands" | "subscriber") => Redis): EventBus {
+  const publisher = connect("commands");
+  const subscriber = connect("subscriber");
   // RedisPubSub.unsubscribe sends UNSUBSCRIBE and PUNSUBSCRIBE and drops their
   // promises. ioredis leaves that PUNSUBSCRIBE unanswered and rejects it when the
   // connection closes: unhandled, the rejection would end the process (on

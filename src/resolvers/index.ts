@@ -5,6 +5,8 @@ import { ReservationResolver } from "./reservation.resolver";
 import { PaymentResolver } from "./payment.resolver";
 import { WalletResolver } from "./wallet.resolver";
 import { SeatResolver } from "./seat.resolver";
+import { TicketResolver } from "./ticket.resolver";
+import { SalesReportResolver } from "./sales-report.resolver";
 
 export const resolvers = [
   UserResolver,
@@ -15,4 +17,6 @@ export const resolvers = [
   PaymentResolver,
   WalletResolver,
   SeatResolver,
+  TicketResolver,
+  SalesReportResolver,
 ] as const;

@@ -2,6 +2,7 @@ import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver
 import { Reservation } from "../schema/reservation.type";
 import { Payment } from "../schema/payment.type";
 import { Seat } from "../schema/concert.type";
+import { Ticket } from "../schema/ticket.type";
 import type { Context } from "../graphql/context";
 import { actorOf } from "../graphql/auth-checker";
 import type { ReservationView } from "../services/reservation.views";
@@ -28,6 +29,19 @@ export class ReservationResolver {
   }
 
   @Authorized()
+  @Mutation(() => Reservation, {
+    description:
+      "Give a CONFIRMED reservation back: money to the balance less the fee, seats on sale again (rule 21). Needs only the access token.",
+  })
+  refundReservation(
+    @Arg("reservationId", () => ID) reservationId: string,
+    @Arg("idempotencyKey", () => String, { nullable: true }) idempotencyKey: string | null,
+    @Ctx() ctx: Context,
+  ) {
+    return ctx.services.refunds.refundReservation(actorOf(ctx), reservationId, idempotencyKey);
+  }
+
+  @Authorized()
   @Query(() => [Reservation], { description: "The signed-in user's reservations, newest first." })
   reservations(
     @Arg("first", () => Int, { nullable: true, description: "Page size: 50 unless given, at most 200." }) first: number | null,
@@ -40,6 +54,11 @@ export class ReservationResolver {
   @FieldResolver(() => [Seat])
   seats(@Root() reservation: ReservationView, @Ctx() ctx: Context) {
     return reservation.seats ?? ctx.loaders.seatsOfReservation.load(reservation.id);
+  }
+
+  @FieldResolver(() => [Ticket], { description: "One per seat once CONFIRMED; empty otherwise (rule 22)." })
+  tickets(@Root() reservation: ReservationView, @Ctx() ctx: Context) {
+    return reservation.status === "CONFIRMED" ? ctx.loaders.ticketsOfReservation.load(reservation.id) : [];
   }
 
   @FieldResolver(() => Payment)

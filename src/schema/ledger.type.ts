@@ -3,6 +3,7 @@ import { Field, ID, Int, ObjectType, registerEnumType } from "type-graphql";
 export enum LedgerKind {
   CHARGE = "CHARGE",
   PAYMENT = "PAYMENT",
+  REFUND = "REFUND",
 }
 registerEnumType(LedgerKind, { name: "LedgerKind" });
 

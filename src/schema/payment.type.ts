@@ -5,6 +5,7 @@ export enum PaymentStatus {
   COMPLETED = "COMPLETED",
   EXPIRED = "EXPIRED",
   CANCELLED = "CANCELLED",
+  REFUNDED = "REFUNDED",
 }
 registerEnumType(PaymentStatus, { name: "PaymentStatus" });
 
@@ -16,4 +17,10 @@ export class Payment {
   @Field(() => PaymentStatus) status!: PaymentStatus;
   @Field(() => Date) createdAt!: Date;
   @Field(() => Date, { nullable: true }) paidAt!: Date | null;
+  @Field(() => Int, {
+    nullable: true,
+    description: "What went back to the balance when the reservation was refunded (rule 21); null before.",
+  })
+  refundedAmount?: number | null;
+  @Field(() => Date, { nullable: true }) refundedAt?: Date | null;
 }

@@ -5,6 +5,7 @@ export enum ReservationStatus {
   CONFIRMED = "CONFIRMED",
   EXPIRED = "EXPIRED",
   CANCELLED = "CANCELLED",
+  REFUNDED = "REFUNDED",
 }
 registerEnumType(ReservationStatus, { name: "ReservationStatus" });
 
@@ -17,5 +18,5 @@ export class Reservation {
   @Field(() => Int) totalPrice!: number;
   @Field(() => ReservationStatus) status!: ReservationStatus;
   @Field(() => Date) heldUntil!: Date;
-  // `seats` and `payment` are resolved by ReservationResolver, batched.
+  // `seats`, `payment` and `tickets` are resolved by ReservationResolver, batched.
 }

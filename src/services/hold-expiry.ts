@@ -86,4 +86,5 @@ export async function announceExpiry(deps: { queue: QueueGate; bus: EventBus }, 
     ...expired.holds.map((h) => deps.queue.expireToken(h.queueToken, "HOLD_TIMEOUT")),
     publishSeatChanges(deps.bus, expired.seats),
   ]);
+  await deps.queue.seatsBackOnSale(expired.seats);
 }

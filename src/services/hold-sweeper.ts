@@ -12,6 +12,7 @@ import type { QueueGate } from "./queue/queue.types";
 import { afterCommit } from "./after-commit";
 import { announceExpiry, expireDueHolds } from "./hold-expiry";
 import { deleteOldKeys } from "./idempotency";
+import { OutageLog } from "../observability/outage-log";
 
 type Deps = { pool: Pool; bus: EventBus; queue: QueueGate; logger?: Logger; metrics?: Pick<Metrics, "holdsEnded"> };
 
@@ -33,6 +34,7 @@ export class HoldSweeper {
   private readonly intervalMs: number;
   private readonly batchSize: number;
   private readonly keyCleanupMs: number;
+  private outage: OutageLog | undefined;
 
   constructor(
     private readonly deps: Deps,
@@ -91,8 +93,10 @@ export class HoldSweeper {
         await deleteOldKeys(this.deps.pool);
       }
     } catch (error) {
-      // The database may be away for a moment; the next tick tries again.
-      this.deps.logger?.warn("hold sweep failed", { error });
+      // The database may be away for a moment; the next tick tries again (logged once per outage).
+      (this.outage ??= new OutageLog(this.deps.logger, "hold sweep")).failed(error);
+      return;
     }
+    this.outage?.ok();
   }
 }

@@ -18,7 +18,7 @@ export const KEY_RETENTION_HOURS = 25; // the contract promises at least 24 hour
 // 1..200 characters, none of them control, format or unassigned code points.
 const KEY = /^[^\p{C}]{1,200}$/u;
 
-export type IdempotentOperation = "chargeBalance" | "pay";
+export type IdempotentOperation = "chargeBalance" | "pay" | "refundReservation";
 
 export interface IdempotentCall {
   userId: string;

@@ -119,7 +119,11 @@ export class ReservationService {
       return { reservation: { ...found, status: "CANCELLED" as const }, seats: released, queueToken: rows[0].queueToken };
     });
     await afterCommit(this.deps.logger, () =>
-      Promise.all([this.deps.queue.holdReleased(queueToken), publishSeatChanges(this.deps.bus, seats)]),
+      Promise.all([
+        this.deps.queue.holdReleased(queueToken),
+        publishSeatChanges(this.deps.bus, seats),
+        this.deps.queue.seatsBackOnSale(seats),
+      ]),
     );
     return reservation;
   }

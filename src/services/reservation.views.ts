@@ -4,8 +4,8 @@
 import type { SeatChange } from "../pubsub/seat-events";
 import { EFFECTIVE_SEAT_STATUS } from "./seat-locks";
 
-export type ReservationStatus = "HELD" | "CONFIRMED" | "EXPIRED" | "CANCELLED";
-export type PaymentStatus = "PENDING" | "COMPLETED" | "EXPIRED" | "CANCELLED";
+export type ReservationStatus = "HELD" | "CONFIRMED" | "EXPIRED" | "CANCELLED" | "REFUNDED";
+export type PaymentStatus = "PENDING" | "COMPLETED" | "EXPIRED" | "CANCELLED" | "REFUNDED";
 
 export type SeatView = SeatChange;
 
@@ -16,6 +16,9 @@ export interface PaymentView {
   status: PaymentStatus;
   createdAt: Date;
   paidAt: Date | null;
+  /** Set once refunded (rule 21). */
+  refundedAmount?: number | null;
+  refundedAt?: Date | null;
 }
 
 export interface ReservationView {
@@ -40,7 +43,7 @@ export const RESERVATION_COLUMNS = `r.id, r.user_id AS "userId", r.concert_id AS
 /** Needs `payments p JOIN reservations r ON r.id = p.reservation_id`. */
 export const PAYMENT_COLUMNS = `p.id, p.reservation_id AS "reservationId", p.amount,
   CASE WHEN p.status = 'PENDING' AND r.status = 'HELD' AND r.held_until <= now() THEN 'EXPIRED' ELSE p.status::text END AS status,
-  p.created_at AS "createdAt", p.paid_at AS "paidAt"`;
+  p.created_at AS "createdAt", p.paid_at AS "paidAt", p.refunded_amount AS "refundedAmount", p.refunded_at AS "refundedAt"`;
 
 export const SEAT_COLUMNS = `s.id, s.concert_date_id AS "concertDateId", s.number, s.price, s.grade, ${EFFECTIVE_SEAT_STATUS} AS status`;
 
@@ -48,4 +51,10 @@ export const SEAT_COLUMNS = `s.id, s.concert_date_id AS "concertDateId", s.numbe
 export function paymentFromJson(json: PaymentView | Record<string, unknown>): PaymentView {
   const p = json as PaymentView & { createdAt: string | Date; paidAt: string | Date | null };
   return { ...p, createdAt: new Date(p.createdAt), paidAt: p.paidAt === null ? null : new Date(p.paidAt) };
+}
+
+/** A reservation that crossed JSON (the idempotency store of refunds) with its dates back. */
+export function reservationFromJson(json: Record<string, unknown>): ReservationView {
+  const r = json as unknown as ReservationView & { heldUntil: string; createdAt: string };
+  return { ...r, heldUntil: new Date(r.heldUntil), createdAt: new Date(r.createdAt) };
 }

@@ -10,6 +10,9 @@ import type { WalletService } from "./wallet.service";
 import type { SeatService } from "./seat.service";
 import type { SeatGradeService } from "./seat-grades";
 import type { QueueStatsWatch } from "./queue/queue-stats-watch";
+import type { RefundService } from "./refund.service";
+import type { TicketService } from "./ticket.service";
+import type { SalesReportService } from "./sales-report.service";
 
 export interface Services {
   tokens: AccessTokens;
@@ -26,4 +29,7 @@ export interface Services {
   queueStats: QueueStatsWatch;
   /** Seat grades (rule 20). */
   grades: SeatGradeService;
+  refunds: RefundService;
+  tickets: TicketService;
+  salesReport: SalesReportService;
 }

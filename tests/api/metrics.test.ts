@@ -2,6 +2,7 @@
 // event-loop figures, GraphQL operation durations by operation name, errors by code.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startDeployment } from "../support/server";
+import WebSocket from "ws";
 import { gql } from "../support/client";
 
 let deployment: Awaited<ReturnType<typeof startDeployment>>;
@@ -44,5 +45,30 @@ describe("/metrics", () => {
     const bad = text.split("\n").filter((line) => line !== "" && !line.startsWith("# TYPE ") && !line.startsWith("# HELP ") && !sample.test(line));
     expect(bad).toEqual([]);
     expect(text.endsWith("\n")).toBe(true);
+  });
+
+  it("counts WebSockets: open, connects, and refusals by reason", async () => {
+    const sample = async (series: string) => {
+      const line = (await scrape()).text.split("\n").find((l) => l.startsWith(`${series} `));
+      return line === undefined ? undefined : Number(line.slice(series.length + 1));
+    };
+    const wsUrl = url.replace(/^http/, "ws");
+    // A socket to another path is refused at the upgrade.
+    await new Promise<void>((resolve) => {
+      const ws = new WebSocket(`${wsUrl}/elsewhere`);
+      ws.on("error", () => resolve());
+      ws.on("close", () => resolve());
+    });
+    expect(await sample(`websocket_refusals_total{reason="path"}`)).toBe(1);
+    // A socket that breaks the protocol is closed by graphql-ws with 4400.
+    const ws = new WebSocket(`${wsUrl}/graphql`, "graphql-transport-ws");
+    await new Promise((resolve) => ws.once("open", resolve));
+    expect(await sample("websocket_open")).toBe(1);
+    const closed = new Promise<number>((resolve) => ws.once("close", (code) => resolve(code)));
+    ws.send(JSON.stringify({ type: "not-a-message" }));
+    expect(await closed).toBe(4400);
+    await expect.poll(() => sample(`websocket_refusals_total{reason="bad_request"}`), { timeout: 10_000 }).toBe(1);
+    expect(await sample("websocket_connects_total")).toBe(1);
+    await expect.poll(() => sample("websocket_open"), { timeout: 10_000 }).toBe(0);
   });
 });

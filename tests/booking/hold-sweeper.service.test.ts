@@ -59,6 +59,7 @@ describe.each(stores)("hold sweeper and expiry rules (%s)", (name, makeStore) =>
       expired.push(`${concertId}:SOLD_OUT`);
       await queue.concertSoldOut(concertId);
     },
+    seatsBackOnSale: (seats, wereSold) => queue.seatsBackOnSale(seats, wereSold),
   };
   const tokens = { watch: () => () => undefined };
   let reservations: ReservationService;

@@ -13,12 +13,17 @@ import { newAdmin, newConcert } from "../support/factories";
 import { sql } from "../support/sql";
 import { OPEN_QUEUE, PAY, RESERVE, expectLedgersMatchBalances, expectSeatInvariants, newShopper } from "../support/booking";
 
-// Holds long enough that the pays cut off were not refused for lateness; a pool
-// big enough that every request in flight has its own session.
-const SETTINGS = { ...OPEN_QUEUE, HOLD_SECONDS: "6", DATABASE_POOL_SIZE: "40" };
 const PAID = 10; // users who hold and pay before the crash: seats 1–20
 const PAYING = 15; // users whose pays are in flight at the crash: seats 21–50
 const HOLDING = 10; // users whose holds are in flight at the crash: seats 51–60
+// Holds long enough that the pays cut off were not refused for lateness; pools just
+// big enough that every request in flight has its own session (the machine's
+// PostgreSQL is shared: no more connections than that).
+const settingsFor = (instances: number) => ({
+  ...OPEN_QUEUE,
+  HOLD_SECONDS: "6",
+  DATABASE_POOL_SIZE: String(Math.ceil((PAYING + HOLDING) / instances) + 2),
+});
 
 describe.each(queueStores("restart"))("restart ($name)", ({ instances, redis }) => {
   let deployment: Awaited<ReturnType<typeof startDeployment>>;
@@ -28,7 +33,7 @@ describe.each(queueStores("restart"))("restart ($name)", ({ instances, redis }) 
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
   beforeAll(async () => {
-    deployment = await startDeployment({ instances, redis, settings: SETTINGS });
+    deployment = await startDeployment({ instances, redis, settings: settingsFor(instances) });
     admin = await newAdmin(deployment.server);
   });
   afterAll(async () => {

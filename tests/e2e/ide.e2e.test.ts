@@ -8,26 +8,15 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { projectRoot } from "../../src/http/ide";
 import { startDeployment } from "../support/server";
 import { gql, signUp, type TestUser } from "../support/client";
 import { newAdmin, newConcert, type TestConcert } from "../support/factories";
 import { EXAMPLE_HEADERS, EXAMPLE_OPERATIONS, EXAMPLE_QUERY } from "../../src/ide/worked-example";
+import { HAS_CHROMIUM, browserTest, launchChromium } from "../support/chromium";
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const NO_CHROMIUM = `${CHROMIUM} is missing: install Debian's Chromium (apt-get install -y chromium) to run the IDE browser test`;
-const HAS_CHROMIUM = existsSync(CHROMIUM);
-// CI installs Chromium (.ci/run): there a missing browser fails the test. On a
-// machine without one (a fresh clone) the test does not run, and says so.
-const IN_CI = ["true", "1"].includes(process.env.CI ?? "");
-const RUNS = HAS_CHROMIUM || IN_CI;
-if (!RUNS) {
-  console.warn(
-    `The IDE browser test (tests/e2e/ide.e2e.test.ts) did not run: ${CHROMIUM} is missing. ` +
-      "To run it: apt-get install -y chromium (or set CHROMIUM_PATH to a Chromium), then npx vitest run tests/e2e/ide.e2e.test.ts",
-  );
-}
+const { runs: RUNS, missing: NO_CHROMIUM } = browserTest("IDE", "tests/e2e/ide.e2e.test.ts");
 const root = projectRoot(__dirname);
 const TITLE = "Aurora Borealis · Live at the Harbour";
 
@@ -45,10 +34,7 @@ beforeAll(async () => {
   const admin = await newAdmin(deployment.server);
   concert = await newConcert(deployment.server, admin, { title: TITLE });
   user = await signUp(deployment.server.url, "ide");
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  browser = await launchChromium();
 }, 60_000);
 
 afterAll(async () => {

@@ -2,7 +2,7 @@
 // store, and two instances sharing Redis (clients alternate between them).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startDeployment } from "../support/server";
-import { queueStores } from "../support/stores";
+import { queueStores, withCluster } from "../support/stores";
 import { bearer, codeOf, gql, signUp, subscribe, wsClient, type TestUser } from "../support/client";
 import { newAdmin, newConcert } from "../support/factories";
 
@@ -16,7 +16,7 @@ const WATCH = `subscription($t:String!){ queueStatusChanged(token:$t){ status qu
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-const variants = queueStores("waiting room");
+const variants = withCluster("waiting room", queueStores("waiting room"));
 
 describe.each(variants)("waiting room ($name)", ({ instances, redis }) => {
   let deployment: Awaited<ReturnType<typeof startDeployment>>;

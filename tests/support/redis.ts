@@ -18,3 +18,21 @@ export async function assertRedisAnswers(): Promise<void> {
     redis.disconnect();
   }
 }
+
+/** Throws a clear error unless the Redis Cluster at REDIS_CLUSTER_NODES reports itself whole. */
+export async function assertClusterAnswers(): Promise<void> {
+  const spec = process.env.REDIS_CLUSTER_NODES;
+  if (!spec) throw new Error("REDIS_CLUSTER_NODES is not set");
+  const nodes = spec.split(",").map((n) => ({ host: n.slice(0, n.lastIndexOf(":")), port: Number(n.slice(n.lastIndexOf(":") + 1)) }));
+  const cluster = new Redis.Cluster(nodes, { lazyConnect: true, enableOfflineQueue: true, clusterRetryStrategy: () => null, redisOptions: { connectTimeout: 2_000 } });
+  cluster.on("error", () => undefined);
+  try {
+    await cluster.connect();
+    const info = String(await cluster.cluster("INFO"));
+    if (!/cluster_state:ok/.test(info)) throw new Error(info.split("\n")[0]);
+  } catch (error) {
+    throw new Error(`REDIS_CLUSTER_NODES=${spec} is set but the cluster does not answer: ${String(error)}`);
+  } finally {
+    cluster.disconnect();
+  }
+}

@@ -6,7 +6,7 @@ import { createApp, type App } from "../../src/app";
 import { loadSettings, type Settings } from "../../src/config/settings";
 import { createLogger, type Logger } from "../../src/observability/logger";
 import { createTestDatabase, type TestDatabase } from "./database";
-import { assertRedisAnswers } from "./redis";
+import { assertClusterAnswers, assertRedisAnswers } from "./redis";
 
 export interface TestServer {
   app: App;
@@ -25,15 +25,18 @@ export type SettingsOverrides = Partial<Record<string, string>>;
  * reads, so without it one deployment's ticker would admit another's line by
  * its own database's policy. Instances of one deployment share one settings
  * object, hence one prefix (pass `deployment.settings` to a server that must join it).
+ *
+ * `redis` "cluster": the Redis Cluster at REDIS_CLUSTER_NODES instead (its keys need no prefix: each test uses concerts of its own).
  */
-export function testSettings(overrides: SettingsOverrides = {}, redis = false): Settings {
+export function testSettings(overrides: SettingsOverrides = {}, redis: boolean | "cluster" = false): Settings {
   return loadSettings({
     JWT_SECRET: "test-secret-that-is-long-enough-for-hs256-signing",
     DATA_DIR: "./data/test",
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
     RATE_LIMIT_USER_PER_SECOND: "0",
     DATABASE_POOL_SIZE: "10",
-    REDIS_URL: redis ? isolatedRedisUrl(requireRedisUrl()) : undefined,
+    REDIS_URL: redis === true ? isolatedRedisUrl(requireRedisUrl()) : undefined,
+    REDIS_CLUSTER_NODES: redis === "cluster" ? requireClusterNodes() : undefined,
     ...overrides,
   });
 }
@@ -49,6 +52,12 @@ export function requireRedisUrl(): string {
   const url = process.env.REDIS_URL;
   if (!url) throw new Error("REDIS_URL is not set: this test needs a real Redis");
   return url;
+}
+
+export function requireClusterNodes(): string {
+  const nodes = process.env.REDIS_CLUSTER_NODES;
+  if (!nodes) throw new Error("REDIS_CLUSTER_NODES is not set: this test needs a real Redis Cluster");
+  return nodes;
 }
 
 export async function startTestServer(options: { databaseUrl: string; settings?: Settings; logger?: Logger }): Promise<TestServer> {
@@ -69,12 +78,14 @@ export async function startTestServer(options: { databaseUrl: string; settings?:
  * Redis when `redis` is true). Close it in afterAll. Several instances need a
  * shared Redis: asked for without one, it fails rather than run fewer.
  */
-export async function startDeployment(options: { instances?: number; redis?: boolean; settings?: SettingsOverrides } = {}) {
+export async function startDeployment(options: { instances?: number; redis?: boolean | "cluster"; settings?: SettingsOverrides } = {}) {
   const instances = options.instances ?? 1;
   if (instances > 1 && !options.redis) {
     throw new Error(`${instances} instances need a shared Redis (redis: true and REDIS_URL): the in-process store serves one instance only`);
   }
-  if (options.redis) await assertRedisAnswers();
+  // Set but unreachable fails the suite (never skips it).
+  if (options.redis === true) await assertRedisAnswers();
+  if (options.redis === "cluster") await assertClusterAnswers();
   const db: TestDatabase = await createTestDatabase();
   const settings = testSettings(options.settings, options.redis ?? false);
   const servers: TestServer[] = [];

@@ -10,12 +10,14 @@ import { join } from "node:path";
 export interface StoreVariant {
   /** Shown in the suite's name: which store, and how many instances. */
   name: string;
-  redis: boolean;
+  /** true: the Redis at REDIS_URL; "cluster": the Redis Cluster at REDIS_CLUSTER_NODES. */
+  redis: boolean | "cluster";
   instances: number;
 }
 
 export const IN_PROCESS: StoreVariant = { name: "in-process store, one instance", redis: false, instances: 1 };
 export const REDIS: StoreVariant = { name: "Redis store, two instances", redis: true, instances: 2 };
+export const CLUSTER: StoreVariant = { name: "Redis Cluster store, two instances", redis: "cluster", instances: 2 };
 
 /**
  * The variants a suite runs on. `suite` names it in the end-of-run notice when
@@ -39,4 +41,14 @@ function currentFile(): string {
   const path = expect.getState().testPath ?? "";
   const at = path.lastIndexOf("tests/");
   return at >= 0 ? path.slice(at) : path;
+}
+
+/**
+ * The queue suites also run on a Redis Cluster (rule 28) whenever
+ * REDIS_CLUSTER_NODES is set (CI starts one); set but unreachable, they fail.
+ */
+export function withCluster(suite: string, variants: StoreVariant[]): StoreVariant[] {
+  if (process.env.REDIS_CLUSTER_NODES) return [...variants, CLUSTER];
+  notRun(`${suite} (${CLUSTER.name})`, "REDIS_CLUSTER_NODES is not set");
+  return variants;
 }

@@ -23,6 +23,9 @@ class ConcertQueue {
   seq = 0;
   soldOut = false;
   soldOutSeq = 0;
+  /** Sold out, the line kept as a waiting list (rule 23); `credits`: seats back on sale not yet offered. */
+  waitlist = false;
+  credits = 0;
   readonly tokens = new Map<string, Token>();
   readonly bySeq = new Map<number, string>();
   waiting = new RankIndex();
@@ -72,7 +75,9 @@ export class MemoryQueueStore implements QueueStore {
     const t = q.tokens.get(token);
     if (!t) return null;
     const { status, reason } = this.statusOf(q, t);
-    const base = { token, userId: t.userId, concertId, status, now, admissionRate: q.rate, expiredReason: null };
+    // A waiting list with no seat back on sale has no estimate (rule 23).
+    const admissionRate = q.waitlist && q.credits <= 0 ? null : q.rate;
+    const base = { token, userId: t.userId, concertId, status, now, admissionRate, expiredReason: null };
     if (status === "WAITING") {
       const position = q.preQueue.has(token) ? 0 : q.waiting.before(t.seq) + 1;
       return { ...base, position, expiresAt: (q.seen.get(token) ?? now) + idleMs };
@@ -109,9 +114,12 @@ export class MemoryQueueStore implements QueueStore {
     now: number,
     opening?: Opening,
   ): TokenState[] {
-    if (q.soldOut || gated(q, policy, opening, now)) return [];
+    if (gated(q, policy, opening, now)) return [];
+    // Sold out: a waiting list admits one user per seat back on sale (rule 23).
+    if (q.soldOut && (!q.waitlist || q.credits <= 0)) return [];
     while (q.admissions.length > 0 && q.admissions[0] <= now - 1000) q.admissions.shift();
     let room = Math.min(policy.maxActiveUsers - q.active.size, policy.admitPerSecond - q.admissions.length);
+    if (q.soldOut) room = Math.min(room, q.credits);
     const out: TokenState[] = [];
     while (room > 0 && q.waitingCount > 0) {
       while (!q.waiting.has(q.head)) q.head++;
@@ -132,6 +140,7 @@ export class MemoryQueueStore implements QueueStore {
       q.admittedAt.set(second, (q.admittedAt.get(second) ?? 0) + out.length);
       for (const at of q.admittedAt.keys()) if (at <= second - 60) q.admittedAt.delete(at);
     }
+    if (q.soldOut) q.credits -= out.length;
     return out;
   }
 
@@ -154,7 +163,7 @@ export class MemoryQueueStore implements QueueStore {
       const state = this.state(concertId, q, existing, idleMs, now);
       if (state && state.status !== "EXPIRED") return { soldOut: false, created: false, state, admitted: [] };
     }
-    if (q.soldOut) return { soldOut: true };
+    if (q.soldOut && !q.waitlist) return { soldOut: true };
     const seq = ++q.seq;
     q.tokens.set(newToken, { userId, seq, status: "WAITING", sessionEnd: 0, holdEnd: 0, reason: null });
     q.bySeq.set(seq, newToken);
@@ -238,7 +247,36 @@ export class MemoryQueueStore implements QueueStore {
   }
 
   async reopen(concertId: string): Promise<void> {
-    this.queue(concertId).soldOut = false;
+    const q = this.queue(concertId);
+    q.soldOut = q.waitlist = false;
+    q.credits = 0;
+  }
+
+  async sellOutKeepingLine(concertId: string, idleSeconds: number): Promise<TokenState[]> {
+    const q = this.queue(concertId);
+    const now = Date.now();
+    q.soldOut = q.waitlist = true;
+    q.credits = 0;
+    const ended: TokenState[] = [];
+    for (const token of [...q.active.keys()]) {
+      const t = q.tokens.get(token)!;
+      if (t.holdEnd <= now && this.expireOne(q, token, "SOLD_OUT")) ended.push(this.state(concertId, q, token, idleSeconds * 1000, now)!);
+    }
+    return ended;
+  }
+
+  async seatsBack(concertId: string, seats: number, policy: QueuePolicyValues, idleSeconds: number): Promise<TokenState[]> {
+    const q = this.queues.get(concertId);
+    if (!q?.waitlist) return [];
+    q.credits += seats;
+    return this.admit(concertId, q, policy, idleSeconds * 1000, Date.now());
+  }
+
+  async endLine(concertId: string): Promise<void> {
+    const q = this.queue(concertId);
+    q.waitlist = false;
+    q.credits = 0;
+    await this.soldOut(concertId);
   }
 
   async counts(concertId: string) {

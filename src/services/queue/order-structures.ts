@@ -66,6 +66,10 @@ export class ScoredKeys {
     return this.scores.get(key);
   }
 
+  keys(): IterableIterator<string> {
+    return this.scores.keys();
+  }
+
   delete(key: string): void {
     this.scores.delete(key);
   }

@@ -74,7 +74,9 @@ export interface TickResult {
   active: number;
 }
 
-export type EnterResult = { soldOut: true } | { soldOut: false; created: boolean; state: TokenState; admitted: TokenState[] };
+export type EnterResult =
+  | { soldOut: true }
+  | { soldOut: false; created: boolean; state: TokenState; admitted: TokenState[]; /** The token's order of entry (the Redis store; for the journal). */ seq?: number };
 
 export interface QueueStore {
   /**
@@ -115,6 +117,17 @@ export interface QueueStore {
   /** The concert has seats again (a date was added): new tokens may enter. */
   reopen(concertId: string): Promise<void>;
   counts(concertId: string): Promise<{ waiting: number; active: number }>;
+  /**
+   * The waiting list (rule 23): a sell-out of a concert that keeps its line.
+   * ACTIVE tokens without a running hold end SOLD_OUT (returned), WAITING ones
+   * stay, enter still joins, and from now on admission is one user per seat
+   * back on sale (seatsBack), until reopen or endLine.
+   */
+  sellOutKeepingLine(concertId: string, idleSeconds: number): Promise<TokenState[]>;
+  /** `seats` came back on sale: on a waiting list each admits the next in line under the policy. Returns the admitted. */
+  seatsBack(concertId: string, seats: number, policy: QueuePolicyValues, idleSeconds: number): Promise<TokenState[]>;
+  /** The concert's last date has started: the waiting list closes and every token ends SOLD_OUT (as soldOut). */
+  endLine(concertId: string): Promise<void>;
   /** Concerts whose queues have had activity lately: the ones the ticker visits. */
   concerts(): Promise<string[]>;
   /**

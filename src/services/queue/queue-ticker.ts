@@ -6,6 +6,7 @@ import type { Logger } from "../../observability/logger";
 import type { QueueService } from "./queue.service";
 import type { QueueStore } from "./queue-store";
 import type { QueueWatchers } from "./queue-watchers";
+import { OutageLog } from "../../observability/outage-log";
 
 const TICK_MS = 250;
 const REFRESH_MS = 1_000;
@@ -17,6 +18,7 @@ export class QueueTicker {
   private ticking = false;
   private refreshing = false;
   admissions = 0;
+  private outage: OutageLog | undefined;
 
   constructor(
     private readonly queue: QueueService,
@@ -53,8 +55,10 @@ export class QueueTicker {
           }),
         );
       }
+      this.outage?.ok();
     } catch (error) {
-      this.logger.warn("queue tick failed", { error });
+      // Redis or PostgreSQL away: logged once per outage, not four times a second.
+      (this.outage ??= new OutageLog(this.logger, "queue tick")).failed(error);
     } finally {
       this.ticking = false;
     }

@@ -9,6 +9,7 @@ import type { Logger } from "../../observability/logger";
 import { concertChannel, type ConcertQueueEvent, type QueueService } from "./queue.service";
 import type { TokenState } from "./queue-store";
 import { toTicket } from "./queue-ticket";
+import { OutageLog } from "../../observability/outage-log";
 import type { QueueTicketView } from "./queue.types";
 
 export type TicketListener = (ticket: QueueTicketView) => void;
@@ -33,6 +34,7 @@ export class QueueWatchers {
   private readonly concerts = new Map<string, ConcertWatch>();
   /** Told of each admission pushed here, with its state as the admission step left it (metrics: admission → push). */
   onAdmissionPushed: ((state: TokenState) => void) | undefined;
+  private outage: OutageLog | undefined;
 
   constructor(private readonly queue: QueueService, private readonly bus: EventBus, private readonly logger: Logger) {}
 
@@ -96,8 +98,10 @@ export class QueueWatchers {
             states.forEach((s, j) => this.deliver(concertId, slice[j], s));
             await new Promise((resolve) => setImmediate(resolve));
           }
+          this.outage?.ok();
         } catch (error) {
-          this.logger.warn("queue refresh failed", { concertId, error });
+          // Subscriptions stay open through an outage; logged once, not per second.
+          (this.outage ??= new OutageLog(this.logger, "queue refresh")).failed(error);
         }
       }),
     );

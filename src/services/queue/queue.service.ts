@@ -8,6 +8,7 @@ import type { EventBus } from "../../pubsub/event-bus";
 import type { Metrics } from "../../observability/metrics";
 import { assertAdmin } from "../access";
 import { isUuid } from "../ids";
+import { DateDirectory } from "../date-directory";
 import type { QueuePolicies } from "./queue-policy";
 import type { QueuePolicyValues, QueueStore, TokenState } from "./queue-store";
 import { toTicket } from "./queue-ticket";
@@ -34,6 +35,10 @@ interface ConcertInfo {
   drawn: boolean;
   /** Seats AVAILABLE now over the dates to come (rule 18). */
   seatsLeft: number;
+  /** keepLineAfterSellOut (rule 23). */
+  keepLine: boolean;
+  /** When the concert's last date starts (epoch ms); null without dates. */
+  lastStartsAt: number | null;
   at: number;
 }
 
@@ -69,7 +74,12 @@ export class QueueService implements QueueGate {
   drawsPerformed = 0;
   lastDraw: DrawRecord | null = null;
 
+  private readonly dates: DateDirectory;
+  /** Waiting lists this instance has closed (their concert's last date started). */
+  private readonly linesEnded = new Set<string>();
+
   constructor(private readonly deps: Deps) {
+    this.dates = new DateDirectory(deps.pool);
     this.listening = deps.bus.listen<{ concertId: string }>(CONCERT_CHANGED, ({ concertId }) => this.concertInfo.delete(concertId));
   }
 
@@ -83,7 +93,7 @@ export class QueueService implements QueueGate {
     if (!(await this.deps.limiter.hit(`enter:${actor.id}`, this.deps.enterPerSecond, 1))) {
       throw new AppError("RATE_LIMITED", "Too many enterQueue calls: wait a second and try again.");
     }
-    if (info.soldOut) throw soldOut();
+    if (info.soldOut && !info.keepLine) throw soldOut();
     const policy = await this.deps.policies.get(concertId);
     const opening = {
       opensAt: info.opensAt,
@@ -101,7 +111,10 @@ export class QueueService implements QueueGate {
 
   async leaveQueue(actor: Actor, token: string): Promise<QueueTicketView> {
     const state = await this.ownToken(actor, token, false);
-    return toTicket((await this.end(state.concertId, token, "LEFT")) ?? state);
+    const ended = await this.endReporting(state.concertId, token, "LEFT");
+    // On a waiting list an ACTIVE user was admitted for a seat: leaving passes it on.
+    if (state.status === "ACTIVE" && ended?.changed && (await this.info(state.concertId)).keepLine) await this.passOn(state.concertId, 1);
+    return toTicket(await this.withFacts(ended?.state ?? state));
   }
 
   /** Pauses (false) or resumes (true) admission from the line (rule 25). */
@@ -187,6 +200,7 @@ export class QueueService implements QueueGate {
   }
 
   async concertSoldOut(concertId: string): Promise<void> {
+    if ((await this.info(concertId)).keepLine) return this.sellOutKeepingLine(concertId);
     await this.deps.store.soldOut(concertId);
     this.concertInfo.delete(concertId);
     await this.deps.bus.publish(concertChannel(concertId), { kind: "soldOut" } satisfies ConcertQueueEvent);
@@ -195,7 +209,25 @@ export class QueueService implements QueueGate {
   /** A date was added: the concert may have seats again. */
   async concertReopened(concertId: string): Promise<void> {
     this.concertInfo.delete(concertId);
+    this.linesEnded.delete(concertId);
     await this.deps.store.reopen(concertId);
+  }
+
+  async seatsBackOnSale(seats: readonly { concertDateId: string }[], wereSold = false): Promise<void> {
+    const perConcert = new Map<string, number>();
+    for (const seat of seats) {
+      const { concertId } = await this.dates.get(seat.concertDateId);
+      perConcert.set(concertId, (perConcert.get(concertId) ?? 0) + 1);
+    }
+    for (const [concertId, count] of perConcert) {
+      if ((await this.info(concertId)).keepLine) {
+        await this.passOn(concertId, count);
+      } else if (wereSold) {
+        // Rule 6 ended the line at the sell-out; new entries may join again.
+        this.concertInfo.delete(concertId);
+        await this.deps.store.reopen(concertId);
+      }
+    }
   }
 
   /** One admission step for one concert (the ticker calls it on every instance). */
@@ -209,7 +241,51 @@ export class QueueService implements QueueGate {
     const policy = await this.deps.policies.get(concertId);
     const result = await this.deps.store.tick(concertId, policy, this.deps.idleSeconds, { opensAt: info.opensAt });
     await this.announce(concertId, [...result.admitted, ...result.expired]);
-    return { waiting: result.waiting, active: result.active, admitted: result.admitted.length };
+    const admitted = result.admitted.length + (await this.tickWaitingList(concertId, result.expired));
+    return { waiting: result.waiting, active: result.active, admitted };
+  }
+
+  /**
+   * The waiting list's part of a tick: a session that ended unused passes its
+   * seat on, and once the concert's last date has started the line closes.
+   * Returns how many were admitted.
+   */
+  private async tickWaitingList(concertId: string, expired: TokenState[]): Promise<number> {
+    const info = await this.info(concertId);
+    if (!info.keepLine) return 0;
+    if (info.lastStartsAt !== null && info.lastStartsAt <= Date.now()) {
+      if (!this.linesEnded.has(concertId)) {
+        this.linesEnded.add(concertId);
+        await this.deps.store.endLine(concertId);
+        await this.deps.bus.publish(concertChannel(concertId), { kind: "soldOut" } satisfies ConcertQueueEvent);
+      }
+      return 0;
+    }
+    const unused = expired.filter((s) => s.expiredReason === "SESSION_TIMEOUT").length;
+    return unused > 0 ? this.passOn(concertId, unused) : 0;
+  }
+
+  /** Rule 23: ACTIVE tokens without a hold end SOLD_OUT; the line stays, admitting one per seat back on sale. */
+  private async sellOutKeepingLine(concertId: string): Promise<void> {
+    const ended = await this.deps.store.sellOutKeepingLine(concertId, this.deps.idleSeconds);
+    this.concertInfo.delete(concertId);
+    await this.announce(concertId, ended);
+    // A seat that came back between the sale that sold out and this step had
+    // its offer reset with the others: offer what is on sale now once more.
+    const { rows } = await this.deps.pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM seats s JOIN concert_dates d ON d.id = s.concert_date_id
+        WHERE d.concert_id = $1 AND d.starts_at > now() AND s.status = 'AVAILABLE'`,
+      [concertId],
+    );
+    if (rows[0].n > 0) await this.passOn(concertId, rows[0].n);
+  }
+
+  /** On a waiting list, `seats` back on sale admit as many from the head of the line. Returns how many were admitted. */
+  private async passOn(concertId: string, seats: number): Promise<number> {
+    const policy = await this.deps.policies.get(concertId);
+    const admitted = await this.deps.store.seatsBack(concertId, seats, policy, this.deps.idleSeconds);
+    await this.announce(concertId, admitted);
+    return admitted.length;
   }
 
   async getPolicy(actor: Actor, concertId: string): Promise<QueuePolicyValues & { concertId: string }> {
@@ -270,9 +346,13 @@ export class QueueService implements QueueGate {
   }
 
   private async end(concertId: string, token: string, reason: "PAID" | "HOLD_TIMEOUT" | "LEFT"): Promise<TokenState | null> {
+    return (await this.endReporting(concertId, token, reason))?.state ?? null;
+  }
+
+  private async endReporting(concertId: string, token: string, reason: "PAID" | "HOLD_TIMEOUT" | "LEFT") {
     const result = await this.deps.store.expire(concertId, token, reason, this.deps.idleSeconds);
     if (result?.changed) await this.announce(concertId, [result.state]);
-    return result ? this.withFacts(result.state) : null;
+    return result;
   }
 
   /** Status changes reach the subscribers on every instance at once, not at their next refresh. */
@@ -320,6 +400,8 @@ export class QueueService implements QueueGate {
       seed: Buffer | null;
       drawn: boolean;
       seats_left: number;
+      keep_line: boolean | null;
+      last_starts: Date | null;
     }>(
       `SELECT c.id IS NOT NULL AS exists,
               (extract(epoch FROM c.sale_opens_at) * 1000)::float8 AS opens_at,
@@ -331,7 +413,9 @@ export class QueueService implements QueueGate {
                                WHERE d.concert_id = $1 AND d.starts_at > now() AND s.status <> 'SOLD') AS sold_out,
               (SELECT count(*) FROM seats s JOIN concert_dates d ON d.id = s.concert_date_id
                 WHERE d.concert_id = $1 AND d.starts_at > now()
-                  AND (s.status = 'AVAILABLE' OR (s.status = 'HELD' AND s.held_until <= now())))::int AS seats_left
+                  AND (s.status = 'AVAILABLE' OR (s.status = 'HELD' AND s.held_until <= now())))::int AS seats_left,
+              c.keep_line_after_sell_out AS keep_line,
+              (SELECT max(starts_at) FROM concert_dates WHERE concert_id = $1) AS last_starts
          FROM (SELECT 1) one LEFT JOIN concerts c ON c.id = $1`,
       [concertId],
     );
@@ -344,6 +428,8 @@ export class QueueService implements QueueGate {
       seed: r.seed,
       drawn: r.drawn,
       seatsLeft: r.seats_left,
+      keepLine: r.keep_line === true,
+      lastStartsAt: r.last_starts ? r.last_starts.getTime() : null,
       at: Date.now(),
     };
     this.concertInfo.set(concertId, info);
@@ -359,6 +445,8 @@ const NO_CONCERT: ConcertInfo = {
   seed: null,
   drawn: false,
   seatsLeft: 0,
+  keepLine: false,
+  lastStartsAt: null,
   at: 0,
 };
 

@@ -39,6 +39,15 @@ export interface QueueGate {
   holdReleased(token: string): Promise<void>;
   /** Ends one token (after a payment: PAID; after its hold ran out: HOLD_TIMEOUT). Idempotent. */
   expireToken(token: string, reason: "PAID" | "HOLD_TIMEOUT"): Promise<void>;
-  /** The concert sold out: every token of it, WAITING ones too, ends SOLD_OUT; enterQueue answers SOLD_OUT. */
+  /**
+   * The concert sold out: every token of it, WAITING ones too, ends SOLD_OUT; enterQueue answers SOLD_OUT.
+   * With keepLineAfterSellOut only ACTIVE tokens without a hold end; the line stays as a waiting list (rule 23).
+   */
   concertSoldOut(concertId: string): Promise<void>;
+  /**
+   * These seats came back on sale (a refund, a hold that ran out or was cancelled), after the commit:
+   * on a waiting list each admits the next in line (rule 23). `wereSold` (a refund): a concert that
+   * sold out without a waiting list takes entries again.
+   */
+  seatsBackOnSale(seats: readonly { concertDateId: string }[], wereSold?: boolean): Promise<void>;
 }

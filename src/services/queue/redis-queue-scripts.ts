@@ -11,7 +11,8 @@
 //   users    HASH userId -> token         (one live token per user)
 //   admlog   ZSET token -> admitted ms    (admissions in the last second: the rate limit)
 //   meta     HASH soldout, soldoutSeq, admitted (count), rate, rateAt, rateCount,
-//            drawn (1: pqdraw is the head of the line), drawnFor (that draw's commitment), drawnAt
+//            drawn (1: pqdraw is the head of the line), drawnFor (that draw's commitment), drawnAt,
+//            waitlist (1: sold out, the line kept as a waiting list), credits (seats back on sale not yet offered)
 //   pqdraw   ZSET "<draw key hex>:<token>" -> 0: the pre-queue (rules 16, 17). All
 //            scores are 0, so the members sort by draw key: the set is kept in
 //            draw order from the first entry on, and the draw at the opening
@@ -24,7 +25,7 @@
 
 const COMMON = `
 local p = KEYS[1]
-local concert = KEYS[2]
+local concert = string.sub(KEYS[2], 2, -2) -- KEYS[2] is "{<concertId>}": one slot with p
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local TOKEN_TTL = 172800
@@ -34,8 +35,10 @@ local function soldoutSeq()
 end
 
 local function rate()
-  local r = redis.call('HGET', p .. 'meta', 'rate')
-  if r then return r end
+  local m = redis.call('HMGET', p .. 'meta', 'rate', 'waitlist', 'credits')
+  -- a waiting list with no seat back on sale has no estimate (rule 23)
+  if m[2] == '1' and tonumber(m[3] or '0') <= 0 then return '' end
+  if m[1] then return m[1] end
   return ''
 end
 
@@ -124,10 +127,18 @@ end
 -- admits from the head of the line while there is room and the last second's
 -- admissions stay under the rate
 local function admit(maxActive, perSecond, sessionMs, idleMs)
-  if redis.call('HGET', p .. 'meta', 'soldout') == '1' then return {} end
   if gated() then return {} end
+  local credits = false
+  if redis.call('HGET', p .. 'meta', 'soldout') == '1' then
+    -- sold out: a waiting list admits one user per seat back on sale (rule 23)
+    local m = redis.call('HMGET', p .. 'meta', 'waitlist', 'credits')
+    if m[1] ~= '1' then return {} end
+    credits = tonumber(m[2] or '0')
+    if credits <= 0 then return {} end
+  end
   redis.call('ZREMRANGEBYSCORE', p .. 'admlog', '-inf', now - 1000)
   local room = math.min(maxActive - redis.call('ZCARD', p .. 'active'), perSecond - redis.call('ZCARD', p .. 'admlog'))
+  if credits then room = math.min(room, credits) end
   if room <= 0 then return {} end
   -- the drawn pre-queue first (its members are "<key>:<token>"), then the later entries
   local popped = {}
@@ -152,6 +163,7 @@ local function admit(maxActive, perSecond, sessionMs, idleMs)
     redis.call('HINCRBY', p .. 'meta', 'admitted', #out)
     countAdmissions(#out)
   end
+  if credits and #out > 0 then redis.call('HINCRBY', p .. 'meta', 'credits', -#out) end
   return out
 end
 `;
@@ -159,7 +171,7 @@ end
 /**
  * KEYS: p, concert. ARGV: userId, newToken, maxActive, perSecond, sessionMs, idleMs,
  * opensAt ms or '', draw key or '', admission open (1/0). Before the opening a new
- * token joins the pre-queue (its draw key in pqdraw).
+ * token joins the pre-queue (its draw key in pqdraw). The token's seq is the fifth reply.
  */
 export const ENTER = `${COMMON}
 local userId, newToken = ARGV[1], ARGV[2]
@@ -170,9 +182,10 @@ local existing = redis.call('HGET', p .. 'users', userId)
 if existing then
   redis.call('ZADD', p .. 'seen', 'XX', now, existing)
   local st = state(existing, idleMs)
-  if st and st[3] ~= 'EXPIRED' then return {'OK', 0, st} end
+  if st and st[3] ~= 'EXPIRED' then return {'OK', 0, st, {}, tonumber(redis.call('HGET', p .. 't:' .. existing, 'q'))} end
 end
-if redis.call('HGET', p .. 'meta', 'soldout') == '1' then return {'SOLD_OUT'} end
+local so = redis.call('HMGET', p .. 'meta', 'soldout', 'waitlist')
+if so[1] == '1' and so[2] ~= '1' then return {'SOLD_OUT'} end
 local seq = redis.call('INCR', p .. 'seq')
 local key = p .. 't:' .. newToken
 redis.call('HSET', key, 'u', userId, 's', 'WAITING', 'q', seq)
@@ -188,7 +201,7 @@ end
 redis.call('ZADD', p .. 'seen', now, newToken)
 redis.call('HSET', p .. 'users', userId, newToken)
 local admitted = admit(maxActive, perSecond, sessionMs, idleMs)
-return {'OK', 1, state(newToken, idleMs), admitted}
+return {'OK', 1, state(newToken, idleMs), admitted, seq}
 `;
 
 /**
@@ -338,4 +351,34 @@ local pre = redis.call('ZCARD', p .. 'pqdraw')
 local preQueue = pre
 if drawn() then preQueue = 0 end
 return {redis.call('ZCARD', p .. 'waiting') + pre, redis.call('ZCARD', p .. 'active'), preQueue, admitted}
+`;
+
+// The waiting list (rule 23): scripts of their own, so the steps above stay as they are.
+
+/**
+ * KEYS: p, concert. ARGV: idleMs. A sell-out of a concert that keeps its line:
+ * ACTIVE tokens without a running hold end SOLD_OUT, WAITING ones stay, entries
+ * still join; from now on the line moves one user per seat back on sale.
+ * Returns the ended tokens' states.
+ */
+export const SELL_OUT_KEEPING_LINE = `${COMMON}
+local idleMs = tonumber(ARGV[1])
+redis.call('HSET', p .. 'meta', 'soldout', '1', 'waitlist', '1', 'credits', 0)
+local ended = {}
+for _, token in ipairs(redis.call('ZRANGE', p .. 'active', 0, -1)) do
+  local hu = tonumber(redis.call('HGET', p .. 't:' .. token, 'hu') or '0')
+  if hu <= now and expireOne(token, 'SOLD_OUT') then ended[#ended + 1] = state(token, idleMs) end
+end
+return ended
+`;
+
+/**
+ * KEYS: p, concert. ARGV: seats, maxActive, perSecond, sessionMs, idleMs.
+ * Seats came back on sale: on a waiting list, each admits the next in line
+ * (now, or at a later tick when the policy has no room yet). Returns the admitted.
+ */
+export const SEATS_BACK = `${COMMON}
+if redis.call('HGET', p .. 'meta', 'waitlist') ~= '1' then return {} end
+redis.call('HINCRBY', p .. 'meta', 'credits', tonumber(ARGV[1]))
+return admit(tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]))
 `;

@@ -1,8 +1,9 @@
 // The queue store on Redis: any number of instances share it.
-import type Redis from "ioredis";
+import type { RedisClient } from "../../redis/redis-client";
+import { GUARD } from "./queue-rebuild-scripts";
 import type { QueueExpiry, QueueStatus } from "./queue.types";
 import type { DrawResult, EnterResult, Opening, QueueCounts, QueuePolicyValues, QueueStore, TickResult, TokenState } from "./queue-store";
-import { DRAW, ENTER, EXPIRE, FORGET, READ, SET_HOLD, SOLD_OUT, STATS, TICK } from "./redis-queue-scripts";
+import { DRAW, ENTER, EXPIRE, FORGET, READ, SEATS_BACK, SELL_OUT_KEEPING_LINE, SET_HOLD, SOLD_OUT, STATS, TICK } from "./redis-queue-scripts";
 
 /** How long after its hold's end a session may outlive it, so HOLD_TIMEOUT (not SESSION_TIMEOUT) ends it. */
 export const HOLD_GRACE_MS = 5_000;
@@ -15,6 +16,20 @@ const REGISTRY_IDLE_MS = 600_000;
 type Raw = [string, string, string, number, number, string, number, string] | false | null;
 
 const prefix = (concertId: string) => `q:{${concertId}}:`;
+/**
+ * The scripts' second key: only the concert's id, in braces so that on a Redis
+ * Cluster it hashes to the same slot as the line's keys (a script's keys must
+ * share one slot, or Redis refuses it with CROSSSLOT).
+ */
+const tag = (concertId: string) => `{${concertId}}`;
+
+/** A step of the line found the line gone from Redis (no marker): see queue-rebuild.ts. */
+export class LineLostError extends Error {
+  constructor(readonly concertId: string) {
+    super(`The line of concert ${concertId} is not in Redis`);
+    this.name = "LineLostError";
+  }
+}
 
 function toState(raw: Raw, concertId: string): TokenState | null {
   if (!raw) return null;
@@ -36,8 +51,13 @@ export class RedisQueueStore implements QueueStore {
   /** When this instance last put each concert in the ticker's registry. */
   private readonly registered = new Map<string, number>();
 
-  constructor(private readonly redis: Redis) {
-    const define = (name: string, lua: string) => redis.defineCommand(name, { numberOfKeys: 2, lua });
+  /**
+   * `guarded`: every step first checks the line's marker and fails with
+   * LineLostError without it (the durable line, queue-rebuild.ts).
+   */
+  constructor(private readonly redis: RedisClient, options: { guarded?: boolean } = {}) {
+    const guard = options.guarded ? GUARD : "";
+    const define = (name: string, lua: string) => redis.defineCommand(name, { numberOfKeys: 2, lua: guard + lua });
     define("qEnter", ENTER);
     define("qRead", READ);
     define("qExpire", EXPIRE);
@@ -46,6 +66,8 @@ export class RedisQueueStore implements QueueStore {
     define("qSoldOut", SOLD_OUT);
     define("qDraw", DRAW);
     define("qStats", STATS);
+    define("qSellOutKeepingLine", SELL_OUT_KEEPING_LINE);
+    define("qSeatsBack", SEATS_BACK);
     redis.defineCommand("qForget", { numberOfKeys: 1, lua: FORGET });
   }
 
@@ -58,7 +80,7 @@ export class RedisQueueStore implements QueueStore {
     opening?: Opening,
   ): Promise<EnterResult> {
     const r = await this.call<unknown[]>("qEnter", 
-      prefix(concertId), concertId, userId, newToken,
+      prefix(concertId), tag(concertId), userId, newToken,
       policy.maxActiveUsers, policy.admitPerSecond, policy.activeSessionSeconds * 1000, idleSeconds * 1000,
       opening?.opensAt ?? "", opening?.drawKey ?? "", policy.admissionOpen === false ? 0 : 1,
     );
@@ -70,33 +92,34 @@ export class RedisQueueStore implements QueueStore {
       created,
       state: toState(r[2] as Raw, concertId)!,
       admitted: ((r[3] as Raw[] | undefined) ?? []).map((x) => toState(x, concertId)!),
+      seq: r[4] === undefined || r[4] === null ? undefined : Number(r[4]),
     };
   }
 
   async read(concertId: string, token: string, idleSeconds: number, touch: boolean): Promise<TokenState | null> {
-    const [raw] = await this.call<Raw[]>("qRead", prefix(concertId), concertId, idleSeconds * 1000, touch ? 1 : 0, token);
+    const [raw] = await this.call<Raw[]>("qRead", prefix(concertId), tag(concertId), idleSeconds * 1000, touch ? 1 : 0, token);
     return toState(raw, concertId);
   }
 
   async readMany(concertId: string, tokens: string[], idleSeconds: number): Promise<(TokenState | null)[]> {
     if (tokens.length === 0) return [];
-    const raws = await this.call<Raw[]>("qRead", prefix(concertId), concertId, idleSeconds * 1000, 1, ...tokens);
+    const raws = await this.call<Raw[]>("qRead", prefix(concertId), tag(concertId), idleSeconds * 1000, 1, ...tokens);
     return raws.map((raw) => toState(raw, concertId));
   }
 
   async expire(concertId: string, token: string, reason: QueueExpiry, idleSeconds: number) {
-    const [changed, raw] = await this.call<[number, Raw]>("qExpire", prefix(concertId), concertId, token, reason, idleSeconds * 1000);
+    const [changed, raw] = await this.call<[number, Raw]>("qExpire", prefix(concertId), tag(concertId), token, reason, idleSeconds * 1000);
     const state = toState(raw, concertId);
     return state ? { changed: changed === 1, state } : null;
   }
 
   async setHold(concertId: string, token: string, untilMs: number | null): Promise<void> {
-    await this.call<number>("qSetHold", prefix(concertId), concertId, token, untilMs === null ? "" : untilMs, HOLD_GRACE_MS);
+    await this.call<number>("qSetHold", prefix(concertId), tag(concertId), token, untilMs === null ? "" : untilMs, HOLD_GRACE_MS);
   }
 
   async tick(concertId: string, policy: QueuePolicyValues, idleSeconds: number, opening?: Opening): Promise<TickResult> {
     const [admitted, expired, waiting, active] = await this.call<[Raw[], Raw[], number, number]>("qTick", 
-      prefix(concertId), concertId,
+      prefix(concertId), tag(concertId),
       policy.maxActiveUsers, policy.admitPerSecond, policy.activeSessionSeconds * 1000, idleSeconds * 1000, TICK_BATCH,
       opening?.opensAt ?? "", policy.admissionOpen === false ? 0 : 1,
     );
@@ -109,11 +132,30 @@ export class RedisQueueStore implements QueueStore {
   }
 
   async soldOut(concertId: string): Promise<void> {
-    await this.call<number>("qSoldOut", prefix(concertId), concertId);
+    await this.call<number>("qSoldOut", prefix(concertId), tag(concertId));
   }
 
   async reopen(concertId: string): Promise<void> {
-    await this.redis.hdel(`${prefix(concertId)}meta`, "soldout");
+    await this.redis.hdel(`${prefix(concertId)}meta`, "soldout", "waitlist", "credits");
+  }
+
+  async sellOutKeepingLine(concertId: string, idleSeconds: number): Promise<TokenState[]> {
+    const ended = await this.call<Raw[]>("qSellOutKeepingLine", prefix(concertId), tag(concertId), idleSeconds * 1000);
+    return ended.map((x) => toState(x, concertId)!);
+  }
+
+  async seatsBack(concertId: string, seats: number, policy: QueuePolicyValues, idleSeconds: number): Promise<TokenState[]> {
+    const admitted = await this.call<Raw[]>("qSeatsBack",
+      prefix(concertId), tag(concertId), seats,
+      policy.maxActiveUsers, policy.admitPerSecond, policy.activeSessionSeconds * 1000, idleSeconds * 1000,
+    );
+    return admitted.map((x) => toState(x, concertId)!);
+  }
+
+  async endLine(concertId: string): Promise<void> {
+    // Two atomic steps: with the waiting list closed first, nobody joins or is admitted in between.
+    await this.redis.hdel(`${prefix(concertId)}meta`, "waitlist", "credits");
+    await this.soldOut(concertId);
   }
 
   async counts(concertId: string) {
@@ -163,6 +205,12 @@ export class RedisQueueStore implements QueueStore {
 
   /** Runs a script defined in the constructor (EVALSHA, loading it again after a Redis restart). */
   private call<T>(name: string, ...args: (string | number)[]): Promise<T> {
-    return (this.redis as unknown as Record<string, (...a: (string | number)[]) => Promise<T>>)[name](...args);
+    const sent = (this.redis as unknown as Record<string, (...a: (string | number)[]) => Promise<T>>)[name](...args);
+    return sent.catch((error: unknown) => {
+      if (error instanceof Error && error.message.startsWith("QLOST") && typeof args[1] === "string") {
+        throw new LineLostError(args[1].replace(/^\{|\}$/g, ""));
+      }
+      throw error;
+    });
   }
 }

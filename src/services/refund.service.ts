@@ -1,0 +1,100 @@
+// Refunds (rule 21): the caller's CONFIRMED reservation back to the balance,
+// less the fee, in one call of ticket_refund (prisma/functions/ticket_refund.sql):
+// one statement, all or nothing. The seat maps, the seat streams and the queue
+// (a waiting list admits the next in line) hear of it after the commit.
+import type { Pool } from "pg";
+import type { Actor } from "../auth/access-tokens";
+import type { Settings } from "../config/settings";
+import { AppError, forbidden, notFound } from "../errors/app-error";
+import { oneStatement, refusalOf } from "../db/one-statement";
+import type { EventBus } from "../pubsub/event-bus";
+import { publishSeatChanges, type SeatChange } from "../pubsub/seat-events";
+import type { Logger } from "../observability/logger";
+import type { QueueGate } from "./queue/queue.types";
+import { afterCommit } from "./after-commit";
+import { checkIdempotencyKey, findResponse, keyReused, requestHash, type IdempotentCall } from "./idempotency";
+import { isUuid } from "./ids";
+import { RESERVATION_COLUMNS, reservationFromJson, type ReservationView } from "./reservation.views";
+
+type Deps = {
+  pool: Pool;
+  bus: EventBus;
+  queue: Pick<QueueGate, "seatsBackOnSale">;
+  settings: Pick<Settings, "refundClosesHours" | "refundFeePercent" | "refundFreeDays">;
+  logger?: Logger;
+};
+
+interface RefundRow {
+  replayed: Record<string, unknown> | null;
+  concertDateId: string;
+  seatIds: string[];
+  seatNumbers: number[];
+  seatPrices: number[];
+}
+
+const WHY: Record<string, string> = {
+  CLOSED: "Refunds of this date have closed",
+  CHECKED_IN: "A ticket of this reservation was checked in",
+  REFUNDED: "This reservation was already refunded",
+};
+
+export class RefundService {
+  constructor(private readonly deps: Deps) {}
+
+  /**
+   * Errors in the contract's order: BAD_USER_INPUT (the key), NOT_FOUND,
+   * FORBIDDEN, NOT_REFUNDABLE. The same key again returns the first call's
+   * reservation before any other check.
+   */
+  async refundReservation(actor: Actor, reservationId: string, idempotencyKey?: string | null): Promise<ReservationView> {
+    const key = checkIdempotencyKey(idempotencyKey);
+    const call: IdempotentCall | undefined =
+      key === undefined ? undefined : { userId: actor.id, key, operation: "refundReservation", args: { reservationId } };
+    if (call) {
+      const done = await findResponse<Record<string, unknown>>(this.deps.pool, call);
+      if (done) return reservationFromJson(done);
+    }
+    const reservation = await this.getOwn(actor, reservationId);
+    const { settings } = this.deps;
+    let row: RefundRow;
+    try {
+      [row] = await oneStatement<RefundRow>(
+        this.deps.pool,
+        `SELECT replayed, concert_date_id AS "concertDateId",
+                seat_ids AS "seatIds", seat_numbers AS "seatNumbers", seat_prices AS "seatPrices"
+           FROM ticket_refund($1, $2, $3, $4, $5, $6, $7)`,
+        [reservation.id, actor.id, call?.key ?? null, call ? requestHash(call) : null,
+          settings.refundClosesHours, settings.refundFeePercent, settings.refundFreeDays],
+      );
+    } catch (error) {
+      const refusal = refusalOf(error);
+      if (refusal?.code === "KEY_REUSED") throw keyReused();
+      if (refusal?.code === "NOT_REFUNDABLE") {
+        const why = WHY[refusal.detail ?? ""] ?? `This reservation is ${refusal.detail}, not CONFIRMED`;
+        throw new AppError("NOT_REFUNDABLE", `${why}: it cannot be refunded.`);
+      }
+      throw error;
+    }
+    if (row.replayed) return reservationFromJson(row.replayed);
+    const seats: SeatChange[] = row.seatIds.map((id, i) => ({
+      id,
+      concertDateId: row.concertDateId,
+      number: row.seatNumbers[i],
+      price: row.seatPrices[i],
+      status: "AVAILABLE",
+    }));
+    await afterCommit(this.deps.logger, () =>
+      Promise.all([publishSeatChanges(this.deps.bus, seats), this.deps.queue.seatsBackOnSale(seats, true)]),
+    );
+    return { ...reservation, status: "REFUNDED" };
+  }
+
+  private async getOwn(actor: Actor, id: string): Promise<ReservationView> {
+    const { rows } = isUuid(id)
+      ? await this.deps.pool.query<ReservationView>(`SELECT ${RESERVATION_COLUMNS} FROM reservations r WHERE r.id = $1`, [id])
+      : { rows: [] as ReservationView[] };
+    if (!rows[0]) throw notFound("reservation");
+    if (rows[0].userId !== actor.id) throw forbidden("This reservation is another user's.");
+    return rows[0];
+  }
+}

@@ -1,0 +1,93 @@
+// Rule 27: a Redis without persistence restarts empty. Our own redis-server
+// (never the shared one), killed while six people are in line and started
+// again empty. During the outage: SERVICE_UNAVAILABLE within a second, what
+// needs only PostgreSQL goes on, /readyz names Redis. Afterwards the service
+// rebuilds the line by itself: every token with its status, order and time
+// left; the holder pays; a newcomer goes to the back, not to the front.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startPlainRedis } from "../../bench/lib/redis-servers";
+import { createTestDatabase, type TestDatabase } from "../support/database";
+import { startTestServer, testSettings, type TestServer } from "../support/server";
+import { codeOf, gql, signUp } from "../support/client";
+import { expectLedgersMatchBalances, expectSeatInvariants } from "../support/booking";
+import { CONCERTS, ENTER, STATUS, eventually, expectUnavailable, lineOfSix, pay, readyz, shape, snapshot, timed, type Line } from "./fault-support";
+
+// Needs redis-server on the machine: runs where Redis is (REDIS_URL or a cluster set), fails if it cannot start one.
+const runs = Boolean(process.env.REDIS_URL || process.env.REDIS_CLUSTER_NODES);
+
+describe.runIf(runs)("a plain Redis restarted empty", () => {
+  let redis: Awaited<ReturnType<typeof startPlainRedis>>;
+  let db: TestDatabase;
+  let servers: TestServer[];
+  let line: Line;
+
+  beforeAll(async () => {
+    redis = await startPlainRedis();
+    db = await createTestDatabase();
+    const settings = testSettings({ REDIS_URL: redis.url, QUEUE_ENTER_PER_SECOND: "1000" });
+    servers = [await startTestServer({ databaseUrl: db.url, settings }), await startTestServer({ databaseUrl: db.url, settings })];
+    line = await lineOfSix(servers[0], servers.map((s) => s.url));
+  });
+  afterAll(async () => {
+    await Promise.all((servers ?? []).map((s) => s.close()));
+    await db?.drop();
+    await redis?.stop();
+  });
+
+  it("answers SERVICE_UNAVAILABLE fast while it is down, and rebuilds the line in order once it is back", { timeout: 120_000 }, async () => {
+    const url = servers[1].url;
+    const before = await snapshot(url, line.people);
+    expect(shape(before)).toEqual(["ACTIVE", "ACTIVE", 1, 2, 3, 4]);
+
+    await redis.kill();
+    const [p0, , p2] = line.people;
+    expectUnavailable(await timed(url, STATUS, { t: p2.queueToken }, p2.headers));
+    expectUnavailable(await pay(url, line, "pay-during-outage"));
+    const newcomer = await signUp(url);
+    expectUnavailable(await timed(url, ENTER, { c: line.concert.id }, newcomer.headers));
+    // What needs only PostgreSQL goes on; readiness names Redis.
+    const concerts = await timed(url, CONCERTS, {}, p0.headers);
+    expect(concerts.errors).toBeUndefined();
+    expect(await readyz(url)).toMatchObject({ status: 503, body: { down: ["redis"] } });
+
+    await redis.start(); // empty: no persistence
+    const restartedAt = Date.now();
+    const after = await eventually("the line back in Redis", async () => {
+      const views = await snapshot(url, line.people).catch(() => undefined);
+      return views && shape(views).join() === shape(before).join() ? views : undefined;
+    });
+    const recoveredMs = Date.now() - restartedAt;
+    console.info(`redis restarted empty: line rebuilt and answering ${recoveredMs} ms after Redis answered again`);
+    expect(recoveredMs).toBeLessThan(15_000);
+    // Time left kept: an ACTIVE session goes on from where it was (less the time that passed).
+    for (const i of [0, 1]) {
+      expect(after[i].remainingTime).toBeLessThanOrEqual(before[i].remainingTime);
+      expect(after[i].remainingTime).toBeGreaterThan(before[i].remainingTime - 60);
+    }
+    expect((await readyz(url)).status).toBe(200);
+
+    // The newcomer goes to the back of the line, behind the four who waited.
+    const entered = await gql(url, ENTER, { c: line.concert.id }, newcomer.headers);
+    expect(entered.errors).toBeUndefined();
+    expect(entered.data.enterQueue).toMatchObject({ status: "WAITING", queuePosition: 5 });
+    // The same users entering again keep their own tokens.
+    const again = await gql(servers[0].url, ENTER, { c: line.concert.id }, line.people[3].headers);
+    expect(again.data.enterQueue.token).toBe(line.people[3].queueToken);
+
+    // The holder still pays with the token and the hold from before the restart.
+    const paid = await pay(url, line, "pay-after-restart");
+    expect(paid.errors).toBeUndefined();
+    expect(paid.data.pay.status).toBe("COMPLETED");
+    const status = await gql(url, STATUS, { t: p0.queueToken }, p0.headers);
+    expect(status.data.queueStatus).toMatchObject({ status: "EXPIRED", expiredReason: "PAID" });
+    // The place that came free goes to the head of the line.
+    await eventually("the first in line admitted", async () => {
+      const r = await gql(url, STATUS, { t: p2.queueToken }, p2.headers);
+      return r.data?.queueStatus.status === "ACTIVE" ? true : undefined;
+    });
+    expect(codeOf(await gql(url, STATUS, { t: line.people[4].queueToken }, line.people[4].headers))).toBeUndefined();
+    expect(shape(await snapshot(url, line.people.slice(3)))).toEqual([1, 2, 3]);
+    await expectSeatInvariants(db.url);
+    await expectLedgersMatchBalances(db.url);
+  });
+});
