@@ -201,4 +201,29 @@ describe.skipIf(!RUNS)("operator's console (browser, real server)", () => {
     }
   }, 120_000);
 
+  it("shows sales live from salesReport: seats sold, sold per second, revenue and seats left per grade", async () => {
+    if (!HAS_CHROMIUM) throw new Error(NO_CHROMIUM);
+    const { server } = deployment;
+    const concert = await newConcert(server, admin, { title: "Matinee", dates: [{ seatCount: 20, price: 250 }] });
+    const { context, page, problems } = await openConsole();
+    try {
+      await signIn(page, admin);
+      await page.getByLabel("Watch").selectOption({ label: "Matinee" });
+      await expect.poll(() => figure(page, "sales-sold"), { timeout: 15_000 }).toBe("0");
+      expect(await figure(page, "sales-revenue")).toBe("0");
+
+      const buyer = await newShopper(server.url, concert.id, 1_000);
+      const held = await gql(server.url, RESERVE, { d: concert.dates[0].id, n: [1, 2] }, buyer.q);
+      expect(held.errors).toBeUndefined();
+      expect((await gql(server.url, PAY, { r: held.data.reserveSeats.id }, buyer.q)).data?.pay.status).toBe("COMPLETED");
+      await expect.poll(() => figure(page, "sales-sold"), { timeout: 15_000 }).toBe("2");
+      expect(await figure(page, "sales-revenue")).toBe((500).toLocaleString("en-US"));
+      await expect.poll(() => number(page, "sales-rate"), { timeout: 15_000 }).toBeGreaterThan(0);
+      const row = page.locator(".sales-table tbody tr").first();
+      await expect.poll(() => row.innerText()).toMatch(/GENERAL\s+250\s+18\s+0\s+2\s+500/);
+      expect(problems).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  }, 120_000);
 });
