@@ -164,6 +164,123 @@ describe.skipIf(!RUNS)("operator's console (browser, real server)", () => {
     }
   }, 120_000);
 
+  it("creates a concert with grades and an opening time, fills the pre-queue, shows the draw, pauses and resumes admission, and a seat sold outside the page", async () => {
+    if (!HAS_CHROMIUM) throw new Error(NO_CHROMIUM);
+    const { server } = deployment;
+    const { context, page, requests, problems } = await openConsole();
+    try {
+      await signIn(page, admin);
+      await page.getByText("Create a concert and its dates").click();
+      await page.getByLabel("Title").fill("Opening night");
+      // The browser runs in UTC (timezoneId), so a datetime-local value is the UTC time.
+      const opensAt = new Date(Date.now() + 30_000);
+      await page.getByLabel("Sale opens at").fill(opensAt.toISOString().slice(0, 19));
+      await page.getByLabel("Seats").fill("200");
+      await page.getByLabel("Price").first().fill("100");
+      await page.getByRole("button", { name: "Add a grade" }).click();
+      await page.getByRole("button", { name: "Add a grade" }).click();
+      for (const [n, name, price, from, to] of [[1, "VIP", 300, 1, 50], [2, "R", 150, 51, 200]] as const) {
+        await page.getByLabel(`Grade ${n} name`).fill(name);
+        await page.getByLabel(`Grade ${n} price`).fill(String(price));
+        await page.getByLabel(`Grade ${n} from seat`).fill(String(from));
+        await page.getByLabel(`Grade ${n} to seat`).fill(String(to));
+      }
+      await page.getByRole("button", { name: "Create the concert" }).click();
+      await expect.poll(() => notice(page), { timeout: 15_000 }).toContain("Created “Opening night” with 1 date(s).");
+      const list = await gql(server.url, `{ concerts { id title openingDrawCommitment dates { id grades { name price totalSeats } } } }`);
+      const concert = list.data.concerts.find((c: { title: string }) => c.title === "Opening night");
+      expect(concert.dates[0].grades).toEqual([{ name: "VIP", price: 300, totalSeats: 50 }, { name: "R", price: 150, totalSeats: 150 }]);
+      const dateId: string = concert.dates[0].id;
+
+      // Before the opening: the commitment is public, the seed secret; the map shows both grades.
+      await expect.poll(() => page.getByTestId("opening-state").innerText()).toMatch(/^The sale opens at .*, in \d+ s\.$/);
+      expect(concert.openingDrawCommitment).toMatch(/^[0-9a-f]{64}$/);
+      await expect.poll(() => page.locator(".draw").innerText()).toContain(concert.openingDrawCommitment);
+      expect(await page.getByTestId("draw-seed").innerText()).toBe("secret until the draw");
+      await expect.poll(() => page.locator(".legend").innerText(), { timeout: 15_000 }).toContain("VIP (seats 1–50, price 300): 50 available, 0 held, 0 sold");
+      expect(await page.locator(".legend").innerText()).toContain("R (seats 51–200, price 150): 150 available, 0 held, 0 sold");
+
+      // A scripted crowd of 12 fills the pre-queue.
+      const crowd = await Promise.all(Array.from({ length: 12 }, (_, i) => signUp(server.url, `early${i}`)));
+      const tokens = await Promise.all(crowd.map((u) => enter(u, concert.id)));
+      // The pre-queue's tokens are WAITING (rule 16): they count among the waiting too.
+      await expect.poll(() => number(page, "stat-prequeue"), { timeout: 15_000 }).toBe(12);
+      expect(await number(page, "stat-waiting")).toBe(12);
+      expect(await number(page, "stat-active")).toBe(0);
+      expect(await figure(page, "stat-last-wait")).toMatch(/^≈ /);
+
+      // The opening: the seed is published and matches the commitment, the pre-queue is ordered
+      // into the line, and 3 (QUEUE_MAX_ACTIVE) are admitted.
+      await expect.poll(() => page.getByTestId("draw-seed").innerText(), { timeout: 60_000 }).toMatch(/^[0-9a-f]{64}$/);
+      await expect.poll(() => page.locator(".draw").innerText()).toContain("✓ sha256(seed) equals the commitment");
+      await expect.poll(() => number(page, "stat-prequeue"), { timeout: 15_000 }).toBe(0);
+      await expect.poll(() => number(page, "stat-active"), { timeout: 15_000 }).toBe(3);
+      await expect.poll(() => number(page, "stat-waiting"), { timeout: 15_000 }).toBe(9);
+      await expect.poll(() => number(page, "stat-admitted"), { timeout: 15_000 }).toBeGreaterThan(0);
+      expect(await page.getByTestId("opening-state").innerText()).toMatch(/^The sale opened at /);
+
+      // Pause: two ACTIVE fans leave, freeing two places, and still nobody is admitted.
+      // From the keyboard: focus the button and press Enter (Space to resume, below).
+      await page.getByRole("button", { name: "Pause admission" }).focus();
+      await page.keyboard.press("Enter");
+      await expect.poll(() => page.locator(".admission").innerText()).toContain("Admission is PAUSED");
+      expect(await figure(page, "stat-last-wait")).toBe("no estimate: admission is paused");
+      const statusesNow = () => Promise.all(crowd.map((u, i) => statusOf(u, tokens[i])));
+      const before = await statusesNow();
+      const leaving = before.flatMap((s, i) => (s === "ACTIVE" ? [i] : [])).slice(0, 2);
+      expect(leaving).toHaveLength(2);
+      for (const i of leaving) {
+        await gql(server.url, `mutation($t:String!){ leaveQueue(token:$t){ status } }`, { t: tokens[i] }, crowd[i].headers);
+      }
+      await expect.poll(() => number(page, "stat-active"), { timeout: 15_000 }).toBe(1);
+      // Admission runs about every second: over three seconds of pause it would have admitted two.
+      await new Promise((r) => setTimeout(r, 3_000));
+      const paused = await statusesNow();
+      expect(paused.filter((s) => s === "ACTIVE")).toHaveLength(1);
+      expect(paused.filter((s) => s === "WAITING")).toHaveLength(9);
+      expect(await number(page, "stat-waiting")).toBe(9);
+      expect(await number(page, "stat-active")).toBe(1);
+
+      // Resume: the two free places are filled again.
+      await page.getByRole("button", { name: "Resume admission" }).focus();
+      await page.keyboard.press("Space");
+      await expect.poll(() => page.locator(".admission").innerText()).toContain("Admission is OPEN");
+      await expect.poll(() => number(page, "stat-active"), { timeout: 15_000 }).toBe(3);
+      await expect.poll(() => number(page, "stat-waiting"), { timeout: 15_000 }).toBe(7);
+
+      // An ACTIVE fan buys VIP seat 10 outside the page: the map shows it SOLD.
+      const resumed = await statusesNow();
+      const buyer = resumed.indexOf("ACTIVE");
+      const q = bearer(crowd[buyer].token, tokens[buyer]);
+      expect((await gql(server.url, CHARGE, { a: 1000 }, crowd[buyer].headers)).errors).toBeUndefined();
+      const held = await gql(server.url, RESERVE, { d: dateId, n: [10] }, q);
+      expect(held.errors).toBeUndefined();
+      expect(held.data.reserveSeats.totalPrice).toBe(300);
+      expect((await gql(server.url, PAY, { r: held.data.reserveSeats.id, k: "console-vip" }, q)).data?.pay.status).toBe("COMPLETED");
+      await page.getByLabel("Find seat number").fill("10");
+      await expect.poll(() => page.locator(".seat-lookup").innerText(), { timeout: 15_000 }).toBe("Seat 10: SOLD · grade VIP · price 300");
+      await expect.poll(() => page.locator(".legend").innerText()).toContain("VIP (seats 1–50, price 300): 49 available, 0 held, 1 sold");
+      // …and the sales panel counts it, at the VIP price.
+      await expect.poll(() => figure(page, "sales-sold"), { timeout: 15_000 }).toBe("1");
+      expect(await figure(page, "sales-revenue")).toBe("300");
+
+      // The picture for the README: refreshed on request only (UPDATE_SCREENSHOT=1), so a test
+      // run leaves the committed file as it was.
+      await page.locator(".seat-map canvas").focus();
+      await page.keyboard.press("Home");
+      for (let i = 0; i < 9; i++) await page.keyboard.press("ArrowRight");
+      await expect.poll(() => page.locator(".seat-cursor").innerText()).toBe("Seat 10: SOLD · grade VIP · price 300");
+      await page.getByRole("heading", { name: "Opening night" }).scrollIntoViewIfNeeded();
+      mkdirSync(join(root, "docs"), { recursive: true });
+      await page.screenshot({ path: join(root, process.env.UPDATE_SCREENSHOT ? "docs/console.png" : "build/console-test.png"), fullPage: true });
+
+      expectOnlyOwnOrigin(requests);
+      expect(problems).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  }, 180_000);
+
   it("keeps a 5,000-seat map cheap: a canvas, not 5,000 elements, and a burst of holds shows at once", async () => {
     if (!HAS_CHROMIUM) throw new Error(NO_CHROMIUM);
     const { server } = deployment;
