@@ -8,6 +8,7 @@
 import { randomBytes } from "node:crypto";
 import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { loadavg } from "node:os";
 import Redis from "ioredis";
 import { createAccessTokens } from "../src/auth/access-tokens";
 import { createBenchDatabase, seed, userId, type BenchDatabase } from "./lib/database";
@@ -17,6 +18,7 @@ import { describeMachine } from "./lib/machine";
 import { measureCeiling, measureEnter, measureStatus, type Timing } from "./lib/throughput";
 import { deleteConcertKeys, measureRedisLine } from "./lib/redis-line";
 import { measureSubscriptions } from "./lib/subscriptions";
+import { measureRoom } from "./lib/waiting-room";
 import { monotonicMicros, summarizeProfile } from "./profile-summary";
 
 const env = (name: string, fallback: string) => process.env[name] ?? fallback;
@@ -29,8 +31,14 @@ const USERS = Number(env("BENCH_USERS", "30000"));
 const WAITING = Number(env("BENCH_WAITING", "100000"));
 const SUBSCRIBERS = Number(env("BENCH_SUBSCRIBERS", "5000"));
 const PROFILE = env("BENCH_PROFILE", "auto"); // auto: only when a goal is missed; always; never
-/** Phases to run (all by default): redis, ceiling, throughput, subscriptions. */
-const PHASES = new Set(env("BENCH_PHASES", "redis,ceiling,throughput,subscriptions").split(","));
+/** Phases to run (all by default): redis, room, ceiling, throughput, subscriptions. */
+const PHASES = new Set(env("BENCH_PHASES", "redis,room,ceiling,throughput,subscriptions").split(","));
+/** Phase "room": line lengths, stores and admissions per second of the socket-less waiting room. */
+const ROOM_SIZES = env("BENCH_ROOM_SIZES", "100000,1000000").split(",").map(Number);
+const ROOM_STORES = env("BENCH_ROOM_STORES", "memory,redis").split(",") as ("memory" | "redis")[];
+const ROOM_RATE = Number(env("BENCH_ROOM_RATE", "20"));
+/** Redis is filled with at most this many waiting users in the room phase (1,000,000 would take 750 MB of the shared Redis). */
+const ROOM_REDIS_MAX = Number(env("BENCH_ROOM_REDIS_MAX", "100000"));
 const CONCERTS_PER_PHASE = 6;
 /** Machine busy % (of all cores) under which it counts as quiet before a phase. */
 const QUIET_BUSY_PCT = 20;
@@ -60,6 +68,20 @@ async function main() {
       log(`phase 3: ${WAITING.toLocaleString("en")} waiting users in one concert, straight through RedisQueueStore`);
       out.redisLine = await measureRedisLine(redis, WAITING, 50);
       log(JSON.stringify(out.redisLine));
+    }
+    if (PHASES.has("room")) {
+      const rooms = [];
+      for (const waiting of ROOM_SIZES) {
+        for (const store of ROOM_STORES) {
+          if (store === "redis" && waiting > ROOM_REDIS_MAX) continue;
+          log(`phase room: ${waiting.toLocaleString("en")} in-process subscribers waiting (${store} store), ${ROOM_RATE} admitted/s`);
+          const q = await quiet("the room");
+          const r = await measureRoom({ store, redis, waiting, admitPerSecond: ROOM_RATE, warmupMs: 14_000, windowMs: 27_000 });
+          rooms.push({ ...r, quietBefore: q, loadAverage: loadAverage() });
+          log(JSON.stringify(rooms[rooms.length - 1]));
+        }
+      }
+      out.room = rooms;
     }
 
     const serverEnv = {
@@ -201,6 +223,14 @@ function report(out: Record<string, any>): string {
     rows.push(["admission step, nothing to admit", "", l.idleTickMs.p50, l.idleTickMs.p99, "", "", "", "", "", "", ""]);
     rows.push(["status read of the last in line", "", l.readLastMs.p50, l.readLastMs.p99, "", "", "", "", "", "", ""]);
   }
+  for (const r of out.room ?? []) {
+    const goal = r.waiting === 100_000 ? "≤ 50 ms CPU per second" : "";
+    rows.push([
+      `waiting room, ${r.waiting.toLocaleString("en")} in-process subscribers (${r.store}), ${r.admittedPerSecond} admitted/s: CPU ms per second; pushes/s; reads/s; heap B/subscriber; max stall ms; Redis CPU ms/s; load ${r.loadAverage}`,
+      `${r.cpuMsPerSecond} ms; ${r.pushesPerSecond}/s; ${r.readsPerSecond ?? "–"}/s; ${r.heapBytesPerSubscriber} B; ${r.maxLoopStallMs} ms; ${r.redisCpuMsPerSecond ?? "–"}`,
+      "", "", "", goal, goal ? (r.cpuMsPerSecond <= 50 ? "yes" : "**no**") : "", "", "", "", "", "",
+    ]);
+  }
   const s = out.subscriptions;
   if (s) {
     const met = s.delayMs.p99 < GOAL.pushP99Ms && s.notPushed === 0 && s.notAdmitted === 0 && s.errors === 0;
@@ -246,6 +276,7 @@ async function quiet(label: string, maxMs = 15_000) {
 }
 
 const round2 = (x: number) => Math.round(x * 100) / 100;
+const loadAverage = () => loadavg().map((x) => x.toFixed(2)).join(" ");
 const log = (line: string) => process.stdout.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 
 main().then(() => process.exit(0), (error) => {

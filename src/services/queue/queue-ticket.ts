@@ -9,9 +9,7 @@ export function toTicket(s: TokenState): QueueTicketView {
   const remaining = s.status === "EXPIRED" ? 0 : Math.max(0, Math.ceil((s.expiresAt - s.now) / 1000));
   let estimate: number | null = null;
   if (s.status === "ACTIVE") estimate = 0;
-  else if (s.status === "WAITING" && s.admissionRate !== null && s.admissionRate >= MIN_RATE) {
-    estimate = roundEstimate(s.position / s.admissionRate);
-  }
+  else if (s.status === "WAITING") estimate = estimateFor(s.position, s.admissionRate);
   return {
     token: s.token,
     userId: s.userId,
@@ -22,6 +20,12 @@ export function toTicket(s: TokenState): QueueTicketView {
     estimatedWaitSeconds: estimate,
     expiredReason: s.status === "EXPIRED" ? s.expiredReason : null,
   };
+}
+
+/** A WAITING ticket's estimate at `position` with the observed rate (null: the line is not moving). */
+export function estimateFor(position: number, admissionRate: number | null): number | null {
+  if (admissionRate === null || admissionRate < MIN_RATE) return null;
+  return roundEstimate(position / admissionRate);
 }
 
 /**

@@ -1,45 +1,107 @@
-// The queueStatusChanged subscriptions one instance holds. Status changes
-// (admission, expiry) arrive as events from whichever instance made them and
-// are pushed at once; places and estimates are refreshed once a second with
-// one batched read per concert, so the cost grows with the subscribers held
-// here, not with the length of the line.
+// The queueStatusChanged subscriptions one instance holds (contract rule 12).
+// Status changes (admission, expiry) arrive as events from whichever instance
+// made them and are pushed at once. Places and estimates are read on a cadence
+// that grows with the distance from the front: about every second for a user
+// expected within a minute, every 14 s further back, and only when the line
+// has moved (someone ahead was admitted or left) or the admission rate moved
+// the estimate. Each watched token sits in a timer wheel slot for its next
+// read; a refresh visits only the due slots and reads only the tokens whose
+// ticket may have changed, so its cost follows the pushes it sends, not the
+// number of subscribers times seconds.
 import type { EventBus } from "../../pubsub/event-bus";
 import { AsyncQueue } from "../../pubsub/async-queue";
 import type { Logger } from "../../observability/logger";
 import { concertChannel, type ConcertQueueEvent, type QueueService } from "./queue.service";
 import type { TokenState } from "./queue-store";
-import { toTicket } from "./queue-ticket";
-import { OutageLog } from "../../observability/outage-log";
+import { estimateFor, toTicket } from "./queue-ticket";
 import type { QueueTicketView } from "./queue.types";
 
 export type TicketListener = (ticket: QueueTicketView) => void;
+
+/** The refresh's period and the wheel's slot: the ticker calls refresh() this often. */
+export const REFRESH_SLOT_MS = 500;
+/** Between two reads of a user expected within a minute ("about a second"). */
+const NEAR_INTERVAL_MS = 1_000;
+/** Between two reads further back: with a slot and a read's time on top, within 15 s. */
+const FAR_INTERVAL_MS = 13_500;
+/** Expected within this many seconds: the near cadence. */
+const NEAR_SECONDS = 60;
+/** With no estimate yet (the line just started moving), places up to this one count as near. */
+const NEAR_PLACES_WITHOUT_ESTIMATE = 1_000;
+/** Tokens read and pushed at a time; the refresh yields to the event loop between slices. */
+const REFRESH_SLICE = 500;
+/** Reads per concert per refresh at most: the rest stay due for the next one, so a burst never holds the instance. */
+const READ_BUDGET = 5_000;
+/** How often the admission rate is probed when no token is due (the store updates it every 2 s). */
+const RATE_PROBE_MS = 2_000;
+
+const keyOf = (t: QueueTicketView) => `${t.status}|${t.queuePosition}|${t.estimatedWaitSeconds}|${t.expiredReason}`;
 
 interface Watcher {
   listener: TicketListener;
   last: string;
 }
 
+/** One watched token: its watchers, what was last read of it, and its place in the wheel. */
+interface Entry {
+  token: string;
+  watchers: Set<Watcher>;
+  /** This instance's clock when it was last read. */
+  readAt: number;
+  /** Bumped by every state that reaches it, so a read answered after a newer event is dropped. */
+  version: number;
+  status: TokenState["status"];
+  position: number;
+  estimate: number | null;
+  /** Its wheel slot, or IDLE (in the idle set: nothing changed when it was due). */
+  slot: number;
+}
+
+const IDLE = -1;
+
 interface ConcertWatch {
-  tokens: Map<string, Set<Watcher>>;
+  entries: Map<string, Entry>;
+  /** Slot number (epoch ms / REFRESH_SLOT_MS) -> the entries due then. */
+  wheel: Map<number, Set<Entry>>;
+  /** Entries that were due while nothing had changed for them: due again as soon as the line moves. */
+  idle: Set<Entry>;
+  /** When an event last showed someone leave the line (admitted, left, dropped). */
+  movedAt: number;
+  /** The admission rate last read (estimates follow it). */
+  rate: number | null;
+  probedAt: number;
+  touchedAt: number;
   unlisten: Promise<() => void>;
 }
 
-/** Tokens read and pushed at a time by the refresh. */
-const REFRESH_SLICE = 500;
-
-const keyOf = (t: QueueTicketView) => `${t.status}|${t.queuePosition}|${t.estimatedWaitSeconds}|${t.expiredReason}`;
+export interface WatcherStats {
+  /** Tokens read by the refresh (each a candidate push), pushes sent, refresh rounds. */
+  reads: number;
+  pushes: number;
+  rounds: number;
+}
 
 export class QueueWatchers {
   private readonly concerts = new Map<string, ConcertWatch>();
   /** Told of each admission pushed here, with its state as the admission step left it (metrics: admission → push). */
   onAdmissionPushed: ((state: TokenState) => void) | undefined;
-  private outage: OutageLog | undefined;
+  /** Counters since start, for benchmarks and metrics. */
+  readonly stats: WatcherStats = { reads: 0, pushes: 0, rounds: 0 };
+  /** A WAITING token is read at least this often so that an open subscription keeps it seen. */
+  private readonly touchMs: number;
 
-  constructor(private readonly queue: QueueService, private readonly bus: EventBus, private readonly logger: Logger) {}
+  constructor(
+    private readonly queue: QueueService,
+    private readonly bus: EventBus,
+    private readonly logger: Logger,
+    options: { idleSeconds?: number } = {},
+  ) {
+    this.touchMs = ((options.idleSeconds ?? 120) * 1000) / 3;
+  }
 
   get count(): number {
     let n = 0;
-    for (const c of this.concerts.values()) for (const set of c.tokens.values()) n += set.size;
+    for (const c of this.concerts.values()) for (const e of c.entries.values()) n += e.watchers.size;
     return n;
   }
 
@@ -67,89 +129,221 @@ export class QueueWatchers {
 
   /**
    * Calls `listener` with the ticket each time its status, place or estimate
-   * changes, the last time with EXPIRED. `initial` is the ticket already sent.
+   * changes (on rule 12's cadence), the last time with EXPIRED. `initial` is
+   * the ticket already sent, read just now.
    */
   watch(concertId: string, token: string, initial: QueueTicketView, listener: TicketListener): () => void {
     let concert = this.concerts.get(concertId);
     if (!concert) {
       const unlisten = this.bus.listen<ConcertQueueEvent>(concertChannel(concertId), (e) => this.onEvent(concertId, e));
-      concert = { tokens: new Map(), unlisten };
+      concert = { entries: new Map(), wheel: new Map(), idle: new Set(), movedAt: 0, rate: null, probedAt: 0, touchedAt: Date.now(), unlisten };
       this.concerts.set(concertId, concert);
     }
     const watcher: Watcher = { listener, last: keyOf(initial) };
-    let set = concert.tokens.get(token);
-    if (!set) concert.tokens.set(token, (set = new Set()));
-    set.add(watcher);
+    let entry = concert.entries.get(token);
+    if (!entry) {
+      const now = Date.now();
+      entry = {
+        token,
+        watchers: new Set(),
+        readAt: now,
+        version: 0,
+        status: initial.status,
+        position: initial.queuePosition,
+        estimate: initial.estimatedWaitSeconds,
+        slot: IDLE,
+      };
+      concert.entries.set(token, entry);
+      this.schedule(concert, entry, now);
+    }
+    entry.watchers.add(watcher);
     return () => this.remove(concertId, token, watcher);
   }
 
-  /** Reads every watched token once (one round trip per concert) and pushes what changed. */
+  /**
+   * One refresh round (the ticker calls it every REFRESH_SLOT_MS): for each
+   * concert, the entries whose slot has come, read when their ticket may have
+   * changed, in slices with yields between them.
+   */
   async refresh(): Promise<void> {
-    await Promise.all(
-      [...this.concerts.entries()].map(async ([concertId, concert]) => {
-        const tokens = [...concert.tokens.keys()];
-        try {
-          // In slices, yielding between them: thousands of pushes in one go would
-          // hold the event loop and delay every request waiting behind them.
-          for (let i = 0; i < tokens.length; i += REFRESH_SLICE) {
-            const slice = tokens.slice(i, i + REFRESH_SLICE);
-            const states = await this.queue.readMany(concertId, slice);
-            states.forEach((s, j) => this.deliver(concertId, slice[j], s));
-            await new Promise((resolve) => setImmediate(resolve));
-          }
-          this.outage?.ok();
-        } catch (error) {
-          // Subscriptions stay open through an outage; logged once, not per second.
-          (this.outage ??= new OutageLog(this.logger, "queue refresh")).failed(error);
-        }
-      }),
-    );
+    this.stats.rounds++;
+    await Promise.all([...this.concerts.entries()].map(([concertId, concert]) => this.refreshConcert(concertId, concert)));
   }
 
   close(): void {
     for (const [concertId, concert] of this.concerts) {
-      for (const [token, set] of concert.tokens) for (const w of set) this.remove(concertId, token, w);
+      for (const [token, entry] of concert.entries) for (const w of entry.watchers) this.remove(concertId, token, w);
     }
+  }
+
+  private async refreshConcert(concertId: string, concert: ConcertWatch): Promise<void> {
+    try {
+      const now = Date.now();
+      const due: Entry[] = [];
+      const current = slotOf(now);
+      for (const [slot, set] of concert.wheel) {
+        if (slot > current) continue;
+        concert.wheel.delete(slot);
+        for (const e of set) {
+          e.slot = IDLE;
+          if (this.mayHaveChanged(concert, e)) due.push(e);
+          else concert.idle.add(e);
+        }
+      }
+      // An open subscription keeps its WAITING token seen: read idle ones now and then.
+      if (now - concert.touchedAt >= this.touchMs / 2) {
+        concert.touchedAt = now;
+        for (const e of concert.idle) {
+          if (now - e.readAt >= this.touchMs) {
+            concert.idle.delete(e);
+            due.push(e);
+          }
+        }
+      }
+      // The rate moves estimates even when nobody moves: probe it with one token when nothing else is read.
+      if (due.length === 0 && concert.entries.size > 0 && now - concert.probedAt >= RATE_PROBE_MS) {
+        const probe = concert.entries.values().next().value as Entry;
+        this.unschedule(concert, probe);
+        due.push(probe);
+      }
+      if (due.length > 0) await this.read(concertId, concert, due);
+    } catch (error) {
+      this.logger.warn("queue refresh failed", { concertId, error });
+    }
+  }
+
+  /** Whether a due entry's ticket may differ from the one last read. */
+  private mayHaveChanged(concert: ConcertWatch, e: Entry): boolean {
+    if (e.status !== "WAITING") return true; // ACTIVE: a safety read at the far cadence (its changes come as events)
+    if (concert.movedAt >= e.readAt) return true;
+    return estimateFor(e.position, concert.rate) !== e.estimate;
+  }
+
+  private async read(concertId: string, concert: ConcertWatch, due: Entry[]): Promise<void> {
+    // Over budget: the rest stay due for the next round.
+    for (const e of due.splice(READ_BUDGET)) this.place(concert, e, slotOf(Date.now()) + 1);
+    for (let i = 0; i < due.length; i += REFRESH_SLICE) {
+      const slice = due.slice(i, i + REFRESH_SLICE).filter((e) => concert.entries.get(e.token) === e);
+      if (slice.length === 0) continue;
+      const readAt = Date.now();
+      const versions = slice.map((e) => e.version);
+      concert.probedAt = readAt;
+      const states = await this.queue.readMany(concertId, slice.map((e) => e.token));
+      this.stats.reads += slice.length;
+      states.forEach((s, j) => {
+        const e = slice[j];
+        if (concert.entries.get(e.token) !== e) return; // unwatched meanwhile
+        e.readAt = readAt;
+        if (s && e.version === versions[j]) {
+          this.noteRate(concert, s);
+          this.deliver(concertId, concert, e, s);
+        }
+        if (concert.entries.get(e.token) === e) this.schedule(concert, e, readAt);
+      });
+      if (i + REFRESH_SLICE < due.length) await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+
+  /** A new rate that changes estimates makes the idle entries due: their estimates may have moved. */
+  private noteRate(concert: ConcertWatch, s: TokenState): void {
+    const rate = s.admissionRate;
+    if (rate === concert.rate) return;
+    concert.rate = rate;
+    this.wakeIdle(concert);
   }
 
   private onEvent(concertId: string, event: ConcertQueueEvent): void {
     const concert = this.concerts.get(concertId);
     if (!concert) return;
     if (event.kind === "changed") {
+      let moved = false;
       for (const s of event.states) {
-        if (concert.tokens.has(s.token) && this.deliver(concertId, s.token, s) && s.status === "ACTIVE") this.onAdmissionPushed?.(s);
+        // Someone left the line (admitted, left, dropped): the places behind moved.
+        if (s.status === "ACTIVE" || (s.status === "EXPIRED" && (s.expiredReason === "LEFT" || s.expiredReason === "ABANDONED"))) moved = true;
+        const e = concert.entries.get(s.token);
+        if (e) {
+          e.version++;
+          if (this.deliver(concertId, concert, e, s) && s.status === "ACTIVE") this.onAdmissionPushed?.(s);
+        }
+      }
+      if (moved) {
+        concert.movedAt = Date.now();
+        this.wakeIdle(concert);
       }
       return;
     }
-    // Sold out: every token watched here has ended; read them to send their final ticket.
-    void this.refresh();
+    // Sold out: every token watched here has ended; read them all now to send their final ticket.
+    const all = [...concert.entries.values()];
+    for (const e of all) this.unschedule(concert, e);
+    void this.read(concertId, concert, all).catch((error) => this.logger.warn("queue refresh failed", { concertId, error }));
+  }
+
+  private wakeIdle(concert: ConcertWatch): void {
+    if (concert.idle.size === 0) return;
+    const slot = slotOf(Date.now());
+    for (const e of concert.idle) this.place(concert, e, slot);
+    concert.idle.clear();
   }
 
   /** Pushes the token's ticket to its watchers that have not seen it; true when one was pushed. */
-  private deliver(concertId: string, token: string, state: TokenState | null): boolean {
-    const set = this.concerts.get(concertId)?.tokens.get(token);
-    if (!set || !state) return false;
+  private deliver(concertId: string, concert: ConcertWatch, e: Entry, state: TokenState): boolean {
     const ticket = toTicket(state);
+    e.status = ticket.status;
+    e.position = ticket.queuePosition;
+    e.estimate = ticket.estimatedWaitSeconds;
     const key = keyOf(ticket);
     let pushed = false;
-    for (const w of [...set]) {
+    for (const w of e.watchers.size === 1 ? e.watchers : [...e.watchers]) {
       if (w.last === key) continue;
       w.last = key;
       pushed = true;
+      this.stats.pushes++;
       w.listener(ticket);
-      if (ticket.status === "EXPIRED") this.remove(concertId, token, w);
+      if (ticket.status === "EXPIRED") this.remove(concertId, e.token, w);
     }
+    if (concert.entries.get(e.token) !== e) this.unschedule(concert, e);
     return pushed;
+  }
+
+  /** The entry's next read: its cadence after `readAt`. */
+  private schedule(concert: ConcertWatch, e: Entry, readAt: number): void {
+    const near =
+      e.status === "WAITING" &&
+      (e.estimate !== null ? e.estimate <= NEAR_SECONDS : e.position <= NEAR_PLACES_WITHOUT_ESTIMATE);
+    this.place(concert, e, Math.ceil((readAt + (near ? NEAR_INTERVAL_MS : FAR_INTERVAL_MS)) / REFRESH_SLOT_MS));
+  }
+
+  private place(concert: ConcertWatch, e: Entry, slot: number): void {
+    this.unschedule(concert, e);
+    let set = concert.wheel.get(slot);
+    if (!set) concert.wheel.set(slot, (set = new Set()));
+    set.add(e);
+    e.slot = slot;
+  }
+
+  private unschedule(concert: ConcertWatch, e: Entry): void {
+    if (e.slot === IDLE) concert.idle.delete(e);
+    else {
+      const set = concert.wheel.get(e.slot);
+      set?.delete(e);
+      if (set?.size === 0) concert.wheel.delete(e.slot);
+    }
+    e.slot = IDLE;
   }
 
   private remove(concertId: string, token: string, watcher: Watcher): void {
     const concert = this.concerts.get(concertId);
-    const set = concert?.tokens.get(token);
-    if (!concert || !set?.delete(watcher)) return;
-    if (set.size === 0) concert.tokens.delete(token);
-    if (concert.tokens.size === 0) {
+    const e = concert?.entries.get(token);
+    if (!concert || !e?.watchers.delete(watcher)) return;
+    if (e.watchers.size === 0) {
+      concert.entries.delete(token);
+      this.unschedule(concert, e);
+    }
+    if (concert.entries.size === 0) {
       this.concerts.delete(concertId);
       void concert.unlisten.then((stop) => stop());
     }
   }
 }
+
+const slotOf = (ms: number) => Math.floor(ms / REFRESH_SLOT_MS);
