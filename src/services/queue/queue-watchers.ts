@@ -32,6 +32,8 @@ const NEAR_PLACES_WITHOUT_ESTIMATE = 1_000;
 const REFRESH_SLICE = 500;
 /** Reads per concert per refresh at most: the rest stay due for the next one, so a burst never holds the instance. */
 const READ_BUDGET = 5_000;
+/** Idle entries looked at per concert per refresh at most (the far-back idle set is swept a part at a time). */
+const SWEEP_BUDGET = 20_000;
 /** How often the admission rate is probed when no token is due (the store updates it every 2 s). */
 const RATE_PROBE_MS = 2_000;
 
@@ -63,8 +65,14 @@ interface ConcertWatch {
   entries: Map<string, Entry>;
   /** Slot number (epoch ms / REFRESH_SLOT_MS) -> the entries due then. */
   wheel: Map<number, Set<Entry>>;
-  /** Entries that were due while nothing had changed for them: due again as soon as the line moves. */
+  /** Entries near the front that were due while nothing had changed for them: all due again when the line moves. */
   idle: Set<Entry>;
+  /** The same further back, where there can be a million: swept a budget at a time (see sweepFar). */
+  idleFar: Set<Entry>;
+  /** The sweep of idleFar under way, and what started it (the clock, the rate). */
+  sweep: IterableIterator<Entry> | undefined;
+  sweepAt: number;
+  sweepRate: number | null;
   /** When an event last showed someone leave the line (admitted, left, dropped). */
   movedAt: number;
   /** The admission rate last read (estimates follow it). */
@@ -136,7 +144,10 @@ export class QueueWatchers {
     let concert = this.concerts.get(concertId);
     if (!concert) {
       const unlisten = this.bus.listen<ConcertQueueEvent>(concertChannel(concertId), (e) => this.onEvent(concertId, e));
-      concert = { entries: new Map(), wheel: new Map(), idle: new Set(), movedAt: 0, rate: null, probedAt: 0, touchedAt: Date.now(), unlisten };
+      concert = {
+        entries: new Map(), wheel: new Map(), idle: new Set(), idleFar: new Set(), sweep: undefined, sweepAt: Date.now(), sweepRate: null,
+        movedAt: 0, rate: null, probedAt: 0, touchedAt: Date.now(), unlisten,
+      };
       this.concerts.set(concertId, concert);
     }
     const watcher: Watcher = { listener, last: keyOf(initial) };
@@ -181,16 +192,22 @@ export class QueueWatchers {
       const now = Date.now();
       const due: Entry[] = [];
       const current = slotOf(now);
+      // Due slots, a read budget at a time: what is left stays in its slot for the next round.
+      let looked = 0;
       for (const [slot, set] of concert.wheel) {
         if (slot > current) continue;
-        concert.wheel.delete(slot);
         for (const e of set) {
+          if (due.length >= READ_BUDGET || looked >= SWEEP_BUDGET) break;
+          looked++;
+          set.delete(e);
           e.slot = IDLE;
           if (this.mayHaveChanged(concert, e)) due.push(e);
-          else concert.idle.add(e);
+          else this.park(concert, e);
         }
+        if (set.size === 0) concert.wheel.delete(slot);
+        if (due.length >= READ_BUDGET || looked >= SWEEP_BUDGET) break;
       }
-      // An open subscription keeps its WAITING token seen: read idle ones now and then.
+      // An open subscription keeps its WAITING token seen: read idle ones now and then (near ones here, far ones in the sweep).
       if (now - concert.touchedAt >= this.touchMs / 2) {
         concert.touchedAt = now;
         for (const e of concert.idle) {
@@ -200,6 +217,7 @@ export class QueueWatchers {
           }
         }
       }
+      this.sweepFar(concert, now, due);
       // The rate moves estimates even when nobody moves: probe it with one token when nothing else is read.
       if (due.length === 0 && concert.entries.size > 0 && now - concert.probedAt >= RATE_PROBE_MS) {
         const probe = concert.entries.values().next().value as Entry;
@@ -210,6 +228,40 @@ export class QueueWatchers {
     } catch (error) {
       this.logger.warn("queue refresh failed", { concertId, error });
     }
+  }
+
+  /**
+   * The far-back idle entries, a budget at a time: due when the line moved
+   * since they were read, when the rate moved their estimate, or when they
+   * need touching. A sweep starts when one of those may have happened.
+   */
+  private sweepFar(concert: ConcertWatch, now: number, due: Entry[]): void {
+    if (concert.idleFar.size === 0) return;
+    if (!concert.sweep) {
+      const reason = concert.movedAt >= concert.sweepAt || concert.rate !== concert.sweepRate || now - concert.sweepAt >= this.touchMs / 2;
+      if (!reason) return;
+      concert.sweep = concert.idleFar.values();
+      concert.sweepAt = now;
+      concert.sweepRate = concert.rate;
+    }
+    for (let n = 0; n < SWEEP_BUDGET && due.length < READ_BUDGET; n++) {
+      const next = concert.sweep.next();
+      if (next.done) {
+        concert.sweep = undefined;
+        return;
+      }
+      const e = next.value;
+      if (concert.movedAt >= e.readAt || now - e.readAt >= this.touchMs || estimateFor(e.position, concert.rate) !== e.estimate) {
+        concert.idleFar.delete(e);
+        due.push(e);
+      }
+    }
+  }
+
+  /** An entry whose ticket had not changed when due: it waits for the next move. */
+  private park(concert: ConcertWatch, e: Entry): void {
+    if (isNear(e)) concert.idle.add(e);
+    else concert.idleFar.add(e);
   }
 
   /** Whether a due entry's ticket may differ from the one last read. */
@@ -272,12 +324,15 @@ export class QueueWatchers {
       }
       return;
     }
-    // Sold out: every token watched here has ended; read them all now to send their final ticket.
+    // Sold out: every token watched here has ended; read them all now to send their final ticket
+    // (those past the read budget in the next rounds: everything counts as changed).
+    concert.movedAt = Date.now();
     const all = [...concert.entries.values()];
     for (const e of all) this.unschedule(concert, e);
     void this.read(concertId, concert, all).catch((error) => this.logger.warn("queue refresh failed", { concertId, error }));
   }
 
+  /** Near the front a move is pushed within about a second: those wake at once (the far ones in the sweep). */
   private wakeIdle(concert: ConcertWatch): void {
     if (concert.idle.size === 0) return;
     const slot = slotOf(Date.now());
@@ -307,10 +362,7 @@ export class QueueWatchers {
 
   /** The entry's next read: its cadence after `readAt`. */
   private schedule(concert: ConcertWatch, e: Entry, readAt: number): void {
-    const near =
-      e.status === "WAITING" &&
-      (e.estimate !== null ? e.estimate <= NEAR_SECONDS : e.position <= NEAR_PLACES_WITHOUT_ESTIMATE);
-    this.place(concert, e, Math.ceil((readAt + (near ? NEAR_INTERVAL_MS : FAR_INTERVAL_MS)) / REFRESH_SLOT_MS));
+    this.place(concert, e, Math.ceil((readAt + (isNear(e) ? NEAR_INTERVAL_MS : FAR_INTERVAL_MS)) / REFRESH_SLOT_MS));
   }
 
   private place(concert: ConcertWatch, e: Entry, slot: number): void {
@@ -322,8 +374,10 @@ export class QueueWatchers {
   }
 
   private unschedule(concert: ConcertWatch, e: Entry): void {
-    if (e.slot === IDLE) concert.idle.delete(e);
-    else {
+    if (e.slot === IDLE) {
+      concert.idle.delete(e);
+      concert.idleFar.delete(e);
+    } else {
       const set = concert.wheel.get(e.slot);
       set?.delete(e);
       if (set?.size === 0) concert.wheel.delete(e.slot);
@@ -347,3 +401,7 @@ export class QueueWatchers {
 }
 
 const slotOf = (ms: number) => Math.floor(ms / REFRESH_SLOT_MS);
+
+/** Expected within a minute (or, before there is an estimate, in the first places): the about-a-second cadence. */
+const isNear = (e: Entry) =>
+  e.status === "WAITING" && (e.estimate !== null ? e.estimate <= NEAR_SECONDS : e.position <= NEAR_PLACES_WITHOUT_ESTIMATE);
