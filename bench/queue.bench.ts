@@ -105,7 +105,9 @@ async function main() {
       LOG_LEVEL: "warn",
     };
     out.serverSettings = serverEnv;
-    const server = await startServer({ env: serverEnv });
+    // BENCH_SERVER_NODE_ARGS: extra node flags for the server child (e.g. "--cpu-prof --cpu-prof-dir /tmp/prof").
+    const serverNodeArgs = env("BENCH_SERVER_NODE_ARGS", "").split(" ").filter(Boolean);
+    const server = await startServer({ env: serverEnv, nodeArgs: serverNodeArgs });
     servers.push(server);
     const seeded = await seed(db.url, USERS, 3 * CONCERTS_PER_PHASE + 1);
     concertIds.push(...seeded.concertIds);
@@ -300,7 +302,7 @@ function newest(dir: string, ext: string): string {
 
 /** Waits a little for other processes on the machine to calm down, so they do not take the cores we measure. */
 async function quiet(label: string, maxMs = 15_000) {
-  const q = await waitForQuiet(QUIET_BUSY_PCT, maxMs);
+  const q = await waitForQuiet(QUIET_BUSY_PCT, Math.min(maxMs, Number(env("BENCH_QUIET_MAX_SECONDS", "900")) * 1000));
   if (q.busyPct >= QUIET_BUSY_PCT) log(`the machine is still ${q.busyPct}% busy (other processes) after ${q.waitedSeconds} s: ${label} may measure low`);
   return q;
 }

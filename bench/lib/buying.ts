@@ -6,6 +6,7 @@
 // sampled from pg_stat_activity (what the service's connections wait for).
 import { Client } from "pg";
 import { processCpuSeconds } from "./stats";
+import { monotonicMicros } from "../profile-summary";
 import { graphql, runCalls, runLoad, type Call, type LoadResult } from "./load";
 import type { Timing } from "./throughput";
 
@@ -13,10 +14,13 @@ const HOLD = "mutation($d: ID!, $n: [Int!]!) { reserveSeats(concertDateId: $d, s
 const PAY = "mutation($r: ID!, $k: String) { pay(reservationId: $r, idempotencyKey: $k) { id status } }";
 const ENTER = "mutation($c: ID!) { enterQueue(concertId: $c) { token status } }";
 
+/** The measured window in the monotonic microseconds V8's profiler stamps samples with. */
+type ProfileWindow = { from: number; to: number };
+
 export interface BuyingResult {
   users: number;
-  hold: LoadResult & { waits: WaitSample & { calls: number; postgresCpuMsPerCall: number } };
-  pay: LoadResult & { waits: WaitSample & { calls: number; postgresCpuMsPerCall: number } };
+  hold: LoadResult & { waits: WaitSample & { calls: number; postgresCpuMsPerCall: number }; window: ProfileWindow };
+  pay: LoadResult & { waits: WaitSample & { calls: number; postgresCpuMsPerCall: number }; window: ProfileWindow };
 }
 
 /** Per sampled state of the service's backends: how often each was seen (share of samples × backends). */
@@ -55,6 +59,7 @@ export async function measureBuying(o: { timing: Timing; dbUrl: string; adminJwt
   const cursor = new Array<number>(n).fill(0);
   const held: { jwt: string; token: string; reservationId: string }[][] = Array.from({ length: n }, () => []);
   const waitsHold = sampleWaits(o.dbUrl);
+  const holdFrom = monotonicMicros() + t.warmupMs * 1000;
   const hold = await runLoad({
     ...t,
     concurrency: n,
@@ -68,12 +73,14 @@ export async function measureBuying(o: { timing: Timing; dbUrl: string; adminJwt
       };
     },
   });
+  const holdTo = monotonicMicros();
   const holdWaits = await waitsHold.stop();
   const holds = held.reduce((a, h) => a + h.length, 0);
 
   const payCursor = new Array<number>(n).fill(0);
   let paid = 0;
   const waitsPay = sampleWaits(o.dbUrl);
+  const payFrom = monotonicMicros() + t.warmupMs * 1000;
   const pay = await runLoad({
     ...t,
     concurrency: n,
@@ -87,9 +94,10 @@ export async function measureBuying(o: { timing: Timing; dbUrl: string; adminJwt
       };
     },
   });
+  const payTo = monotonicMicros();
   const payWaits = await waitsPay.stop();
   const perCall = (w: WaitSample, calls: number) => ({ ...w, calls, postgresCpuMsPerCall: Math.round((w.postgresCpuMs / Math.max(1, calls)) * 1000) / 1000 });
-  return { users: jwts.length, hold: { ...hold, waits: perCall(holdWaits, holds) }, pay: { ...pay, waits: perCall(payWaits, paid) } };
+  return { users: jwts.length, hold: { ...hold, waits: perCall(holdWaits, holds), window: { from: holdFrom, to: holdTo } }, pay: { ...pay, waits: perCall(payWaits, paid), window: { from: payFrom, to: payTo } } };
 }
 
 /** Samples pg_stat_activity of the database every 100 ms until stopped. */
