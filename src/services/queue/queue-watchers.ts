@@ -201,7 +201,7 @@ export class QueueWatchers {
           looked++;
           set.delete(e);
           e.slot = IDLE;
-          if (this.mayHaveChanged(concert, e)) due.push(e);
+          if (this.mayHaveChanged(concert, e) || now - e.readAt >= this.touchMs) due.push(e);
           else this.park(concert, e);
         }
         if (set.size === 0) concert.wheel.delete(slot);
@@ -362,7 +362,9 @@ export class QueueWatchers {
 
   /** The entry's next read: its cadence after `readAt`. */
   private schedule(concert: ConcertWatch, e: Entry, readAt: number): void {
-    this.place(concert, e, Math.ceil((readAt + (isNear(e) ? NEAR_INTERVAL_MS : FAR_INTERVAL_MS)) / REFRESH_SLOT_MS));
+    // Never later than a touch is due: with a short QUEUE_WAITING_IDLE_SECONDS that is the cadence.
+    const interval = Math.min(isNear(e) ? NEAR_INTERVAL_MS : FAR_INTERVAL_MS, this.touchMs);
+    this.place(concert, e, Math.ceil((readAt + interval) / REFRESH_SLOT_MS));
   }
 
   private place(concert: ConcertWatch, e: Entry, slot: number): void {
