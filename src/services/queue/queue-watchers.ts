@@ -14,6 +14,7 @@ import type { Logger } from "../../observability/logger";
 import { concertChannel, type ConcertQueueEvent, type QueueService } from "./queue.service";
 import type { TokenState } from "./queue-store";
 import { estimateFor, toTicket } from "./queue-ticket";
+import { OutageLog } from "../../observability/outage-log";
 import type { QueueTicketView } from "./queue.types";
 
 export type TicketListener = (ticket: QueueTicketView) => void;
@@ -93,6 +94,7 @@ export class QueueWatchers {
   private readonly concerts = new Map<string, ConcertWatch>();
   /** Told of each admission pushed here, with its state as the admission step left it (metrics: admission → push). */
   onAdmissionPushed: ((state: TokenState) => void) | undefined;
+  private outage: OutageLog | undefined;
   /** Counters since start, for benchmarks and metrics. */
   readonly stats: WatcherStats = { reads: 0, pushes: 0, rounds: 0 };
   /** A WAITING token is read at least this often so that an open subscription keeps it seen. */
@@ -225,8 +227,10 @@ export class QueueWatchers {
         due.push(probe);
       }
       if (due.length > 0) await this.read(concertId, concert, due);
+      this.outage?.ok();
     } catch (error) {
-      this.logger.warn("queue refresh failed", { concertId, error });
+      // Subscriptions stay open through an outage; logged once, not per second.
+      (this.outage ??= new OutageLog(this.logger, "queue refresh")).failed(error);
     }
   }
 
@@ -329,7 +333,7 @@ export class QueueWatchers {
     concert.movedAt = Date.now();
     const all = [...concert.entries.values()];
     for (const e of all) this.unschedule(concert, e);
-    void this.read(concertId, concert, all).catch((error) => this.logger.warn("queue refresh failed", { concertId, error }));
+    void this.read(concertId, concert, all).catch((error) => (this.outage ??= new OutageLog(this.logger, "queue refresh")).failed(error));
   }
 
   /** Near the front a move is pushed within about a second: those wake at once (the far ones in the sweep). */
