@@ -17,6 +17,8 @@ import { QueueService } from "./services/queue/queue.service";
 import { QueuePolicies } from "./services/queue/queue-policy";
 import { QueueWatchers } from "./services/queue/queue-watchers";
 import { QueueTicker } from "./services/queue/queue-ticker";
+import { QueueStatsWatch } from "./services/queue/queue-stats-watch";
+import { SeatGradeService } from "./services/seat-grades";
 import { MemoryQueueStore } from "./services/queue/memory-queue-store";
 import { RedisQueueStore } from "./services/queue/redis-queue-store";
 import { DurableQueueStore } from "./services/queue/durable-queue-store";
@@ -118,7 +120,9 @@ export async function createApp(options: AppOptions): Promise<App> {
     idleSeconds: settings.queueWaitingIdleSeconds,
     enterPerSecond: settings.queueEnterPerSecond,
     metrics,
+    logger,
   });
+  const queueStats = new QueueStatsWatch(queue, logger);
   const queueUpdates = new QueueWatchers(queue, bus, logger, { idleSeconds: settings.queueWaitingIdleSeconds });
   queueUpdates.onAdmissionPushed = (state) => metrics.admissionPushed((Date.now() - state.now) / 1000);
   const ticker = new QueueTicker(queue, queueStore, queueUpdates, logger);
@@ -145,6 +149,9 @@ export async function createApp(options: AppOptions): Promise<App> {
       maxPrice: settings.maxBalance,
       gate: queue,
       onDateAdded: (concertId) => queue.concertReopened(concertId),
+      ticketLimitPerUser: settings.ticketLimitPerUser,
+      everEntered: (concertId) => queue.everEntered(concertId),
+      onConcertChanged: (concertId) => queue.concertChanged(concertId),
     }),
     queue,
     queueUpdates,
@@ -152,6 +159,8 @@ export async function createApp(options: AppOptions): Promise<App> {
     payments: new PaymentService({ pool: db.pool, bus: seatBus, queue, logger, metrics }),
     wallet: new WalletService({ pool: db.pool, settings }),
     seats: new SeatService({ pool: db.pool, bus, queue, tokens: queueUpdates, maps: seatMaps }),
+    queueStats,
+    grades: new SeatGradeService({ pool: db.pool, bus, maxPrice: settings.maxBalance, logger }),
     refunds: new RefundService({ pool: db.pool, bus: seatBus, queue, settings, logger }),
     tickets: new TicketService({ pool: db.pool }),
     salesReport: new SalesReportService({ pool: db.pool, line: (actor, concertId) => queue.stats(actor, concertId) }),
@@ -212,6 +221,7 @@ export async function createApp(options: AppOptions): Promise<App> {
       httpServer.closeIdleConnections();
       ticker.stop();
       queueUpdates.close();
+      queueStats.close();
       await ws.close();
       // In-flight requests get a moment to finish; after that their sockets are cut.
       const timer = setTimeout(() => httpServer.closeAllConnections(), DRAIN_MS);
@@ -221,6 +231,7 @@ export async function createApp(options: AppOptions): Promise<App> {
       await sweeper.stop();
       await sweeperPool.end();
       await policies.close();
+      await queue.close();
       seatMaps.close();
       await queueStore.close();
       await journalPool?.end();

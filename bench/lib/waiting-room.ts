@@ -83,7 +83,7 @@ export async function measureRoom(o: {
   // The line moves: admission steps and refresh rounds on the server's own periods.
   policy.maxActiveUsers = 100_000_000;
   let admitted = 0;
-  const ticks = setInterval(() => void queue.tick(concertId).then((r) => (admitted += r.admitted)), TICK_MS);
+  const ticks = setInterval(() => void queue.tick(concertId).then((r) => (admitted += r?.admitted ?? 0)), TICK_MS);
   let refreshing = false;
   const rounds = setInterval(() => {
     if (refreshing) return;

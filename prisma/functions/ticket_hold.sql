@@ -2,17 +2,45 @@
 -- p_id with its PENDING payment. The reservation row comes first: the
 -- one-HELD-per-(user, concert) unique index turns a second simultaneous hold of
 -- the same user into a unique violation (HOLD_LIMIT) before any seat is locked.
+--
+-- Then the ticket limit (rule 19): the user's seats of the date, HELD (and not
+-- run out) or in CONFIRMED reservations, plus these, must not pass the concert's
+-- ticket_limit_per_user, or nothing is held (TICKET_LIMIT). The count runs under
+-- a transaction-scoped advisory lock per (user, date), taken before any seat
+-- lock and by nothing that holds a seat lock, so holds of one user for one date
+-- are counted one after the other on every instance, and the lock order
+-- (reservation row, then the (user, date) lock, then seats by number) never
+-- crosses another: no deadlock. (Today the one-HELD index already serialises
+-- one user's holds per concert; the lock keeps the limit exact without relying
+-- on it.)
+--
+-- The total is the sum of the prices of the seats as locked (rule 20): a
+-- setSeatGrades that committed while this hold waited for a seat is seen.
+DROP FUNCTION IF EXISTS ticket_hold(UUID, UUID, UUID, UUID, TEXT, INTEGER, INTEGER[]);
 CREATE OR REPLACE FUNCTION ticket_hold(
     p_id UUID, p_user UUID, p_concert UUID, p_date UUID, p_token TEXT, p_hold_seconds INTEGER, p_numbers INTEGER[],
     OUT total_price INTEGER, OUT held_until TIMESTAMPTZ, OUT created_at TIMESTAMPTZ,
     OUT payment_id UUID, OUT payment_created_at TIMESTAMPTZ,
-    OUT seat_ids UUID[], OUT seat_numbers INTEGER[], OUT seat_prices INTEGER[]
+    OUT seat_ids UUID[], OUT seat_numbers INTEGER[], OUT seat_prices INTEGER[], OUT seat_grades TEXT[]
 ) LANGUAGE plpgsql AS $$
+DECLARE
+    v_limit INTEGER;
+    v_owned INTEGER;
 BEGIN
     INSERT INTO reservations AS r (id, user_id, concert_id, concert_date_id, queue_token, total_price, held_until)
     SELECT p_id, p_user, p_concert, p_date, p_token, sum(s.price), now() + make_interval(secs => p_hold_seconds)
       FROM seats s WHERE s.concert_date_id = p_date AND s.number = ANY(p_numbers)
     RETURNING r.total_price, r.held_until, r.created_at INTO total_price, held_until, created_at;
+
+    PERFORM pg_advisory_xact_lock(hashtextextended('ticket_limit:' || p_user::text || ':' || p_date::text, 0));
+    SELECT c.ticket_limit_per_user INTO v_limit FROM concerts c WHERE c.id = p_concert;
+    SELECT count(*) INTO v_owned
+      FROM reservations r JOIN reservation_seats rs ON rs.reservation_id = r.id
+     WHERE r.user_id = p_user AND r.concert_date_id = p_date AND r.id <> p_id
+       AND (r.status = 'CONFIRMED' OR (r.status = 'HELD' AND r.held_until > now()));
+    IF v_owned + cardinality(p_numbers) > v_limit THEN
+        RAISE EXCEPTION 'ticketing:TICKET_LIMIT' USING DETAIL = v_limit::text || ',' || v_owned::text;
+    END IF;
 
     -- Locks in (date, number) order, then holds those still free (AVAILABLE, or a hold that ran out).
     WITH locked AS MATERIALIZED (
@@ -21,18 +49,24 @@ BEGIN
         UPDATE seats s SET status = 'HELD', held_until = ticket_hold.held_until, reservation_id = p_id
           FROM locked
          WHERE s.id = locked.id AND (s.status = 'AVAILABLE' OR (s.status = 'HELD' AND s.held_until <= now()))
-        RETURNING s.id, s.number, s.price
+        RETURNING s.id, s.number, s.price, s.grade
     )
-    SELECT array_agg(h.id ORDER BY h.number), array_agg(h.number ORDER BY h.number), array_agg(h.price ORDER BY h.number)
-      INTO seat_ids, seat_numbers, seat_prices FROM held h;
+    SELECT array_agg(h.id ORDER BY h.number), array_agg(h.number ORDER BY h.number), array_agg(h.price ORDER BY h.number),
+           array_agg(h.grade ORDER BY h.number)
+      INTO seat_ids, seat_numbers, seat_prices, seat_grades FROM held h;
 
     IF coalesce(cardinality(seat_numbers), 0) < cardinality(p_numbers) THEN
         RAISE EXCEPTION 'ticketing:SEAT_UNAVAILABLE' USING DETAIL = array_to_string(
             ARRAY(SELECT n FROM unnest(p_numbers) n WHERE n <> ALL(coalesce(seat_numbers, '{}')) ORDER BY n), ',');
     END IF;
 
-    INSERT INTO reservation_seats (reservation_id, seat_id, seat_number, price)
-    SELECT p_id, unnest(seat_ids), unnest(seat_numbers), unnest(seat_prices);
+    IF (SELECT sum(x) FROM unnest(seat_prices) x) <> total_price THEN
+        total_price := (SELECT sum(x) FROM unnest(seat_prices) x);
+        UPDATE reservations r SET total_price = ticket_hold.total_price WHERE r.id = p_id;
+    END IF;
+
+    INSERT INTO reservation_seats (reservation_id, seat_id, seat_number, price, grade)
+    SELECT p_id, unnest(seat_ids), unnest(seat_numbers), unnest(seat_prices), unnest(seat_grades);
     INSERT INTO payments AS p (reservation_id, user_id, amount) VALUES (p_id, p_user, total_price)
     RETURNING p.id, p.created_at INTO payment_id, payment_created_at;
 END

@@ -43,6 +43,8 @@ export interface Settings {
   signInFailuresPerAddressPerMinute: number;
   /** Failed sign-ins for one e-mail from all addresses together, per minute. Not in the contract. */
   signInFailuresPerEmailPerMinute: number;
+  /** Default ticketLimitPerUser of a new concert (v2, rule 19). */
+  ticketLimitPerUser: number;
   /** REDIS_CLUSTER_NODES (rule 28): some nodes of a Redis Cluster, instead of REDIS_URL. */
   redisClusterNodes: { host: string; port: number }[] | undefined;
 }
@@ -74,6 +76,7 @@ const INTEGERS = {
   signInFailuresPerAddressPerMinute: ["SIGN_IN_FAILURES_PER_ADDRESS_PER_MINUTE", 30, 1, 1_000_000],
   signInFailuresPerEmailPerMinute: ["SIGN_IN_FAILURES_PER_EMAIL_PER_MINUTE", 100, 1, 1_000_000],
   metricsConcertLabels: ["METRICS_CONCERT_LABELS", 20, 0, 1_000],
+  ticketLimitPerUser: ["TICKET_LIMIT_PER_USER", 4, 1, 1_000],
   refundClosesHours: ["REFUND_CLOSES_HOURS", 24, 0, 87_600],
   refundFeePercent: ["REFUND_FEE_PERCENT", 10, 0, 100],
   refundFreeDays: ["REFUND_FREE_DAYS", 7, 0, 3_650],

@@ -7,6 +7,7 @@ import type { Actor } from "../auth/access-tokens";
 import type { Services } from "../services/services";
 import type { Availability, ConcertDateView } from "../services/concert.service";
 import type { PaymentView } from "../services/reservation.views";
+import type { SeatGradeView } from "../services/seat-grades";
 import type { TicketView } from "../services/ticket.service";
 import type { DirectNext } from "./subscription-executor";
 
@@ -44,6 +45,7 @@ export class Loaders {
     availability?: DataLoader<string, Availability>;
     seatsOfReservation?: DataLoader<string, Awaited<ReturnType<Services["seats"]["seatsOfReservations"]>>[number]>;
     paymentOfReservation?: DataLoader<string, PaymentView>;
+    gradesOfDate?: DataLoader<string, SeatGradeView[]>;
     ticketsOfReservation?: DataLoader<string, TicketView[]>;
   } = {};
 
@@ -59,6 +61,10 @@ export class Loaders {
 
   get seatsOfReservation() {
     return (this.made.seatsOfReservation ??= new DataLoader((ids: readonly string[]) => this.services.seats.seatsOfReservations(ids)));
+  }
+
+  get gradesOfDate() {
+    return (this.made.gradesOfDate ??= new DataLoader((ids: readonly string[]) => this.services.grades.gradesOfDates(ids)));
   }
 
   get paymentOfReservation() {

@@ -11,6 +11,12 @@ export interface SeatChange {
   concertDateId: string;
   number: number;
   price: number;
+  /**
+   * The seat's grade (rule 20). A grade never changes while a seat is HELD or
+   * SOLD, so a change may leave it out (a sale's changes do); readers fill it in
+   * from the seat map (src/services/seat-maps.ts).
+   */
+  grade?: string;
   status: SeatStatusValue;
   /**
    * When a HELD seat's hold ends (epoch ms), for the seat maps of every
@@ -21,6 +27,8 @@ export interface SeatChange {
 
 export interface SeatChangeMessage {
   seats: SeatChange[];
+  /** The date's grades and prices changed (setSeatGrades): seat maps read the date again. */
+  reload?: boolean;
 }
 
 export const seatChannel = (concertDateId: string) => `seats.${concertDateId}`;
@@ -34,4 +42,9 @@ export async function publishSeatChanges(bus: EventBus, seats: readonly SeatChan
     else byDate.set(seat.concertDateId, [seat]);
   }
   await Promise.all([...byDate].map(([dateId, list]) => bus.publish(seatChannel(dateId), { seats: list } satisfies SeatChangeMessage)));
+}
+
+/** Tells every instance's seat maps to read the date again (its grades and prices changed). Call after the commit. */
+export async function publishSeatReload(bus: EventBus, concertDateId: string): Promise<void> {
+  await bus.publish(seatChannel(concertDateId), { seats: [], reload: true } satisfies SeatChangeMessage);
 }

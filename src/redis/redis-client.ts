@@ -16,7 +16,7 @@ import Redis, { Cluster, type ClusterNode, type RedisOptions } from "ioredis";
  */
 export const COMMAND_TIMEOUT_MS = 2_000;
 /** A cluster command's deadline across all its retries (a failover): under the second. */
-export const CLUSTER_DEADLINE_MS = 700;
+export const CLUSTER_DEADLINE_MS = 500;
 const CONNECT_TIMEOUT_MS = 1_000;
 
 export type RedisClient = Redis | Cluster;

@@ -3,6 +3,7 @@ import { QueuePolicy, QueuePolicyInput, QueueStats, QueueTicket } from "../schem
 import type { Context } from "../graphql/context";
 import { actorOf } from "../graphql/auth-checker";
 import type { QueueTicketView } from "../services/queue/queue.types";
+import type { QueueStatsView } from "../services/queue/queue.service";
 
 @Resolver(() => QueueTicket)
 export class QueueResolver {
@@ -38,6 +39,28 @@ export class QueueResolver {
     @Ctx() ctx: Context,
   ) {
     return ctx.services.queue.updatePolicy(actorOf(ctx), concertId, { ...input });
+  }
+
+  @Authorized()
+  @Mutation(() => QueuePolicy, {
+    description: "Admin only. Stops (false) or resumes (true) admission from the line of a concert; ACTIVE sessions go on (rule 25).",
+  })
+  setAdmission(
+    @Arg("concertId", () => ID) concertId: string,
+    @Arg("open", () => Boolean) open: boolean,
+    @Ctx() ctx: Context,
+  ) {
+    return ctx.services.queue.setAdmission(actorOf(ctx), concertId, open);
+  }
+
+  @Authorized()
+  @Subscription(() => QueueStats, {
+    description: "Admin only. The concert's QueueStats now, then about once a second while anything in it changes (rule 26).",
+    subscribe: ({ args, context }) =>
+      (context as Context).services.queueStats.subscribe(actorOf(context as Context), args.concertId as string),
+  })
+  queueStatsChanged(@Arg("concertId", () => ID) _concertId: string, @Root() stats: QueueStatsView): QueueStatsView {
+    return stats;
   }
 
   @Authorized()

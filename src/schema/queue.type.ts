@@ -1,4 +1,4 @@
-import { Field, ID, InputType, Int, ObjectType, registerEnumType } from "type-graphql";
+import { Field, Float, ID, InputType, Int, ObjectType, registerEnumType } from "type-graphql";
 
 export enum QueueStatus {
   WAITING = "WAITING",
@@ -36,6 +36,13 @@ export class QueueTicket {
   })
   estimatedWaitSeconds!: number | null;
   @Field(() => QueueExpiry, { nullable: true }) expiredReason!: QueueExpiry | null;
+  @Field(() => Int, {
+    nullable: true,
+    description: "Seconds until the sale opens while the ticket is in the pre-queue (rule 16); null once the sale is open.",
+  })
+  saleOpensInSeconds!: number | null;
+  @Field(() => Int, { description: "Seats AVAILABLE now over the concert's open dates (rule 18)." })
+  seatsLeft!: number;
 }
 
 @InputType()
@@ -54,6 +61,8 @@ export class QueuePolicy {
   @Field(() => Int) maxActiveUsers!: number;
   @Field(() => Int) admitPerSecond!: number;
   @Field(() => Int) activeSessionSeconds!: number;
+  @Field(() => Boolean, { description: "false while admission is paused by setAdmission." })
+  admissionOpen!: boolean;
 }
 
 @ObjectType({ simpleResolvers: true })
@@ -61,4 +70,10 @@ export class QueueStats {
   @Field(() => ID) concertId!: string;
   @Field(() => Int) waiting!: number;
   @Field(() => Int) active!: number;
+  @Field(() => Float, { description: "Admissions in the last 60 seconds, per second." })
+  admittedPerSecond!: number;
+  @Field(() => Int, { description: "Tokens in the pre-queue (rule 16)." })
+  preQueue!: number;
+  @Field(() => Int, { description: "Seats AVAILABLE now over the concert's open dates." })
+  seatsLeft!: number;
 }

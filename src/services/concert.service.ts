@@ -6,14 +6,63 @@ import { badInput, notFound } from "../errors/app-error";
 import { assertAdmin } from "./access";
 import { isUuid } from "./ids";
 import type { QueueGate } from "./queue/queue.types";
+import { commitmentOf, newSeed } from "./opening-draw";
 
 export interface ConcertView {
   id: string;
   title: string;
+  saleOpensAt: Date | null;
+  openingDrawCommitment: string | null;
+  /** Public from the draw on (rule 17). */
+  openingDrawSeed: string | null;
+  ticketLimitPerUser: number;
   keepLineAfterSellOut: boolean;
 }
 
-const concertSelect = { id: true, title: true, keepLineAfterSellOut: true } as const;
+const concertSelect = {
+  id: true,
+  title: true,
+  saleOpensAt: true,
+  drawSeed: true,
+  drawCommitment: true,
+  drawnAt: true,
+  ticketLimitPerUser: true,
+  keepLineAfterSellOut: true,
+} as const;
+
+type ConcertRow = {
+  id: string;
+  title: string;
+  saleOpensAt: Date | null;
+  drawSeed: Uint8Array | null;
+  drawCommitment: string | null;
+  drawnAt: Date | null;
+  ticketLimitPerUser: number;
+  keepLineAfterSellOut: boolean;
+};
+
+/** The seed stays secret until the draw (rule 17). */
+function toConcertView(row: ConcertRow): ConcertView {
+  return {
+    id: row.id,
+    title: row.title,
+    saleOpensAt: row.saleOpensAt,
+    openingDrawCommitment: row.drawCommitment,
+    openingDrawSeed: row.drawnAt && row.drawSeed ? Buffer.from(row.drawSeed).toString("hex") : null,
+    ticketLimitPerUser: row.ticketLimitPerUser,
+    keepLineAfterSellOut: row.keepLineAfterSellOut,
+  };
+}
+
+export interface UpdateConcertFields {
+  title?: string | null;
+  /** undefined: keep; null: clear (the sale opens now). */
+  saleOpensAt?: Date | null;
+  ticketLimitPerUser?: number | null;
+  keepLineAfterSellOut?: boolean | null;
+}
+
+export const MAX_TICKET_LIMIT = 1_000;
 
 export interface ConcertDateView {
   id: string;
@@ -38,6 +87,12 @@ type Deps = {
   gate: Pick<QueueGate, "requireActive">;
   /** Called after a date is added: the concert has seats to sell again. */
   onDateAdded?: (concertId: string) => Promise<void>;
+  /** Default ticketLimitPerUser (TICKET_LIMIT_PER_USER). */
+  ticketLimitPerUser: number;
+  /** Whether anyone ever entered the concert's line (rule 16: the opening can then only move while ahead). */
+  everEntered: (concertId: string) => Promise<boolean>;
+  /** Called after a concert's opening, limit or flags changed (every instance drops its cached facts). */
+  onConcertChanged?: (concertId: string) => Promise<void>;
 };
 
 const dateSelect = { id: true, concertId: true, startsAt: true, totalSeats: true } as const;
@@ -51,12 +106,13 @@ export class ConcertService {
       where: { OR: [{ dates: { none: {} } }, { dates: { some: { startsAt: { gt: new Date() } } } }] },
       select: concertSelect,
       orderBy: [{ createdAt: "asc" }, { id: "asc" }],
-    });
+    }).then((rows) => rows.map(toConcertView));
   }
 
   async findConcert(id: string): Promise<ConcertView | null> {
     if (!isUuid(id)) return null;
-    return this.deps.prisma.concert.findUnique({ where: { id }, select: concertSelect });
+    const row = await this.deps.prisma.concert.findUnique({ where: { id }, select: concertSelect });
+    return row && toConcertView(row);
   }
 
   async getConcert(id: string): Promise<ConcertView> {
@@ -115,13 +171,86 @@ export class ConcertService {
     });
   }
 
-  async createConcert(actor: Actor, input: { title: string; keepLineAfterSellOut?: boolean | null }): Promise<ConcertView> {
-    const title = input.title.trim();
-    if (title.length === 0 || title.length > MAX_TITLE) {
-      throw badInput(`A title needs 1 to ${MAX_TITLE} characters.`, "title");
-    }
+  async createConcert(
+    actor: Actor,
+    input: { title: string; saleOpensAt?: Date | null; ticketLimitPerUser?: number | null; keepLineAfterSellOut?: boolean | null },
+  ): Promise<ConcertView> {
+    const title = checkTitle(input.title);
+    const saleOpensAt = input.saleOpensAt ?? null;
+    if (saleOpensAt) checkOpening(saleOpensAt);
+    const limit = input.ticketLimitPerUser ?? this.deps.ticketLimitPerUser;
+    checkTicketLimit(limit);
     assertAdmin(actor);
-    return this.deps.prisma.concert.create({ data: { title, keepLineAfterSellOut: input.keepLineAfterSellOut ?? false }, select: concertSelect });
+    const seed = saleOpensAt ? newSeed() : null;
+    const row = await this.deps.prisma.concert.create({
+      data: {
+        title,
+        saleOpensAt,
+        drawSeed: seed && new Uint8Array(seed),
+        drawCommitment: seed && commitmentOf(seed),
+        ticketLimitPerUser: limit,
+        keepLineAfterSellOut: input.keepLineAfterSellOut ?? false,
+      },
+      select: concertSelect,
+    });
+    return toConcertView(row);
+  }
+
+  /**
+   * Fields left out keep their value. saleOpensAt can be set, moved or cleared
+   * while the opening still lies ahead, or while nobody ever entered the line;
+   * the seed committed for an opening still ahead is kept (nobody can change it
+   * once its commitment is out), and a new one is drawn only when there was none
+   * or the last draw is over. ticketLimitPerUser changes only while no seat of
+   * the concert is HELD or SOLD. The checks and the write are one transaction on
+   * the concert's row.
+   */
+  async updateConcert(actor: Actor, id: string, input: UpdateConcertFields): Promise<ConcertView> {
+    const title = input.title === undefined || input.title === null ? undefined : checkTitle(input.title);
+    if (input.saleOpensAt) checkOpening(input.saleOpensAt);
+    const limit = input.ticketLimitPerUser ?? undefined;
+    if (limit !== undefined) checkTicketLimit(limit);
+    if (!isUuid(id)) throw notFound("concert");
+    const movesOpening = input.saleOpensAt !== undefined;
+    const entered = movesOpening ? await this.deps.everEntered(id) : false;
+    const row = await this.deps.prisma.$transaction(async (tx) => {
+      const [current] = await tx.$queryRaw<(ConcertRow & { ahead: boolean; busy: boolean })[]>`
+        SELECT c.id, c.title, c.sale_opens_at AS "saleOpensAt", c.draw_seed AS "drawSeed",
+               c.draw_commitment AS "drawCommitment", c.drawn_at AS "drawnAt",
+               c.ticket_limit_per_user AS "ticketLimitPerUser", c.keep_line_after_sell_out AS "keepLineAfterSellOut",
+               (c.sale_opens_at IS NOT NULL AND c.sale_opens_at > now() AND c.drawn_at IS NULL) AS ahead,
+               EXISTS (SELECT 1 FROM seats s JOIN concert_dates d ON d.id = s.concert_date_id
+                        WHERE d.concert_id = c.id AND (s.status = 'SOLD' OR (s.status = 'HELD' AND s.held_until > now()))) AS busy
+          FROM concerts c WHERE c.id = ${id}::uuid FOR UPDATE`;
+      if (!current) throw notFound("concert");
+      assertAdmin(actor);
+      const data: Record<string, unknown> = {};
+      if (title !== undefined) data.title = title;
+      if (input.keepLineAfterSellOut !== undefined && input.keepLineAfterSellOut !== null) {
+        data.keepLineAfterSellOut = input.keepLineAfterSellOut;
+      }
+      if (limit !== undefined && limit !== current.ticketLimitPerUser) {
+        if (current.busy) {
+          throw badInput("ticketLimitPerUser can only change while no seat of the concert is held or sold.", "ticketLimitPerUser");
+        }
+        data.ticketLimitPerUser = limit;
+      }
+      if (movesOpening) {
+        if (!current.ahead && entered) {
+          throw badInput("The sale has opened and people have entered the line: saleOpensAt can no longer change.", "saleOpensAt");
+        }
+        data.saleOpensAt = input.saleOpensAt;
+        // A new seed only when none is committed for a draw still to come.
+        if (input.saleOpensAt && (!current.drawCommitment || current.drawnAt)) {
+          const seed = newSeed();
+          Object.assign(data, { drawSeed: new Uint8Array(seed), drawCommitment: commitmentOf(seed), drawnAt: null });
+        }
+      }
+      if (Object.keys(data).length === 0) return current;
+      return tx.concert.update({ where: { id }, data, select: concertSelect });
+    });
+    await this.deps.onConcertChanged?.(id);
+    return toConcertView(row);
   }
 
   /** Creates the date and its seats 1..seatCount, each at `price`, in one transaction. */
@@ -147,5 +276,21 @@ export class ConcertService {
     });
     await this.deps.onDateAdded?.(concertId);
     return created;
+  }
+}
+
+function checkTitle(raw: string): string {
+  const title = raw.trim();
+  if (title.length === 0 || title.length > MAX_TITLE) throw badInput(`A title needs 1 to ${MAX_TITLE} characters.`, "title");
+  return title;
+}
+
+function checkOpening(at: Date): void {
+  if (!(at.getTime() > Date.now())) throw badInput("saleOpensAt must lie in the future (leave it out to open at once).", "saleOpensAt");
+}
+
+function checkTicketLimit(limit: number): void {
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_TICKET_LIMIT) {
+    throw badInput(`ticketLimitPerUser must be from 1 to ${MAX_TICKET_LIMIT}.`, "ticketLimitPerUser");
   }
 }

@@ -49,6 +49,7 @@ interface HoldRow {
   seatIds: string[];
   seatNumbers: number[];
   seatPrices: number[];
+  seatGrades: string[];
 }
 
 const holdLimit = () =>
@@ -64,7 +65,7 @@ export class ReservationService {
   /**
    * Errors in the contract's order: BAD_USER_INPUT (count, repeats, numbers the
    * date does not have), NOT_FOUND (the date), the queue gate, HOLD_LIMIT,
-   * SEAT_UNAVAILABLE. Seat numbers past the date's last seat are checked after
+   * TICKET_LIMIT, SEAT_UNAVAILABLE. Seat numbers past the date's last seat are checked after
    * the date is found: on an unknown date every number is unknown, and
    * NOT_FOUND says more.
    */
@@ -152,7 +153,8 @@ export class ReservationService {
         this.deps.pool,
         `SELECT total_price AS "totalPrice", held_until AS "heldUntil", created_at AS "createdAt",
                 payment_id AS "paymentId", payment_created_at AS "paymentCreatedAt",
-                seat_ids AS "seatIds", seat_numbers AS "seatNumbers", seat_prices AS "seatPrices"
+                seat_ids AS "seatIds", seat_numbers AS "seatNumbers", seat_prices AS "seatPrices",
+                seat_grades AS "seatGrades"
            FROM ticket_hold($1, $2, $3, $4, $5, $6, $7)`,
         [id, actor.id, date.concertId, date.id, token, this.deps.settings.holdSeconds, numbers],
       );
@@ -161,6 +163,14 @@ export class ReservationService {
       if (refusal?.code === "SEAT_UNAVAILABLE") {
         const taken = (refusal.detail ?? "").split(",").filter(Boolean).map(Number);
         throw new AppError("SEAT_UNAVAILABLE", `Seat ${taken.join(", ")} is no longer available: none was held.`, { seatNumbers: taken });
+      }
+      if (refusal?.code === "TICKET_LIMIT") {
+        const [limit, owned] = (refusal.detail ?? "").split(",").map(Number);
+        throw new AppError(
+          "TICKET_LIMIT",
+          `One person may have at most ${limit} seats of this date; you have ${owned} already: none was held.`,
+          { ticketLimitPerUser: limit, seatsOwned: owned },
+        );
       }
       const info = classifyDbError(error);
       if (info.kind === "unique" && info.constraint === ONE_HOLD_INDEX) throw holdLimit();
@@ -171,6 +181,7 @@ export class ReservationService {
       concertDateId: date.id,
       number: row.seatNumbers[i],
       price: row.seatPrices[i],
+      grade: row.seatGrades[i],
       status: "HELD",
     }));
     const result: ReservationView = {

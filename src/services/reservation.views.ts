@@ -45,7 +45,7 @@ export const PAYMENT_COLUMNS = `p.id, p.reservation_id AS "reservationId", p.amo
   CASE WHEN p.status = 'PENDING' AND r.status = 'HELD' AND r.held_until <= now() THEN 'EXPIRED' ELSE p.status::text END AS status,
   p.created_at AS "createdAt", p.paid_at AS "paidAt", p.refunded_amount AS "refundedAmount", p.refunded_at AS "refundedAt"`;
 
-export const SEAT_COLUMNS = `s.id, s.concert_date_id AS "concertDateId", s.number, s.price, ${EFFECTIVE_SEAT_STATUS} AS status`;
+export const SEAT_COLUMNS = `s.id, s.concert_date_id AS "concertDateId", s.number, s.price, s.grade, ${EFFECTIVE_SEAT_STATUS} AS status`;
 
 /** A payment that crossed JSON (the idempotency store) with its dates back. */
 export function paymentFromJson(json: PaymentView | Record<string, unknown>): PaymentView {

@@ -36,7 +36,7 @@ export async function releaseSeats(client: PoolClient, reservationIds: string[])
      UPDATE seats s SET status = 'AVAILABLE', held_until = NULL, reservation_id = NULL
        FROM locked
       WHERE s.id = locked.id AND s.status = 'HELD' AND s.reservation_id = ANY($1::uuid[])
-     RETURNING s.id, s.concert_date_id AS "concertDateId", s.number, s.price, 'AVAILABLE' AS status`,
+     RETURNING s.id, s.concert_date_id AS "concertDateId", s.number, s.price, s.grade, 'AVAILABLE' AS status`,
     [reservationIds],
   );
   return rows;

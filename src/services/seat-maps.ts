@@ -22,6 +22,7 @@ interface SeatRow {
   id: string;
   number: number;
   price: number;
+  grade: string;
   status: SeatStatusValue;
   /** Epoch ms; HELD only (Infinity when an event did not say). */
   heldUntil: number | null;
@@ -47,6 +48,8 @@ interface DateMap {
   pending: SeatChange[] | null;
   loading: Promise<void> | null;
   stopListening: (() => void) | null;
+  /** Bumped when the date's grades change (setSeatGrades): a read begun before is not served as fresh. */
+  generation: number;
 }
 
 export interface SeatMapsOptions {
@@ -92,14 +95,35 @@ export class SeatMaps {
         pending: null,
         loading: null,
         stopListening: null,
+        generation: 0,
       };
       this.maps.set(dateId, map);
     }
     const now = this.now();
     map.lastRead = now;
-    if (map.loadedAt === -Infinity) await this.load(map);
-    else if (now - map.loadedAt > this.maxAgeMs && !map.loading) void this.load(map).catch(() => undefined);
+    if (map.loadedAt === -Infinity) {
+      for (let i = 0; map.loadedAt === -Infinity && i < 3; i++) await this.load(map);
+    } else if (now - map.loadedAt > this.maxAgeMs && !map.loading) void this.load(map).catch(() => undefined);
     return this.views(map);
+  }
+
+  /**
+   * The grade of each seat of the date by number (rule 20), from the map (read
+   * first if this instance holds none): seat changes of a sale leave it out.
+   */
+  async grades(dateId: string): Promise<(number: number) => string | undefined> {
+    await this.read(dateId);
+    const map = this.maps.get(dateId);
+    return (number) => map?.byNumber.get(number)?.grade;
+  }
+
+  /** The date's grades or prices changed: the next read waits for a new snapshot. */
+  private invalidate(dateId: string): void {
+    const map = this.maps.get(dateId);
+    if (!map) return;
+    map.generation++;
+    map.loadedAt = -Infinity;
+    map.views = null;
   }
 
   /** Patches the maps held here (changes of any instance, including this one's own writes). */
@@ -150,14 +174,17 @@ export class SeatMaps {
   private async reload(map: DateMap): Promise<void> {
     // Listen first, so no change made after the snapshot is missed.
     if (!map.stopListening) {
-      const stop = await this.bus.listen<SeatChangeMessage>(seatChannel(map.dateId), (message) => this.apply(message.seats));
+      const stop = await this.bus.listen<SeatChangeMessage>(seatChannel(map.dateId), (message) =>
+        message.reload ? this.invalidate(map.dateId) : this.apply(message.seats),
+      );
       if (this.maps.get(map.dateId) !== map) return stop();
       map.stopListening = stop;
     }
     map.pending = [];
+    const generation = map.generation;
     try {
-      const { rows } = await this.pool.query<{ id: string; number: number; price: number; status: SeatStatusValue; heldUntil: number | null }>(
-        `SELECT id, number, price, status::text AS status,
+      const { rows } = await this.pool.query<SeatRow>(
+        `SELECT id, number, price, grade, status::text AS status,
                 CASE WHEN status = 'HELD' THEN (extract(epoch FROM held_until) * 1000)::float8 END AS "heldUntil"
            FROM seats WHERE concert_date_id = $1 ORDER BY number`,
         [map.dateId],
@@ -165,7 +192,8 @@ export class SeatMaps {
       const pending = map.pending;
       map.rows = rows;
       map.byNumber = new Map(rows.map((r) => [r.number, r]));
-      map.loadedAt = this.now();
+      // A grade change heard during the read may not be in it: read again.
+      map.loadedAt = generation === map.generation ? this.now() : -Infinity;
       map.views = null;
       // Changes heard during the read may or may not be in it; they are newer
       // than what the read could have missed, so they go on top.
@@ -191,7 +219,12 @@ export class SeatMaps {
       }
       let byStatus = map.viewOf.get(r.id);
       if (!byStatus) map.viewOf.set(r.id, (byStatus = {}));
-      views[i] = byStatus[status] ??= { id: r.id, concertDateId: map.dateId, number: r.number, price: r.price, status };
+      let view = byStatus[status];
+      // A new view when the grade or price changed (setSeatGrades), not only the status.
+      if (!view || view.price !== r.price || view.grade !== r.grade) {
+        view = byStatus[status] = { id: r.id, concertDateId: map.dateId, number: r.number, price: r.price, grade: r.grade, status };
+      }
+      views[i] = view;
     }
     map.views = views;
     map.viewsValidUntil = validUntil;

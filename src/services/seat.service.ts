@@ -70,9 +70,21 @@ export class SeatService {
     const stops: (() => void)[] = [];
     stream.onEnd(() => stops.forEach((stop) => stop()));
     try {
+      // A sale's changes leave the grade out (it cannot change while a seat is
+      // HELD or SOLD): it comes from this instance's seat map, in arrival order.
+      let delivered = Promise.resolve();
       stops.push(
         await this.deps.bus.listen<SeatChangeMessage>(seatChannel(input.concertDateId), (message) => {
-          for (const seat of message.seats) stream.push(seat);
+          if (message.seats.every((seat) => seat.grade !== undefined)) {
+            delivered = delivered.then(() => message.seats.forEach((seat) => stream.push(seat)));
+            return;
+          }
+          delivered = delivered
+            .then(() => this.deps.maps.grades(input.concertDateId))
+            .then(
+              (gradeOf) => message.seats.forEach((seat) => stream.push({ ...seat, grade: seat.grade ?? gradeOf(seat.number) })),
+              () => message.seats.forEach((seat) => stream.push(seat)),
+            );
         }),
       );
       const token = input.queueToken;
@@ -87,6 +99,8 @@ export class SeatService {
           remainingTime: 0,
           estimatedWaitSeconds: 0,
           expiredReason: null,
+          saleOpensInSeconds: null,
+          seatsLeft: 0,
         };
         stops.push(
           this.deps.tokens.watch(concertId, token, active, (ticket) => {

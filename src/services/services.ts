@@ -8,6 +8,8 @@ import type { ReservationService } from "./reservation.service";
 import type { PaymentService } from "./payment.service";
 import type { WalletService } from "./wallet.service";
 import type { SeatService } from "./seat.service";
+import type { SeatGradeService } from "./seat-grades";
+import type { QueueStatsWatch } from "./queue/queue-stats-watch";
 import type { RefundService } from "./refund.service";
 import type { TicketService } from "./ticket.service";
 import type { SalesReportService } from "./sales-report.service";
@@ -23,6 +25,10 @@ export interface Services {
   payments: PaymentService;
   wallet: WalletService;
   seats: SeatService;
+  /** queueStatsChanged subscriptions held by this instance (rule 26). */
+  queueStats: QueueStatsWatch;
+  /** Seat grades (rule 20). */
+  grades: SeatGradeService;
   refunds: RefundService;
   tickets: TicketService;
   salesReport: SalesReportService;

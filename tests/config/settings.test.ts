@@ -76,4 +76,15 @@ describe("loadSettings", () => {
   it("refuses a MAX_CHARGE above MAX_BALANCE", () => {
     expect(() => loadSettings({ MAX_CHARGE: "20", MAX_BALANCE: "10" })).toThrow(/MAX_CHARGE/);
   });
+
+  it("reads REDIS_CLUSTER_NODES as host:port pairs, and refuses a bad one or both Redis settings at once", () => {
+    expect(loadSettings({ REDIS_CLUSTER_NODES: " 10.0.0.1:7000, redis-b:7001,[::1]:7002 " }).redisClusterNodes).toEqual([
+      { host: "10.0.0.1", port: 7000 },
+      { host: "redis-b", port: 7001 },
+      { host: "::1", port: 7002 },
+    ]);
+    expect(loadSettings({}).redisClusterNodes).toBeUndefined();
+    expect(() => loadSettings({ REDIS_CLUSTER_NODES: "redis-a" })).toThrow(/REDIS_CLUSTER_NODES/);
+    expect(() => loadSettings({ REDIS_CLUSTER_NODES: "a:1", REDIS_URL: "redis://a:1" })).toThrow(/not both/);
+  });
 });

@@ -10,7 +10,7 @@ import { serviceUnavailable } from "../../errors/unavailable";
 import type { QueueExpiry } from "./queue.types";
 import type { JournalRow, QueueJournal } from "./queue-journal";
 import type { LineKeeper } from "./queue-rebuild";
-import type { EnterResult, QueuePolicyValues, QueueStore, TickResult, TokenState } from "./queue-store";
+import type { DrawResult, EnterResult, Opening, QueueCounts, QueuePolicyValues, QueueStore, TickResult, TokenState } from "./queue-store";
 import { LineLostError, type RedisQueueStore } from "./redis-queue-store";
 
 const rowOf = (s: TokenState, extra: Partial<JournalRow> = {}): JournalRow => ({
@@ -36,8 +36,15 @@ export class DurableQueueStore implements QueueStore {
     private readonly pool: Pool,
   ) {}
 
-  async enter(concertId: string, userId: string, newToken: string, policy: QueuePolicyValues, idleSeconds: number): Promise<EnterResult> {
-    const result = await this.guarded(concertId, () => this.inner.enter(concertId, userId, newToken, policy, idleSeconds));
+  async enter(
+    concertId: string,
+    userId: string,
+    newToken: string,
+    policy: QueuePolicyValues,
+    idleSeconds: number,
+    opening?: Opening,
+  ): Promise<EnterResult> {
+    const result = await this.guarded(concertId, () => this.inner.enter(concertId, userId, newToken, policy, idleSeconds, opening));
     if (result.soldOut) return result;
     const others = this.journal.note(result.admitted.filter((s) => s.token !== result.state.token).map((s) => rowOf(s)));
     // A token Redis already had is journaled too unless this instance did it
@@ -78,8 +85,8 @@ export class DurableQueueStore implements QueueStore {
     await this.journal.note([{ token, concertId, userId: "", status: "ACTIVE", holdUntil: untilMs ?? 0 }]);
   }
 
-  async tick(concertId: string, policy: QueuePolicyValues, idleSeconds: number): Promise<TickResult> {
-    const result = await this.guarded(concertId, () => this.inner.tick(concertId, policy, idleSeconds));
+  async tick(concertId: string, policy: QueuePolicyValues, idleSeconds: number, opening?: Opening): Promise<TickResult> {
+    const result = await this.guarded(concertId, () => this.inner.tick(concertId, policy, idleSeconds, opening));
     await this.journal.note([...result.admitted, ...result.expired].map((s) => rowOf(s)));
     return result;
   }
@@ -123,6 +130,21 @@ export class DurableQueueStore implements QueueStore {
 
   counts(concertId: string) {
     return this.inner.counts(concertId);
+  }
+
+  /** The opening draw: Redis orders the pre-queue; drawn_at in PostgreSQL records it (QueueService.openIfDue). */
+  draw(concertId: string, commitment: string, opensAt: number | null): Promise<DrawResult | null> {
+    return this.guarded(concertId, () => this.inner.draw(concertId, commitment, opensAt));
+  }
+
+  /** Whether anyone ever entered: the journal knows even when Redis lost the line. */
+  async everEntered(concertId: string): Promise<boolean> {
+    const { rows } = await this.pool.query(`SELECT 1 FROM queue_tokens WHERE concert_id = $1 LIMIT 1`, [concertId]);
+    return rows.length > 0 || this.inner.everEntered(concertId);
+  }
+
+  stats(concertId: string): Promise<QueueCounts> {
+    return this.guarded(concertId, () => this.inner.stats(concertId));
   }
 
   concerts(): Promise<string[]> {

@@ -2,7 +2,7 @@
 // unset (one instance). Same rules as the Redis scripts; every step runs to
 // completion on the event loop, so steps cannot interleave.
 import type { QueueExpiry, QueueStatus } from "./queue.types";
-import type { EnterResult, QueuePolicyValues, QueueStore, TickResult, TokenState } from "./queue-store";
+import type { DrawResult, EnterResult, Opening, QueueCounts, QueuePolicyValues, QueueStore, TickResult, TokenState } from "./queue-store";
 import { RankIndex, ScoredKeys } from "./order-structures";
 import { HOLD_GRACE_MS } from "./redis-queue-store";
 
@@ -42,6 +42,19 @@ class ConcertQueue {
   lastActivity = Date.now();
   /** Left out of the ticker's rounds until someone enters again. */
   idle = false;
+  /** The pre-queue: token -> its draw key (its tokens are in the line too, by seq). */
+  readonly preQueue = new Map<string, string>();
+  /** The commitment whose draw is done. */
+  drawnFor: string | null = null;
+  /** Admissions per second of the last minute: second -> count. */
+  readonly admittedAt = new Map<number, number>();
+}
+
+/** Nobody is admitted while paused, before the opening, or while the pre-queue waits for its draw (rules 16, 25). */
+function gated(q: ConcertQueue, policy: QueuePolicyValues, opening: Opening | undefined, now: number): boolean {
+  if (policy.admissionOpen === false) return true;
+  if (opening?.opensAt != null && now < opening.opensAt) return true;
+  return q.preQueue.size > 0;
 }
 
 export class MemoryQueueStore implements QueueStore {
@@ -68,7 +81,7 @@ export class MemoryQueueStore implements QueueStore {
     let position = 0;
     let expiresAt = 0;
     if (status === "WAITING") {
-      position = q.waiting.before(t.seq) + 1;
+      position = q.preQueue.has(token) ? 0 : q.waiting.before(t.seq) + 1;
       expiresAt = (q.seen.get(token) ?? now) + idleMs;
     } else if (status === "ACTIVE") expiresAt = Math.max(t.sessionEnd, t.holdEnd);
     const expiredReason = status === "EXPIRED" ? reason : null;
@@ -79,6 +92,7 @@ export class MemoryQueueStore implements QueueStore {
     const t = q.tokens.get(token);
     if (!t || this.statusOf(q, t).status === "EXPIRED") return false;
     if (t.status === "WAITING") this.removeWaiting(q, t);
+    q.preQueue.delete(token);
     q.seen.delete(token);
     q.active.delete(token);
     t.status = "EXPIRED";
@@ -94,7 +108,15 @@ export class MemoryQueueStore implements QueueStore {
     q.waitingCount--;
   }
 
-  private admit(concertId: string, q: ConcertQueue, policy: QueuePolicyValues, idleMs: number, now: number): TokenState[] {
+  private admit(
+    concertId: string,
+    q: ConcertQueue,
+    policy: QueuePolicyValues,
+    idleMs: number,
+    now: number,
+    opening?: Opening,
+  ): TokenState[] {
+    if (gated(q, policy, opening, now)) return [];
     // Sold out: a waiting list admits one user per seat back on sale (rule 23).
     if (q.soldOut && (!q.waitlist || q.credits <= 0)) return [];
     while (q.admissions.length > 0 && q.admissions[0] <= now - 1000) q.admissions.shift();
@@ -115,11 +137,23 @@ export class MemoryQueueStore implements QueueStore {
       room--;
     }
     q.admitted += out.length;
+    if (out.length > 0) {
+      const second = Math.floor(now / 1000);
+      q.admittedAt.set(second, (q.admittedAt.get(second) ?? 0) + out.length);
+      for (const at of q.admittedAt.keys()) if (at <= second - 60) q.admittedAt.delete(at);
+    }
     if (q.soldOut) q.credits -= out.length;
     return out;
   }
 
-  async enter(concertId: string, userId: string, newToken: string, policy: QueuePolicyValues, idleSeconds: number): Promise<EnterResult> {
+  async enter(
+    concertId: string,
+    userId: string,
+    newToken: string,
+    policy: QueuePolicyValues,
+    idleSeconds: number,
+    opening?: Opening,
+  ): Promise<EnterResult> {
     const q = this.queue(concertId);
     const now = Date.now();
     const idleMs = idleSeconds * 1000;
@@ -139,7 +173,8 @@ export class MemoryQueueStore implements QueueStore {
     q.waitingCount++;
     q.seen.set(newToken, now);
     q.users.set(userId, newToken);
-    const admitted = this.admit(concertId, q, policy, idleMs, now);
+    if (opening?.opensAt != null && opening.drawKey && now < opening.opensAt) q.preQueue.set(newToken, opening.drawKey);
+    const admitted = this.admit(concertId, q, policy, idleMs, now, opening);
     return { soldOut: false, created: true, state: this.state(concertId, q, newToken, idleMs, now)!, admitted };
   }
 
@@ -178,7 +213,7 @@ export class MemoryQueueStore implements QueueStore {
     q.active.set(token, untilMs === null ? t.sessionEnd : Math.max(t.sessionEnd, untilMs + HOLD_GRACE_MS));
   }
 
-  async tick(concertId: string, policy: QueuePolicyValues, idleSeconds: number): Promise<TickResult> {
+  async tick(concertId: string, policy: QueuePolicyValues, idleSeconds: number, opening?: Opening): Promise<TickResult> {
     const q = this.queue(concertId);
     const now = Date.now();
     const idleMs = idleSeconds * 1000;
@@ -189,7 +224,7 @@ export class MemoryQueueStore implements QueueStore {
     for (const token of q.seen.popDue(now - idleMs, TICK_BATCH)) {
       if (this.expireOne(q, token, "ABANDONED")) expired.push(this.state(concertId, q, token, idleMs, now)!);
     }
-    const admitted = this.admit(concertId, q, policy, idleMs, now);
+    const admitted = this.admit(concertId, q, policy, idleMs, now, opening);
     if (q.rateAt === 0) {
       q.rateAt = now;
       q.rateCount = q.admitted;
@@ -214,6 +249,7 @@ export class MemoryQueueStore implements QueueStore {
     q.head = q.seq + 1;
     q.waitingCount = 0;
     q.bySeq.clear();
+    q.preQueue.clear();
     q.seen.clear();
     q.active.clear();
     q.users.clear();
@@ -255,6 +291,36 @@ export class MemoryQueueStore implements QueueStore {
   async counts(concertId: string) {
     const q = this.queues.get(concertId);
     return { waiting: q?.waitingCount ?? 0, active: q?.active.size ?? 0 };
+  }
+
+  /** As the Redis script: the pre-queue's entry numbers handed out again in draw-key order. */
+  async draw(concertId: string, commitment: string, opensAt: number | null): Promise<DrawResult | null> {
+    const q = this.queue(concertId);
+    if (q.drawnFor === commitment) return { done: false, ordered: 0 };
+    if (opensAt !== null && Date.now() < opensAt) return null;
+    // Keys are unique (one live token per user, one key per user): sorting by key alone is the draw order.
+    const entries = [...q.preQueue].map(([token, key]) => ({ token, key, t: q.tokens.get(token)! }));
+    const seqs = Float64Array.from(entries, (e) => e.t.seq).sort();
+    entries.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    entries.forEach((e, i) => {
+      e.t.seq = seqs[i];
+      q.bySeq.set(seqs[i], e.token);
+    });
+    q.preQueue.clear();
+    q.drawnFor = commitment;
+    return { done: true, ordered: entries.length };
+  }
+
+  async everEntered(concertId: string): Promise<boolean> {
+    return (this.queues.get(concertId)?.seq ?? 0) > 0;
+  }
+
+  async stats(concertId: string): Promise<QueueCounts> {
+    const q = this.queues.get(concertId);
+    const second = Math.floor(Date.now() / 1000);
+    let admittedLastMinute = 0;
+    for (const [at, n] of q?.admittedAt ?? []) if (at > second - 60) admittedLastMinute += n;
+    return { waiting: q?.waitingCount ?? 0, active: q?.active.size ?? 0, preQueue: q?.preQueue.size ?? 0, admittedLastMinute };
   }
 
   async concerts(): Promise<string[]> {

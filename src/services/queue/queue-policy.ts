@@ -32,8 +32,13 @@ export class QueuePolicies {
     if (hit && Date.now() - hit.at < TTL_MS) return hit.value;
     const row = await this.prisma.queuePolicy.findUnique({ where: { concertId } });
     const value = row
-      ? { maxActiveUsers: row.maxActiveUsers, admitPerSecond: row.admitPerSecond, activeSessionSeconds: row.activeSessionSeconds }
-      : this.defaults;
+      ? {
+          maxActiveUsers: row.maxActiveUsers,
+          admitPerSecond: row.admitPerSecond,
+          activeSessionSeconds: row.activeSessionSeconds,
+          admissionOpen: row.admissionOpen,
+        }
+      : { ...this.defaults, admissionOpen: true };
     this.cache.set(concertId, { value, at: Date.now() });
     return value;
   }

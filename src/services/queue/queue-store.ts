@@ -7,6 +7,40 @@ export interface QueuePolicyValues {
   maxActiveUsers: number;
   admitPerSecond: number;
   activeSessionSeconds: number;
+  /** false while admission is paused (rule 25); absent: open. */
+  admissionOpen?: boolean;
+}
+
+/**
+ * The concert's scheduled opening, as an entry or an admission step needs it
+ * (rules 16 and 17). Before `opensAt` (the store's clock decides) an entry
+ * joins the pre-queue, keyed by `drawKey` (its user's HMAC under the draw's
+ * seed, src/services/opening-draw.ts); nobody is admitted while the opening
+ * lies ahead or the pre-queue waits for its draw.
+ */
+export interface Opening {
+  /** Epoch ms; null: no opening ahead. */
+  opensAt: number | null;
+  /** The entering user's draw key (enter only). */
+  drawKey?: string | null;
+}
+
+/** What the admin's QueueStats needs from the store (rule 26). */
+export interface QueueCounts {
+  /** WAITING tokens, the pre-queue's included. */
+  waiting: number;
+  active: number;
+  /** WAITING tokens in the pre-queue. */
+  preQueue: number;
+  /** Admissions in the last 60 seconds. */
+  admittedLastMinute: number;
+}
+
+/** The draw's outcome: `done` when this call ordered the pre-queue (exactly one call per opening does). */
+export interface DrawResult {
+  done: boolean;
+  /** Tokens this call ordered. */
+  ordered: number;
 }
 
 /** A token as the store sees it at one instant. */
@@ -24,6 +58,13 @@ export interface TokenState {
   now: number;
   /** Admissions per second observed lately for the concert (null: none observed yet). */
   admissionRate: number | null;
+  // The concert's facts the queue service adds to a ticket (not the store's):
+  /** Seats AVAILABLE now over the concert's dates to come (rule 18). */
+  seatsLeft?: number;
+  /** The scheduled opening (epoch ms) while the token is in the pre-queue. */
+  saleOpensAt?: number | null;
+  /** false while admission is paused (no estimate then, rule 25). */
+  admissionOpen?: boolean;
 }
 
 export interface TickResult {
@@ -38,8 +79,18 @@ export type EnterResult =
   | { soldOut: false; created: boolean; state: TokenState; admitted: TokenState[]; /** The token's order of entry (the Redis store; for the journal). */ seq?: number };
 
 export interface QueueStore {
-  /** The user's live token for the concert, or a new one at the back of the line (admitted at once if there is room). */
-  enter(concertId: string, userId: string, newToken: string, policy: QueuePolicyValues, idleSeconds: number): Promise<EnterResult>;
+  /**
+   * The user's live token for the concert, or a new one at the back of the line (admitted at once if there is room);
+   * before the `opening`, a new token joins the pre-queue (WAITING, position 0).
+   */
+  enter(
+    concertId: string,
+    userId: string,
+    newToken: string,
+    policy: QueuePolicyValues,
+    idleSeconds: number,
+    opening?: Opening,
+  ): Promise<EnterResult>;
   /** The token's state; when `touch`, a WAITING token counts as seen now. Null: unknown token. */
   read(concertId: string, token: string, idleSeconds: number, touch: boolean): Promise<TokenState | null>;
   /** Many tokens of one concert in one round trip; WAITING ones count as seen (their subscriptions are open). */
@@ -49,7 +100,18 @@ export interface QueueStore {
   /** An ACTIVE token's session lasts at least until `untilMs` (a hold), or (null) on its own time again. */
   setHold(concertId: string, token: string, untilMs: number | null): Promise<void>;
   /** Ends sessions and drops unseen WAITING tokens that are due, then admits as the policy allows. */
-  tick(concertId: string, policy: QueuePolicyValues, idleSeconds: number): Promise<TickResult>;
+  tick(concertId: string, policy: QueuePolicyValues, idleSeconds: number, opening?: Opening): Promise<TickResult>;
+  /**
+   * The opening draw (rule 17), atomic: the pre-queue's tokens take the places
+   * of the pre-queue (ahead of every later entry) in draw-key order, lowest
+   * first. Once per `commitment`: a second call answers done: false. Null when
+   * the store's clock says the opening is still ahead.
+   */
+  draw(concertId: string, commitment: string, opensAt: number | null): Promise<DrawResult | null>;
+  /** Whether anyone ever entered the concert's line. */
+  everEntered(concertId: string): Promise<boolean>;
+  /** The line's numbers for QueueStats. */
+  stats(concertId: string): Promise<QueueCounts>;
   /** Every token of the concert ends SOLD_OUT, without a loop over them; enter answers soldOut until reopened. */
   soldOut(concertId: string): Promise<void>;
   /** The concert has seats again (a date was added): new tokens may enter. */

@@ -51,6 +51,7 @@ export class QueueTicker {
         await Promise.all(
           concerts.slice(i, i + TICK_PARALLEL).map(async (concertId) => {
             const result = await this.queue.tick(concertId);
+            if (!result) return;
             this.admissions += result.admitted;
             if (result.waiting === 0 && result.active === 0) await this.store.forgetIfIdle(concertId);
           }),

@@ -7,9 +7,11 @@ const MIN_RATE = 0.01;
 
 export function toTicket(s: TokenState): QueueTicketView {
   const remaining = s.status === "EXPIRED" ? 0 : Math.max(0, Math.ceil((s.expiresAt - s.now) / 1000));
+  // Position 0 while WAITING: in the pre-queue, its place is drawn at the opening (rule 16).
+  const preQueue = s.status === "WAITING" && s.position === 0;
   let estimate: number | null = null;
   if (s.status === "ACTIVE") estimate = 0;
-  else if (s.status === "WAITING") estimate = estimateFor(s.position, s.admissionRate);
+  else if (s.status === "WAITING" && !preQueue && s.admissionOpen !== false) estimate = estimateFor(s.position, s.admissionRate);
   return {
     token: s.token,
     userId: s.userId,
@@ -19,6 +21,8 @@ export function toTicket(s: TokenState): QueueTicketView {
     remainingTime: remaining,
     estimatedWaitSeconds: estimate,
     expiredReason: s.status === "EXPIRED" ? s.expiredReason : null,
+    saleOpensInSeconds: preQueue ? Math.max(0, Math.ceil(((s.saleOpensAt ?? s.now) - s.now) / 1000)) : null,
+    seatsLeft: s.seatsLeft ?? 0,
   };
 }
 

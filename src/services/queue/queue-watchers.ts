@@ -35,10 +35,11 @@ const REFRESH_SLICE = 500;
 const READ_BUDGET = 5_000;
 /** Idle entries looked at per concert per refresh at most (the far-back idle set is swept a part at a time). */
 const SWEEP_BUDGET = 20_000;
-/** How often the admission rate is probed when no token is due (the store updates it every 2 s). */
-const RATE_PROBE_MS = 2_000;
+/** How often one token is read when none is due: the rate (updated every 2 s) and the seats left. */
+const RATE_PROBE_MS = 1_000;
 
-const keyOf = (t: QueueTicketView) => `${t.status}|${t.queuePosition}|${t.estimatedWaitSeconds}|${t.expiredReason}`;
+const keyOf = (t: QueueTicketView) =>
+  `${t.status}|${t.queuePosition}|${t.estimatedWaitSeconds}|${t.expiredReason}|${t.seatsLeft}`;
 
 interface Watcher {
   listener: TicketListener;
@@ -76,8 +77,11 @@ interface ConcertWatch {
   sweepRate: number | null;
   /** When an event last showed someone leave the line (admitted, left, dropped). */
   movedAt: number;
-  /** The admission rate last read (estimates follow it). */
+  /** The admission rate last read (estimates follow it), and the seats left (every ticket carries them). */
   rate: number | null;
+  seatsLeft: number | undefined;
+  /** Whether admission is open (a paused line has no estimate), as last read. */
+  admissionOpen: boolean | undefined;
   probedAt: number;
   touchedAt: number;
   unlisten: Promise<() => void>;
@@ -148,7 +152,7 @@ export class QueueWatchers {
       const unlisten = this.bus.listen<ConcertQueueEvent>(concertChannel(concertId), (e) => this.onEvent(concertId, e));
       concert = {
         entries: new Map(), wheel: new Map(), idle: new Set(), idleFar: new Set(), sweep: undefined, sweepAt: Date.now(), sweepRate: null,
-        movedAt: 0, rate: null, probedAt: 0, touchedAt: Date.now(), unlisten,
+        movedAt: 0, rate: null, seatsLeft: undefined, admissionOpen: undefined, probedAt: 0, touchedAt: Date.now(), unlisten,
       };
       this.concerts.set(concertId, concert);
     }
@@ -255,7 +259,7 @@ export class QueueWatchers {
         return;
       }
       const e = next.value;
-      if (concert.movedAt >= e.readAt || now - e.readAt >= this.touchMs || estimateFor(e.position, concert.rate) !== e.estimate) {
+      if (concert.movedAt >= e.readAt || now - e.readAt >= this.touchMs || expectedEstimate(concert, e) !== e.estimate) {
         concert.idleFar.delete(e);
         due.push(e);
       }
@@ -272,7 +276,7 @@ export class QueueWatchers {
   private mayHaveChanged(concert: ConcertWatch, e: Entry): boolean {
     if (e.status !== "WAITING") return true; // ACTIVE: a safety read at the far cadence (its changes come as events)
     if (concert.movedAt >= e.readAt) return true;
-    return estimateFor(e.position, concert.rate) !== e.estimate;
+    return expectedEstimate(concert, e) !== e.estimate;
   }
 
   private async read(concertId: string, concert: ConcertWatch, due: Entry[]): Promise<void> {
@@ -300,8 +304,25 @@ export class QueueWatchers {
     }
   }
 
-  /** A new rate that changes estimates makes the idle entries due: their estimates may have moved. */
+  /**
+   * A new rate makes the near idle entries due (their estimates may have moved;
+   * the far ones are checked by the sweep); new seats left change every ticket.
+   */
   private noteRate(concert: ConcertWatch, s: TokenState): void {
+    if (s.admissionOpen !== undefined && s.admissionOpen !== concert.admissionOpen) {
+      if (concert.admissionOpen !== undefined) {
+        concert.movedAt = Date.now();
+        this.wakeIdle(concert);
+      }
+      concert.admissionOpen = s.admissionOpen;
+    }
+    if (s.seatsLeft !== undefined && s.seatsLeft !== concert.seatsLeft) {
+      if (concert.seatsLeft !== undefined) {
+        concert.movedAt = Date.now();
+        this.wakeIdle(concert);
+      }
+      concert.seatsLeft = s.seatsLeft;
+    }
     const rate = s.admissionRate;
     if (rate === concert.rate) return;
     concert.rate = rate;
@@ -328,8 +349,8 @@ export class QueueWatchers {
       }
       return;
     }
-    // Sold out: every token watched here has ended; read them all now to send their final ticket
-    // (those past the read budget in the next rounds: everything counts as changed).
+    // Sold out (every token watched here has ended) or drawn (the pre-queue has its places): read
+    // them all now (those past the read budget in the next rounds: everything counts as changed).
     concert.movedAt = Date.now();
     const all = [...concert.entries.values()];
     for (const e of all) this.unschedule(concert, e);
@@ -407,6 +428,10 @@ export class QueueWatchers {
 }
 
 const slotOf = (ms: number) => Math.floor(ms / REFRESH_SLOT_MS);
+
+/** The estimate a WAITING entry would read now at its last place (none in the pre-queue or while admission is paused). */
+const expectedEstimate = (concert: ConcertWatch, e: Entry) =>
+  e.position === 0 || concert.admissionOpen === false ? null : estimateFor(e.position, concert.rate);
 
 /** Expected within a minute (or, before there is an estimate, in the first places): the about-a-second cadence. */
 const isNear = (e: Entry) =>

@@ -13,10 +13,34 @@ import type { QueuePolicies } from "./queue-policy";
 import type { QueuePolicyValues, QueueStore, TokenState } from "./queue-store";
 import { toTicket } from "./queue-ticket";
 import { concertOfToken, newQueueToken } from "./queue-token";
+import { drawKey } from "../opening-draw";
+import type { Logger } from "../../observability/logger";
 import type { QueueGate, QueueTicketView } from "./queue.types";
 
 export const concertChannel = (concertId: string) => `queue.concert.${concertId}`;
-export type ConcertQueueEvent = { kind: "changed"; states: TokenState[] } | { kind: "soldOut" };
+/** `drawn`: the opening draw gave the pre-queue its places; every watcher reads its token again. */
+export type ConcertQueueEvent = { kind: "changed"; states: TokenState[] } | { kind: "soldOut" } | { kind: "drawn" };
+/** A concert's opening, limit or flags changed: every instance drops its cached facts of it. */
+const CONCERT_CHANGED = "queue.concert-facts";
+
+/** What the queue knows of a concert, cached for a second (enterQueue is the hottest call of an on-sale). */
+interface ConcertInfo {
+  exists: boolean;
+  soldOut: boolean;
+  /** The scheduled opening (epoch ms), null: none. */
+  opensAt: number | null;
+  commitment: string | null;
+  /** The draw's seed while it is to come (secret: used here for the entrants' draw keys). */
+  seed: Buffer | null;
+  drawn: boolean;
+  /** Seats AVAILABLE now over the dates to come (rule 18). */
+  seatsLeft: number;
+  /** keepLineAfterSellOut (rule 23). */
+  keepLine: boolean;
+  /** When the concert's last date starts (epoch ms); null without dates. */
+  lastStartsAt: number | null;
+  at: number;
+}
 
 const INFO_TTL_MS = 1_000;
 const MAX_POLICY_VALUE = 1_000_000;
@@ -31,16 +55,36 @@ type Deps = {
   /** enterQueue calls one user may make per second. */
   enterPerSecond: number;
   metrics?: Pick<Metrics, "admitted">;
+  logger?: Logger;
 };
 
+/** The last opening draw this instance did, for the bench and the logs. */
+export interface DrawRecord {
+  concertId: string;
+  ordered: number;
+  /** The draw step's wall time on this instance (ms). */
+  ms: number;
+  at: number;
+}
+
 export class QueueService implements QueueGate {
-  private readonly concertInfo = new Map<string, ConcertInfo & { at: number }>();
+  private readonly concertInfo = new Map<string, ConcertInfo>();
+  private readonly listening: Promise<() => void>;
+  /** Opening draws this instance performed (exactly one instance performs each). */
+  drawsPerformed = 0;
+  lastDraw: DrawRecord | null = null;
+
   private readonly dates: DateDirectory;
   /** Waiting lists this instance has closed (their concert's last date started). */
   private readonly linesEnded = new Set<string>();
 
   constructor(private readonly deps: Deps) {
     this.dates = new DateDirectory(deps.pool);
+    this.listening = deps.bus.listen<{ concertId: string }>(CONCERT_CHANGED, ({ concertId }) => this.concertInfo.delete(concertId));
+  }
+
+  async close(): Promise<void> {
+    (await this.listening)();
   }
 
   async enterQueue(actor: Actor, concertId: string): Promise<QueueTicketView> {
@@ -51,10 +95,14 @@ export class QueueService implements QueueGate {
     }
     if (info.soldOut && !info.keepLine) throw soldOut();
     const policy = await this.deps.policies.get(concertId);
-    const result = await this.deps.store.enter(concertId, actor.id, newQueueToken(concertId), policy, this.deps.idleSeconds);
+    const opening = {
+      opensAt: info.opensAt,
+      drawKey: info.seed && !info.drawn ? drawKey(info.seed, actor.id) : null,
+    };
+    const result = await this.deps.store.enter(concertId, actor.id, newQueueToken(concertId), policy, this.deps.idleSeconds, opening);
     if (result.soldOut) throw soldOut();
     await this.announce(concertId, result.admitted);
-    return toTicket(result.state);
+    return toTicket(await this.withFacts(result.state));
   }
 
   async queueStatus(actor: Actor, token: string): Promise<QueueTicketView> {
@@ -66,7 +114,59 @@ export class QueueService implements QueueGate {
     const ended = await this.endReporting(state.concertId, token, "LEFT");
     // On a waiting list an ACTIVE user was admitted for a seat: leaving passes it on.
     if (state.status === "ACTIVE" && ended?.changed && (await this.info(state.concertId)).keepLine) await this.passOn(state.concertId, 1);
-    return toTicket(ended?.state ?? state);
+    return toTicket(await this.withFacts(ended?.state ?? state));
+  }
+
+  /** Pauses (false) or resumes (true) admission from the line (rule 25). */
+  async setAdmission(actor: Actor, concertId: string, open: boolean) {
+    await this.existingConcert(concertId);
+    assertAdmin(actor);
+    return { concertId, admissionOpen: true, ...(await this.deps.policies.update(concertId, { admissionOpen: open })) };
+  }
+
+  /** A concert's opening, limit or flags changed (updateConcert): every instance reads its facts again. */
+  async concertChanged(concertId: string): Promise<void> {
+    this.concertInfo.delete(concertId);
+    await this.deps.bus.publish(CONCERT_CHANGED, { concertId });
+  }
+
+  /** Whether anyone ever entered the concert's line (rule 16). */
+  everEntered(concertId: string): Promise<boolean> {
+    return this.deps.store.everEntered(concertId);
+  }
+
+  /**
+   * The opening draw (rule 17) once the opening has come: the store orders the
+   * pre-queue in one atomic step, once per commitment whichever instance gets
+   * there first; then the seed is published (drawn_at) and every instance's
+   * watchers read their tokens again, so each pre-queue subscriber gets its place.
+   * Every instance calls this from its admission loop; it costs nothing once drawn.
+   */
+  async openIfDue(concertId: string): Promise<void> {
+    const info = await this.info(concertId);
+    if (!info.exists || !info.commitment || info.drawn) return;
+    if (info.opensAt !== null && info.opensAt > Date.now()) return;
+    const started = performance.now();
+    const result = await this.deps.store.draw(concertId, info.commitment, info.opensAt);
+    if (!result) return; // the store's clock says not yet
+    const ms = performance.now() - started;
+    if (result.done) {
+      this.drawsPerformed++;
+      this.lastDraw = { concertId, ordered: result.ordered, ms, at: Date.now() };
+      this.deps.logger?.info("opening draw done", { concertId, ordered: result.ordered, ms: Math.round(ms) });
+    }
+    const { rowCount } = await this.deps.pool.query(
+      `UPDATE concerts SET drawn_at = now()
+        WHERE id = $1 AND draw_commitment = $2 AND drawn_at IS NULL AND (sale_opens_at IS NULL OR sale_opens_at <= now())`,
+      [concertId, info.commitment],
+    );
+    if (!result.done && rowCount === 0) {
+      // Another instance did both; its announcement reaches every instance.
+      this.concertInfo.delete(concertId);
+      return;
+    }
+    await this.concertChanged(concertId);
+    await this.deps.bus.publish(concertChannel(concertId), { kind: "drawn" } satisfies ConcertQueueEvent);
   }
 
   async requireActive(actor: { id: string }, token: string | undefined, concertId: string): Promise<void> {
@@ -131,9 +231,15 @@ export class QueueService implements QueueGate {
   }
 
   /** One admission step for one concert (the ticker calls it on every instance). */
-  async tick(concertId: string): Promise<{ waiting: number; active: number; admitted: number }> {
+  /** Null: the concert is not in this deployment's database (another one shares the Redis). */
+  async tick(concertId: string): Promise<{ waiting: number; active: number; admitted: number } | null> {
+    const info = await this.info(concertId);
+    // A concert of another deployment sharing this Redis (its database is not
+    // ours): admitting its line under our default policy would break its rules.
+    if (!info.exists) return null;
+    await this.openIfDue(concertId);
     const policy = await this.deps.policies.get(concertId);
-    const result = await this.deps.store.tick(concertId, policy, this.deps.idleSeconds);
+    const result = await this.deps.store.tick(concertId, policy, this.deps.idleSeconds, { opensAt: info.opensAt });
     await this.announce(concertId, [...result.admitted, ...result.expired]);
     const admitted = result.admitted.length + (await this.tickWaitingList(concertId, result.expired));
     return { waiting: result.waiting, active: result.active, admitted };
@@ -185,33 +291,49 @@ export class QueueService implements QueueGate {
   async getPolicy(actor: Actor, concertId: string): Promise<QueuePolicyValues & { concertId: string }> {
     await this.existingConcert(concertId);
     assertAdmin(actor);
-    return { concertId, ...(await this.deps.policies.get(concertId)) };
+    return { concertId, admissionOpen: true, ...(await this.deps.policies.get(concertId)) };
   }
 
   async updatePolicy(actor: Actor, concertId: string, input: Partial<QueuePolicyValues>) {
     for (const [field, value] of Object.entries(input)) {
-      if (value !== undefined && value !== null && (!Number.isInteger(value) || value < 1 || value > MAX_POLICY_VALUE)) {
+      if (value !== undefined && value !== null && (!Number.isInteger(value) || (value as number) < 1 || (value as number) > MAX_POLICY_VALUE)) {
         throw new AppError("BAD_USER_INPUT", `${field} must be a whole number from 1 to ${MAX_POLICY_VALUE}.`, { field });
       }
     }
     await this.existingConcert(concertId);
     assertAdmin(actor);
-    return { concertId, ...(await this.deps.policies.update(concertId, input)) };
+    return { concertId, admissionOpen: true, ...(await this.deps.policies.update(concertId, input)) };
   }
 
-  async stats(actor: Actor, concertId: string) {
+  async stats(actor: Actor, concertId: string): Promise<QueueStatsView> {
     await this.existingConcert(concertId);
     assertAdmin(actor);
-    return { concertId, ...(await this.deps.store.counts(concertId)) };
+    return this.currentStats(concertId);
+  }
+
+  /** QueueStats now (rule 26), with no access check: the caller has done it. */
+  async currentStats(concertId: string): Promise<QueueStatsView> {
+    const [counts, info] = await Promise.all([this.deps.store.stats(concertId), this.info(concertId)]);
+    return {
+      concertId,
+      waiting: counts.waiting,
+      active: counts.active,
+      preQueue: counts.preQueue,
+      admittedPerSecond: counts.admittedLastMinute / 60,
+      seatsLeft: info.seatsLeft,
+    };
   }
 
   /** The token's state; a WAITING one counts as seen when `touch`. */
   async read(concertId: string, token: string, touch: boolean): Promise<TokenState | null> {
-    return this.deps.store.read(concertId, token, this.deps.idleSeconds, touch);
+    const state = await this.deps.store.read(concertId, token, this.deps.idleSeconds, touch);
+    return state && this.withFacts(state);
   }
 
-  readMany(concertId: string, tokens: string[]): Promise<(TokenState | null)[]> {
-    return this.deps.store.readMany(concertId, tokens, this.deps.idleSeconds);
+  async readMany(concertId: string, tokens: string[]): Promise<(TokenState | null)[]> {
+    const states = await this.deps.store.readMany(concertId, tokens, this.deps.idleSeconds);
+    const facts = await this.facts(concertId);
+    return states.map((s) => s && { ...s, ...facts });
   }
 
   /** The caller's own token, or the contract's error. */
@@ -240,7 +362,21 @@ export class QueueService implements QueueGate {
     let admitted = 0;
     for (const s of states) if (s.status === "ACTIVE") admitted++;
     this.deps.metrics?.admitted(concertId, admitted);
-    await this.deps.bus.publish(concertChannel(concertId), { kind: "changed", states } satisfies ConcertQueueEvent);
+    const facts = await this.facts(concertId);
+    await this.deps.bus.publish(concertChannel(concertId), {
+      kind: "changed",
+      states: states.map((s) => ({ ...s, ...facts })),
+    } satisfies ConcertQueueEvent);
+  }
+
+  /** The concert's facts a ticket shows besides the token's own (rules 16, 18, 25). */
+  private async facts(concertId: string): Promise<Pick<TokenState, "seatsLeft" | "saleOpensAt" | "admissionOpen">> {
+    const [info, policy] = await Promise.all([this.info(concertId), this.deps.policies.get(concertId)]);
+    return { seatsLeft: info.seatsLeft, saleOpensAt: info.opensAt, admissionOpen: policy.admissionOpen !== false };
+  }
+
+  private async withFacts(state: TokenState): Promise<TokenState> {
+    return { ...state, ...(await this.facts(state.concertId)) };
   }
 
   private async existingConcert(concertId: string): Promise<void> {
@@ -248,26 +384,50 @@ export class QueueService implements QueueGate {
   }
 
   /**
-   * Whether the concert exists and has no seat left on any date to come,
-   * cached for a second: enterQueue is the hottest call of an on-sale.
+   * Whether the concert exists, has no seat left on any date to come, its
+   * opening and the seats left, cached for a second: enterQueue is the hottest
+   * call of an on-sale. A change of the opening drops the copy on every instance.
    */
   private async info(concertId: string): Promise<ConcertInfo> {
-    if (!isUuid(concertId)) return { exists: false, soldOut: false, keepLine: false, lastStartsAt: null };
+    if (!isUuid(concertId)) return NO_CONCERT;
     const hit = this.concertInfo.get(concertId);
     if (hit && Date.now() - hit.at < INFO_TTL_MS) return hit;
-    const { rows } = await this.deps.pool.query<{ exists: boolean; sold_out: boolean; keep_line: boolean | null; last_starts: Date | null }>(
-      `SELECT EXISTS (SELECT 1 FROM concerts WHERE id = $1) AS exists,
+    const { rows } = await this.deps.pool.query<{
+      exists: boolean;
+      sold_out: boolean;
+      opens_at: number | null;
+      commitment: string | null;
+      seed: Buffer | null;
+      drawn: boolean;
+      seats_left: number;
+      keep_line: boolean | null;
+      last_starts: Date | null;
+    }>(
+      `SELECT c.id IS NOT NULL AS exists,
+              (extract(epoch FROM c.sale_opens_at) * 1000)::float8 AS opens_at,
+              c.draw_commitment AS commitment,
+              CASE WHEN c.drawn_at IS NULL THEN c.draw_seed END AS seed,
+              c.drawn_at IS NOT NULL AS drawn,
               EXISTS (SELECT 1 FROM concert_dates WHERE concert_id = $1 AND starts_at > now())
               AND NOT EXISTS (SELECT 1 FROM seats s JOIN concert_dates d ON d.id = s.concert_date_id
                                WHERE d.concert_id = $1 AND d.starts_at > now() AND s.status <> 'SOLD') AS sold_out,
-              (SELECT keep_line_after_sell_out FROM concerts WHERE id = $1) AS keep_line,
-              (SELECT max(starts_at) FROM concert_dates WHERE concert_id = $1) AS last_starts`,
+              (SELECT count(*) FROM seats s JOIN concert_dates d ON d.id = s.concert_date_id
+                WHERE d.concert_id = $1 AND d.starts_at > now()
+                  AND (s.status = 'AVAILABLE' OR (s.status = 'HELD' AND s.held_until <= now())))::int AS seats_left,
+              c.keep_line_after_sell_out AS keep_line,
+              (SELECT max(starts_at) FROM concert_dates WHERE concert_id = $1) AS last_starts
+         FROM (SELECT 1) one LEFT JOIN concerts c ON c.id = $1`,
       [concertId],
     );
     const r = rows[0];
-    const info = {
+    const info: ConcertInfo = {
       exists: r.exists,
       soldOut: r.sold_out,
+      opensAt: r.opens_at,
+      commitment: r.commitment,
+      seed: r.seed,
+      drawn: r.drawn,
+      seatsLeft: r.seats_left,
       keepLine: r.keep_line === true,
       lastStartsAt: r.last_starts ? r.last_starts.getTime() : null,
       at: Date.now(),
@@ -277,14 +437,26 @@ export class QueueService implements QueueGate {
   }
 }
 
-interface ConcertInfo {
-  exists: boolean;
-  /** No seat left on any date to come. */
-  soldOut: boolean;
-  /** keepLineAfterSellOut (rule 23). */
-  keepLine: boolean;
-  /** When the concert's last date starts (epoch ms); null without dates. */
-  lastStartsAt: number | null;
+const NO_CONCERT: ConcertInfo = {
+  exists: false,
+  soldOut: false,
+  opensAt: null,
+  commitment: null,
+  seed: null,
+  drawn: false,
+  seatsLeft: 0,
+  keepLine: false,
+  lastStartsAt: null,
+  at: 0,
+};
+
+export interface QueueStatsView {
+  concertId: string;
+  waiting: number;
+  active: number;
+  preQueue: number;
+  admittedPerSecond: number;
+  seatsLeft: number;
 }
 
 const invalidToken = (message = "This queue token is not known.") => new AppError("QUEUE_TOKEN_INVALID", message);

@@ -15,6 +15,10 @@ export interface QueueTicketView {
   /** Whole seconds until admission while WAITING (null: no estimate yet); 0 once ACTIVE. */
   estimatedWaitSeconds: number | null;
   expiredReason: QueueExpiry | null;
+  /** Seconds until the sale opens while in the pre-queue (rule 16); null once open. */
+  saleOpensInSeconds: number | null;
+  /** Seats AVAILABLE now over the concert's dates to come (rule 18). */
+  seatsLeft: number;
 }
 
 /**

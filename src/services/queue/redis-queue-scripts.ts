@@ -11,8 +11,17 @@
 //   users    HASH userId -> token         (one live token per user)
 //   admlog   ZSET token -> admitted ms    (admissions in the last second: the rate limit)
 //   meta     HASH soldout, soldoutSeq, admitted (count), rate, rateAt, rateCount,
+//            drawn (1: pqdraw is the head of the line), drawnFor (that draw's commitment), drawnAt,
 //            waitlist (1: sold out, the line kept as a waiting list), credits (seats back on sale not yet offered)
-//   t:<tok>  HASH u user, s status, q seq, a admitted ms, se session end, hu hold end, r reason
+//   pqdraw   ZSET "<draw key hex>:<token>" -> 0: the pre-queue (rules 16, 17). All
+//            scores are 0, so the members sort by draw key: the set is kept in
+//            draw order from the first entry on, and the draw at the opening
+//            only makes that order count (meta drawn = 1). From then on it is
+//            the head of the line: its tokens are admitted before any in
+//            waiting (the later entries), and a place there is its rank + 1.
+//   adm60    HASH second % 60 -> "<second>:<admissions>" (admissions per second, last minute)
+//   t:<tok>  HASH u user, s status, q seq, a admitted ms, se session end, hu hold end, r reason,
+//            k draw key (pre-queue entries)
 
 const COMMON = `
 local p = KEYS[1]
@@ -40,15 +49,34 @@ local function statusOf(h)
   return s, (r or '')
 end
 
+local function drawn()
+  return redis.call('HGET', p .. 'meta', 'drawn') == '1'
+end
+
+-- the place of a WAITING token: in pqdraw, 0 before the draw and its rank + 1
+-- after; in waiting, behind every token of pqdraw. False: in neither.
+local function placeOf(token, key, isDrawn, preCount)
+  if key then
+    local pr = redis.call('ZRANK', p .. 'pqdraw', key .. ':' .. token)
+    if pr then
+      if isDrawn then return pr + 1 end
+      return 0
+    end
+  end
+  local rank = redis.call('ZRANK', p .. 'waiting', token)
+  if not rank then return false end
+  return preCount + rank + 1
+end
+
 local function state(token, idleMs)
-  local h = redis.call('HMGET', p .. 't:' .. token, 'u', 's', 'q', 'r')
+  local h = redis.call('HMGET', p .. 't:' .. token, 'u', 's', 'q', 'r', 'k')
   if not h[1] then return false end
   local s, r = statusOf(h)
   if s == 'WAITING' then
-    local rank = redis.call('ZRANK', p .. 'waiting', token)
+    local place = placeOf(token, h[5], drawn(), redis.call('ZCARD', p .. 'pqdraw'))
     local seen = redis.call('ZSCORE', p .. 'seen', token)
-    if not rank or not seen then return false end
-    return {token, h[1], s, rank + 1, tonumber(seen) + idleMs, '', now, rate()}
+    if not place or not seen then return false end
+    return {token, h[1], s, place, tonumber(seen) + idleMs, '', now, rate()}
   elseif s == 'ACTIVE' then
     -- the session's end: its own, or its hold's when that is later
     local e = redis.call('HMGET', p .. 't:' .. token, 'se', 'hu')
@@ -59,10 +87,11 @@ end
 
 local function expireOne(token, reason)
   local key = p .. 't:' .. token
-  local h = redis.call('HMGET', key, 'u', 's', 'q', 'r')
+  local h = redis.call('HMGET', key, 'u', 's', 'q', 'r', 'k')
   if not h[1] then return false end
   local s = statusOf(h)
   if s == 'EXPIRED' then return false end
+  if h[5] then redis.call('ZREM', p .. 'pqdraw', h[5] .. ':' .. token) end
   redis.call('ZREM', p .. 'waiting', token)
   redis.call('ZREM', p .. 'seen', token)
   redis.call('ZREM', p .. 'active', token)
@@ -72,9 +101,33 @@ local function expireOne(token, reason)
   return true
 end
 
+-- what an entry or a step was told of the opening and the pause (rules 16, 25)
+local gate = { opensAt = '', open = true }
+
+-- nobody is admitted while paused, before the opening, or while the pre-queue waits for its draw
+local function gated()
+  if not gate.open then return true end
+  if gate.opensAt ~= '' and now < tonumber(gate.opensAt) then return true end
+  return redis.call('EXISTS', p .. 'pqdraw') == 1 and not drawn()
+end
+
+-- admissions per second over the last minute: 60 slots of "<second>:<count>"
+local function countAdmissions(n)
+  local sec = math.floor(now / 1000)
+  local slot = tostring(sec % 60)
+  local cur = redis.call('HGET', p .. 'adm60', slot)
+  local count = n
+  if cur then
+    local at, c = string.match(cur, '^(%d+):(%d+)$')
+    if tonumber(at) == sec then count = tonumber(c) + n end
+  end
+  redis.call('HSET', p .. 'adm60', slot, sec .. ':' .. count)
+end
+
 -- admits from the head of the line while there is room and the last second's
 -- admissions stay under the rate
 local function admit(maxActive, perSecond, sessionMs, idleMs)
+  if gated() then return {} end
   local credits = false
   if redis.call('HGET', p .. 'meta', 'soldout') == '1' then
     -- sold out: a waiting list admits one user per seat back on sale (rule 23)
@@ -87,10 +140,18 @@ local function admit(maxActive, perSecond, sessionMs, idleMs)
   local room = math.min(maxActive - redis.call('ZCARD', p .. 'active'), perSecond - redis.call('ZCARD', p .. 'admlog'))
   if credits then room = math.min(room, credits) end
   if room <= 0 then return {} end
-  local popped = redis.call('ZPOPMIN', p .. 'waiting', room)
+  -- the drawn pre-queue first (its members are "<key>:<token>"), then the later entries
+  local popped = {}
+  for i, member in ipairs(redis.call('ZPOPMIN', p .. 'pqdraw', room)) do
+    if i % 2 == 1 then popped[#popped + 1] = string.sub(member, 66) end
+  end
+  if #popped < room then
+    for i, member in ipairs(redis.call('ZPOPMIN', p .. 'waiting', room - #popped)) do
+      if i % 2 == 1 then popped[#popped + 1] = member end
+    end
+  end
   local out = {}
-  for i = 1, #popped, 2 do
-    local token = popped[i]
+  for _, token in ipairs(popped) do
     local ends = now + sessionMs
     redis.call('HSET', p .. 't:' .. token, 's', 'ACTIVE', 'se', ends, 'a', now)
     redis.call('ZADD', p .. 'active', ends, token)
@@ -98,16 +159,25 @@ local function admit(maxActive, perSecond, sessionMs, idleMs)
     redis.call('ZADD', p .. 'admlog', now, token)
     out[#out + 1] = state(token, idleMs)
   end
-  if #out > 0 then redis.call('HINCRBY', p .. 'meta', 'admitted', #out) end
+  if #out > 0 then
+    redis.call('HINCRBY', p .. 'meta', 'admitted', #out)
+    countAdmissions(#out)
+  end
   if credits and #out > 0 then redis.call('HINCRBY', p .. 'meta', 'credits', -#out) end
   return out
 end
 `;
 
-/** KEYS: p, concert. ARGV: userId, newToken, maxActive, perSecond, sessionMs, idleMs. The token's seq is the fifth reply. */
+/**
+ * KEYS: p, concert. ARGV: userId, newToken, maxActive, perSecond, sessionMs, idleMs,
+ * opensAt ms or '', draw key or '', admission open (1/0). Before the opening a new
+ * token joins the pre-queue (its draw key in pqdraw). The token's seq is the fifth reply.
+ */
 export const ENTER = `${COMMON}
 local userId, newToken = ARGV[1], ARGV[2]
 local maxActive, perSecond, sessionMs, idleMs = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local drawKey = ARGV[8] or ''
+gate.opensAt, gate.open = ARGV[7] or '', (ARGV[9] or '1') == '1'
 local existing = redis.call('HGET', p .. 'users', userId)
 if existing then
   redis.call('ZADD', p .. 'seen', 'XX', now, existing)
@@ -120,7 +190,14 @@ local seq = redis.call('INCR', p .. 'seq')
 local key = p .. 't:' .. newToken
 redis.call('HSET', key, 'u', userId, 's', 'WAITING', 'q', seq)
 redis.call('EXPIRE', key, TOKEN_TTL)
-redis.call('ZADD', p .. 'waiting', seq, newToken)
+if gate.opensAt ~= '' and drawKey ~= '' and now < tonumber(gate.opensAt) then
+  -- the pre-queue; a new one only ever starts with nobody in line (rule 16)
+  redis.call('HSET', key, 'k', drawKey)
+  redis.call('ZADD', p .. 'pqdraw', 0, drawKey .. ':' .. newToken)
+  redis.call('HDEL', p .. 'meta', 'drawn')
+else
+  redis.call('ZADD', p .. 'waiting', seq, newToken)
+end
 redis.call('ZADD', p .. 'seen', now, newToken)
 redis.call('HSET', p .. 'users', userId, newToken)
 local admitted = admit(maxActive, perSecond, sessionMs, idleMs)
@@ -138,18 +215,19 @@ return {'OK', 1, state(newToken, idleMs), admitted, seq}
 export const READ = `${COMMON}
 local idleMs, touch = tonumber(ARGV[1]), ARGV[2] == '1'
 local so, rt = soldoutSeq(), rate()
+local isDrawn, preCount = drawn(), redis.call('ZCARD', p .. 'pqdraw')
 local waiting, seen = p .. 'waiting', p .. 'seen'
 local out = {}
 for i = 3, #ARGV do
   local token = ARGV[i]
   local st = false
-  local h = redis.call('HMGET', p .. 't:' .. token, 'u', 's', 'q', 'r')
+  local h = redis.call('HMGET', p .. 't:' .. token, 'u', 's', 'q', 'r', 'k')
   if h[1] then
     local s, r = h[2], h[4] or ''
     if s ~= 'EXPIRED' and tonumber(h[3]) <= so then s, r = 'EXPIRED', 'SOLD_OUT' end
     if s == 'WAITING' then
       -- waiting and seen hold the same tokens (every script adds and removes both)
-      local rank = redis.call('ZRANK', waiting, token)
+      local place = placeOf(token, h[5], isDrawn, preCount)
       local deadline = false
       if touch then
         redis.call('ZADD', seen, 'XX', now, token)
@@ -158,7 +236,7 @@ for i = 3, #ARGV do
         local last = redis.call('ZSCORE', seen, token)
         if last then deadline = tonumber(last) + idleMs end
       end
-      if rank and deadline then st = {token, h[1], s, rank + 1, deadline, '', now, rt} end
+      if place and deadline then st = {token, h[1], s, place, deadline, '', now, rt} end
     elseif s == 'ACTIVE' then
       if touch then redis.call('ZADD', seen, 'XX', now, token) end
       local e = redis.call('HMGET', p .. 't:' .. token, 'se', 'hu')
@@ -197,9 +275,10 @@ redis.call('ZADD', p .. 'active', 'XX', ends, ARGV[1])
 return 1
 `;
 
-/** KEYS: p, concert. ARGV: maxActive, perSecond, sessionMs, idleMs, batch */
+/** KEYS: p, concert. ARGV: maxActive, perSecond, sessionMs, idleMs, batch, opensAt ms or '', admission open (1/0) */
 export const TICK = `${COMMON}
 local maxActive, perSecond, sessionMs, idleMs, batch = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+gate.opensAt, gate.open = ARGV[6] or '', (ARGV[7] or '1') == '1'
 local expired = {}
 for _, token in ipairs(redis.call('ZRANGEBYSCORE', p .. 'active', '-inf', now, 'LIMIT', 0, batch)) do
   if expireOne(token, 'SESSION_TIMEOUT') then expired[#expired + 1] = state(token, idleMs) end
@@ -225,7 +304,7 @@ elseif now - at >= 2000 then
   if r then redis.call('HSET', p .. 'meta', 'rate', tostring(r)) end
   redis.call('HSET', p .. 'meta', 'rateAt', now, 'rateCount', total)
 end
-return {admitted, expired, redis.call('ZCARD', p .. 'waiting'), redis.call('ZCARD', p .. 'active')}
+return {admitted, expired, redis.call('ZCARD', p .. 'waiting') + redis.call('ZCARD', p .. 'pqdraw'), redis.call('ZCARD', p .. 'active')}
 `;
 
 /** KEYS: p, concert. Every live token ends SOLD_OUT at once: tokens up to the current seq count as sold out. */
@@ -233,7 +312,7 @@ export const SOLD_OUT = `${COMMON}
 local seq = redis.call('GET', p .. 'seq') or '0'
 redis.call('HSET', p .. 'meta', 'soldout', '1', 'soldoutSeq', seq)
 -- UNLINK frees the sets in the background: no loop over the tokens here
-redis.call('UNLINK', p .. 'waiting', p .. 'seen', p .. 'active', p .. 'users', p .. 'admlog')
+redis.call('UNLINK', p .. 'waiting', p .. 'seen', p .. 'active', p .. 'users', p .. 'admlog', p .. 'pqdraw')
 return 1
 `;
 
@@ -242,6 +321,36 @@ export const FORGET = `
 local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
 if score and tonumber(score) < tonumber(ARGV[2]) then return redis.call('ZREM', KEYS[1], ARGV[1]) end
 return 0
+`;
+
+/**
+ * KEYS: p, concert. ARGV: commitment, opensAt ms or ''. The opening draw (rule
+ * 17): pqdraw is already in draw-key order (see the keys above), so the draw is
+ * one flag, whatever the pre-queue's size: from now on pqdraw is the head of
+ * the line. Once per commitment. Returns {1, n} when done here, {0, 0} when
+ * done before, {-1, 0} before the opening.
+ */
+export const DRAW = `${COMMON}
+local commitment, opensAt = ARGV[1], ARGV[2]
+if redis.call('HGET', p .. 'meta', 'drawnFor') == commitment then return {0, 0} end
+if opensAt ~= '' and now < tonumber(opensAt) then return {-1, 0} end
+redis.call('HSET', p .. 'meta', 'drawn', '1', 'drawnFor', commitment, 'drawnAt', now)
+return {1, redis.call('ZCARD', p .. 'pqdraw')}
+`;
+
+/** KEYS: p, concert. The line's numbers: waiting, active, pre-queue, admissions in the last 60 s. */
+export const STATS = `${COMMON}
+local sec = math.floor(now / 1000)
+local admitted = 0
+local slots = redis.call('HVALS', p .. 'adm60')
+for i = 1, #slots do
+  local at, c = string.match(slots[i], '^(%d+):(%d+)$')
+  if at and tonumber(at) > sec - 60 then admitted = admitted + tonumber(c) end
+end
+local pre = redis.call('ZCARD', p .. 'pqdraw')
+local preQueue = pre
+if drawn() then preQueue = 0 end
+return {redis.call('ZCARD', p .. 'waiting') + pre, redis.call('ZCARD', p .. 'active'), preQueue, admitted}
 `;
 
 // The waiting list (rule 23): scripts of their own, so the steps above stay as they are.

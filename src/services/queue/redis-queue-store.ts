@@ -2,8 +2,8 @@
 import type { RedisClient } from "../../redis/redis-client";
 import { GUARD } from "./queue-rebuild-scripts";
 import type { QueueExpiry, QueueStatus } from "./queue.types";
-import type { EnterResult, QueuePolicyValues, QueueStore, TickResult, TokenState } from "./queue-store";
-import { ENTER, EXPIRE, FORGET, READ, SEATS_BACK, SELL_OUT_KEEPING_LINE, SET_HOLD, SOLD_OUT, TICK } from "./redis-queue-scripts";
+import type { DrawResult, EnterResult, Opening, QueueCounts, QueuePolicyValues, QueueStore, TickResult, TokenState } from "./queue-store";
+import { DRAW, ENTER, EXPIRE, FORGET, READ, SEATS_BACK, SELL_OUT_KEEPING_LINE, SET_HOLD, SOLD_OUT, STATS, TICK } from "./redis-queue-scripts";
 
 /** How long after its hold's end a session may outlive it, so HOLD_TIMEOUT (not SESSION_TIMEOUT) ends it. */
 export const HOLD_GRACE_MS = 5_000;
@@ -64,15 +64,25 @@ export class RedisQueueStore implements QueueStore {
     define("qSetHold", SET_HOLD);
     define("qTick", TICK);
     define("qSoldOut", SOLD_OUT);
+    define("qDraw", DRAW);
+    define("qStats", STATS);
     define("qSellOutKeepingLine", SELL_OUT_KEEPING_LINE);
     define("qSeatsBack", SEATS_BACK);
     redis.defineCommand("qForget", { numberOfKeys: 1, lua: FORGET });
   }
 
-  async enter(concertId: string, userId: string, newToken: string, policy: QueuePolicyValues, idleSeconds: number): Promise<EnterResult> {
+  async enter(
+    concertId: string,
+    userId: string,
+    newToken: string,
+    policy: QueuePolicyValues,
+    idleSeconds: number,
+    opening?: Opening,
+  ): Promise<EnterResult> {
     const r = await this.call<unknown[]>("qEnter", 
       prefix(concertId), tag(concertId), userId, newToken,
       policy.maxActiveUsers, policy.admitPerSecond, policy.activeSessionSeconds * 1000, idleSeconds * 1000,
+      opening?.opensAt ?? "", opening?.drawKey ?? "", policy.admissionOpen === false ? 0 : 1,
     );
     if (r[0] === "SOLD_OUT") return { soldOut: true };
     const created = r[1] === 1;
@@ -107,10 +117,11 @@ export class RedisQueueStore implements QueueStore {
     await this.call<number>("qSetHold", prefix(concertId), tag(concertId), token, untilMs === null ? "" : untilMs, HOLD_GRACE_MS);
   }
 
-  async tick(concertId: string, policy: QueuePolicyValues, idleSeconds: number): Promise<TickResult> {
+  async tick(concertId: string, policy: QueuePolicyValues, idleSeconds: number, opening?: Opening): Promise<TickResult> {
     const [admitted, expired, waiting, active] = await this.call<[Raw[], Raw[], number, number]>("qTick", 
       prefix(concertId), tag(concertId),
       policy.maxActiveUsers, policy.admitPerSecond, policy.activeSessionSeconds * 1000, idleSeconds * 1000, TICK_BATCH,
+      opening?.opensAt ?? "", policy.admissionOpen === false ? 0 : 1,
     );
     return {
       admitted: admitted.map((x) => toState(x, concertId)!),
@@ -149,8 +160,27 @@ export class RedisQueueStore implements QueueStore {
 
   async counts(concertId: string) {
     const p = prefix(concertId);
-    const [waiting, active] = await Promise.all([this.redis.zcard(`${p}waiting`), this.redis.zcard(`${p}active`)]);
-    return { waiting, active };
+    const [waiting, pre, active] = await Promise.all([
+      this.redis.zcard(`${p}waiting`),
+      this.redis.zcard(`${p}pqdraw`),
+      this.redis.zcard(`${p}active`),
+    ]);
+    return { waiting: waiting + pre, active };
+  }
+
+  async draw(concertId: string, commitment: string, opensAt: number | null): Promise<DrawResult | null> {
+    const [outcome, ordered] = await this.call<[number, number]>("qDraw", prefix(concertId), concertId, commitment, opensAt ?? "");
+    if (outcome === -1) return null;
+    return { done: outcome === 1, ordered: Number(ordered) };
+  }
+
+  async everEntered(concertId: string): Promise<boolean> {
+    return (await this.redis.exists(`${prefix(concertId)}seq`)) === 1;
+  }
+
+  async stats(concertId: string): Promise<QueueCounts> {
+    const [waiting, active, preQueue, admittedLastMinute] = await this.call<number[]>("qStats", prefix(concertId), concertId);
+    return { waiting, active, preQueue, admittedLastMinute };
   }
 
   async concerts(): Promise<string[]> {
