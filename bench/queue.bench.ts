@@ -8,6 +8,7 @@
 import { randomBytes } from "node:crypto";
 import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { loadavg } from "node:os";
 import Redis from "ioredis";
 import { createAccessTokens } from "../src/auth/access-tokens";
 import { createBenchDatabase, seed, userId, type BenchDatabase } from "./lib/database";
@@ -17,6 +18,8 @@ import { describeMachine } from "./lib/machine";
 import { measureCeiling, measureEnter, measureStatus, type Timing } from "./lib/throughput";
 import { deleteConcertKeys, measureRedisLine } from "./lib/redis-line";
 import { measureSubscriptions } from "./lib/subscriptions";
+import { measureRoom } from "./lib/waiting-room";
+import { measureBuying } from "./lib/buying";
 import { monotonicMicros, summarizeProfile } from "./profile-summary";
 
 const env = (name: string, fallback: string) => process.env[name] ?? fallback;
@@ -27,10 +30,21 @@ const WARMUP_MS = Number(env("BENCH_WARMUP_SECONDS", "3")) * 1000;
 const DURATION_MS = Number(env("BENCH_SECONDS", "10")) * 1000;
 const USERS = Number(env("BENCH_USERS", "30000"));
 const WAITING = Number(env("BENCH_WAITING", "100000"));
-const SUBSCRIBERS = Number(env("BENCH_SUBSCRIBERS", "5000"));
+const SUBSCRIBERS = Number(env("BENCH_SUBSCRIBERS", "15000"));
+/** Admissions per second while the subscribers' line moves (rule 12's cadence measured). */
+const MOVING_PER_SECOND = Number(env("BENCH_MOVING_PER_SECOND", "20"));
 const PROFILE = env("BENCH_PROFILE", "auto"); // auto: only when a goal is missed; always; never
-/** Phases to run (all by default): redis, ceiling, throughput, subscriptions. */
-const PHASES = new Set(env("BENCH_PHASES", "redis,ceiling,throughput,subscriptions").split(","));
+/** Phases to run (all by default): redis, room, ceiling, throughput, buying, subscriptions. */
+const PHASES = new Set(env("BENCH_PHASES", "redis,room,ceiling,throughput,buying,subscriptions").split(","));
+/** Phase "buying": buyers (each one hold of one seat, then its pay) and clients. */
+const BUY_USERS = Number(env("BENCH_BUY_USERS", "30000"));
+const BUY_CLIENTS = Number(env("BENCH_BUY_CLIENTS", "100"));
+/** Phase "room": line lengths, stores and admissions per second of the socket-less waiting room. */
+const ROOM_SIZES = env("BENCH_ROOM_SIZES", "100000,1000000").split(",").map(Number);
+const ROOM_STORES = env("BENCH_ROOM_STORES", "memory,redis").split(",") as ("memory" | "redis")[];
+const ROOM_RATE = Number(env("BENCH_ROOM_RATE", "20"));
+/** Redis is filled with at most this many waiting users in the room phase (1,000,000 would take 750 MB of the shared Redis). */
+const ROOM_REDIS_MAX = Number(env("BENCH_ROOM_REDIS_MAX", "100000"));
 const CONCERTS_PER_PHASE = 6;
 /** Machine busy % (of all cores) under which it counts as quiet before a phase. */
 const QUIET_BUSY_PCT = 20;
@@ -61,6 +75,20 @@ async function main() {
       out.redisLine = await measureRedisLine(redis, WAITING, 50);
       log(JSON.stringify(out.redisLine));
     }
+    if (PHASES.has("room")) {
+      const rooms = [];
+      for (const waiting of ROOM_SIZES) {
+        for (const store of ROOM_STORES) {
+          if (store === "redis" && waiting > ROOM_REDIS_MAX) continue;
+          log(`phase room: ${waiting.toLocaleString("en")} in-process subscribers waiting (${store} store), ${ROOM_RATE} admitted/s`);
+          const q = await quiet("the room");
+          const r = await measureRoom({ store, redis, waiting, admitPerSecond: ROOM_RATE, warmupMs: 14_000, windowMs: 27_000 });
+          rooms.push({ ...r, quietBefore: q, loadAverage: loadAverage() });
+          log(JSON.stringify(rooms[rooms.length - 1]));
+        }
+      }
+      out.room = rooms;
+    }
 
     const serverEnv = {
       DATABASE_URL: db.url,
@@ -77,7 +105,9 @@ async function main() {
       LOG_LEVEL: "warn",
     };
     out.serverSettings = serverEnv;
-    const server = await startServer({ env: serverEnv });
+    // BENCH_SERVER_NODE_ARGS: extra node flags for the server child (e.g. "--cpu-prof --cpu-prof-dir /tmp/prof").
+    const serverNodeArgs = env("BENCH_SERVER_NODE_ARGS", "").split(" ").filter(Boolean);
+    const server = await startServer({ env: serverEnv, nodeArgs: serverNodeArgs });
     servers.push(server);
     const seeded = await seed(db.url, USERS, 3 * CONCERTS_PER_PHASE + 1);
     concertIds.push(...seeded.concertIds);
@@ -109,6 +139,12 @@ async function main() {
     }
     out.throughput = throughput.map((r) => ({ ...r, ratioToCeiling: ceilingRps ? round2(r.rps / ceilingRps) : null }));
 
+    if (PHASES.has("buying")) {
+      log(`phase buying: reserveSeats then pay at ${BUY_CLIENTS} clients, ${BUY_USERS.toLocaleString("en")} buyers`);
+      const q = await quiet("the buying path");
+      out.buying = { ...(await measureBuying({ timing, dbUrl: db.url, adminJwt, jwts: jwts.slice(0, BUY_USERS), concurrency: BUY_CLIENTS })), quietBefore: q, loadAverage: loadAverage() };
+      log(JSON.stringify(out.buying));
+    }
     if (PHASES.has("subscriptions")) {
       log(`phase 4: ${SUBSCRIBERS.toLocaleString("en")} queueStatusChanged subscriptions`);
       await quiet("the subscriptions");
@@ -120,6 +156,8 @@ async function main() {
         adminToken: adminJwt,
         admitPerSecond: 500,
         idleMs: 10_000,
+        movingPerSecond: MOVING_PER_SECOND,
+        movingMs: 27_000,
       });
       log(JSON.stringify(out.subscriptions));
     }
@@ -169,7 +207,8 @@ async function main() {
 /** What would make the figures untrustworthy: failed calls, reused entries, lost pushes, a bad shutdown. */
 function checks(out: Record<string, any>): string[] {
   const w: string[] = [];
-  for (const r of [out.ceiling, ...(out.throughput ?? [])].filter(Boolean)) {
+  const buying = out.buying ? [{ ...out.buying.hold, operation: "reserveSeats" }, { ...out.buying.pay, operation: "pay" }] : [];
+  for (const r of [out.ceiling, ...(out.throughput ?? []), ...buying].filter(Boolean)) {
     const name = `${r.operation ?? "ceiling"} at ${r.concurrency}`;
     if (r.errors > 0) w.push(`${name}: ${r.errors} failed calls (${r.firstError})`);
     if (r.exhausted > 0) w.push(`${name}: ${r.exhausted} clients ran out of fresh work before the end`);
@@ -194,6 +233,13 @@ function report(out: Record<string, any>): string {
     const met = r.rps >= GOAL.perSecond && (r.concurrency !== 100 || r.p99 < GOAL.p99Ms) && r.errors === 0;
     rows.push([`${r.operation}, ${r.concurrency} clients`, `${r.rps}/s`, r.p50, r.p99, r.ratioToCeiling?.toFixed(2) ?? "", goal, met ? "yes" : "**no**", ...cpuCells(r.cpu, r.rps)]);
   }
+  const b = out.buying;
+  if (b) {
+    for (const [name, r, goal] of [["reserveSeats", b.hold, 2_000], ["pay", b.pay, 1_500]] as const) {
+      const met = r.rps >= goal && r.p99 < 100 && r.errors === 0;
+      rows.push([`\`${name}\`, ${r.concurrency} clients, distinct seats and users (load ${b.loadAverage})`, `${r.rps}/s`, r.p50, r.p99, ceilingRps(out) ? round2(r.rps / ceilingRps(out)!).toFixed(2) : "", `≥ ${goal}/s, p99 < 100 ms`, met ? "yes" : "**no**", ...cpuCells(r.cpu, r.rps)]);
+    }
+  }
   const l = out.redisLine;
   if (l) {
     rows.push([`Redis memory per waiting user (${l.waiting.toLocaleString("en")} waiting)`, `${l.bytesPerWaitingUser} B`, "", "", "", "", "", "", "", "", ""]);
@@ -201,11 +247,27 @@ function report(out: Record<string, any>): string {
     rows.push(["admission step, nothing to admit", "", l.idleTickMs.p50, l.idleTickMs.p99, "", "", "", "", "", "", ""]);
     rows.push(["status read of the last in line", "", l.readLastMs.p50, l.readLastMs.p99, "", "", "", "", "", "", ""]);
   }
+  for (const r of out.room ?? []) {
+    const goal = r.waiting === 100_000 ? "≤ 50 ms CPU per second" : "";
+    rows.push([
+      `waiting room, ${r.waiting.toLocaleString("en")} in-process subscribers (${r.store}), ${r.admittedPerSecond} admitted/s: CPU ms per second; pushes/s; reads/s; heap B/subscriber; max stall ms; Redis CPU ms/s; load ${r.loadAverage}`,
+      `${r.cpuMsPerSecond} ms; ${r.pushesPerSecond}/s; ${r.readsPerSecond ?? "–"}/s; ${r.heapBytesPerSubscriber} B; ${r.maxLoopStallMs} ms; ${r.redisCpuMsPerSecond ?? "–"}`,
+      "", "", "", goal, goal ? (r.cpuMsPerSecond <= 50 ? "yes" : "**no**") : "", "", "", "", "", "",
+    ]);
+  }
   const s = out.subscriptions;
   if (s) {
     const met = s.delayMs.p99 < GOAL.pushP99Ms && s.notPushed === 0 && s.notAdmitted === 0 && s.errors === 0;
     rows.push([`admission → ACTIVE push, ${s.subscriptions} subscriptions (max ${s.delayMs.max} ms)`, "", s.delayMs.p50, s.delayMs.p99, "", `p99 < ${GOAL.pushP99Ms} ms`, met ? "yes" : "**no**", "", ""]);
     rows.push([`holding ${s.subscriptions} subscriptions idle: RSS ${s.idle.rssMiB} MiB (${s.rssBeforeMiB} MiB before)`, "", "", "", "", "", "", ...cpuCells(s.idle)]);
+    if (s.moving) {
+      const m = s.moving;
+      const met = m.serverCpuPct <= 15 && m.pushesPerSecond <= 2_000 && m.bytesPerSubscriber <= 10_240;
+      rows.push([
+        `the line moving at ${m.admitPerSecond}/s, ${s.subscriptions} waiting: ${m.pushesPerSecond} pushes/s, RSS max ${m.rssMaxMiB} MiB (${m.bytesPerSubscriber} B per subscriber)`,
+        "", "", "", "", "server ≤ 15%, ≤ 2,000 pushes/s, ≤ 10 KB each", met ? "yes" : "**no**", ...cpuCells(m),
+      ]);
+    }
     rows.push([`admitting them at 500/s (${s.admitting.admittedSeconds} s, ${s.admitting.pushes} pushes): RSS max ${s.admitting.rssMaxMiB} MiB`, "", "", "", "", "", "", ...cpuCells(s.admitting)]);
   }
   const width = rows[0].length;
@@ -240,12 +302,14 @@ function newest(dir: string, ext: string): string {
 
 /** Waits a little for other processes on the machine to calm down, so they do not take the cores we measure. */
 async function quiet(label: string, maxMs = 15_000) {
-  const q = await waitForQuiet(QUIET_BUSY_PCT, maxMs);
+  const q = await waitForQuiet(QUIET_BUSY_PCT, Math.min(maxMs, Number(env("BENCH_QUIET_MAX_SECONDS", "900")) * 1000));
   if (q.busyPct >= QUIET_BUSY_PCT) log(`the machine is still ${q.busyPct}% busy (other processes) after ${q.waitedSeconds} s: ${label} may measure low`);
   return q;
 }
 
 const round2 = (x: number) => Math.round(x * 100) / 100;
+const ceilingRps = (out: Record<string, any>): number | undefined => out.ceiling?.rps;
+const loadAverage = () => loadavg().map((x) => x.toFixed(2)).join(" ");
 const log = (line: string) => process.stdout.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 
 main().then(() => process.exit(0), (error) => {

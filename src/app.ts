@@ -123,7 +123,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     logger,
   });
   const queueStats = new QueueStatsWatch(queue, logger);
-  const queueUpdates = new QueueWatchers(queue, bus, logger);
+  const queueUpdates = new QueueWatchers(queue, bus, logger, { idleSeconds: settings.queueWaitingIdleSeconds });
   queueUpdates.onAdmissionPushed = (state) => metrics.admissionPushed((Date.now() - state.now) / 1000);
   const ticker = new QueueTicker(queue, queueStore, queueUpdates, logger);
   // The line per concert, read from the shared store at each scrape: the same

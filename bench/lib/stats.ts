@@ -44,7 +44,7 @@ export function machineJiffies(): { busy: number; total: number } {
 }
 
 /** CPU seconds (user + system) Redis has used so far (INFO cpu): every client's work, ours and anyone else's. */
-async function redisCpuSeconds(redis: Redis): Promise<number> {
+export async function redisCpuSeconds(redis: Redis): Promise<number> {
   const info = await redis.info("cpu");
   const read = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)?.[1] ?? NaN);
   return read("used_cpu_user") + read("used_cpu_sys");

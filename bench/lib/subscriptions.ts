@@ -20,6 +20,8 @@ export interface SubscriptionResult {
   openSeconds: number;
   rssBeforeMiB: number;
   idle: CpuReading & { rssMiB: number; pushes: number };
+  /** The line moving at `movingPerSecond` admissions with everyone else still waiting (rule 12's cadence at work). */
+  moving?: CpuReading & { rssMaxMiB: number; pushes: number; pushesPerSecond: number; admitPerSecond: number; bytesPerSubscriber: number };
   admitting: CpuReading & { rssMaxMiB: number; pushes: number; admittedSeconds: number };
   /** Admission (Redis `a`) to the ACTIVE push received, ms. */
   delayMs: Summary;
@@ -49,6 +51,9 @@ export async function measureSubscriptions(o: {
   adminToken: string;
   admitPerSecond: number;
   idleMs: number;
+  /** Admissions per second of the "moving" window (0: none) and its length. */
+  movingPerSecond?: number;
+  movingMs?: number;
 }): Promise<SubscriptionResult> {
   const { server, concertId } = o;
   const enter = (jwt: string) => ({ body: JSON.stringify({ query: ENTER, variables: { c: concertId } }), headers: { authorization: `Bearer ${jwt}` } });
@@ -80,10 +85,34 @@ export async function measureSubscriptions(o: {
   }
   const idle = { ...(await idleCpu()), rssMiB: rssIdle, pushes: messages() - pushes0 };
 
+  // The line moves slowly: everyone else still waiting, pushed on rule 12's cadence.
+  let moving: SubscriptionResult["moving"];
+  if (o.movingPerSecond && o.movingMs) {
+    await graphql(server.url, POLICY, { c: concertId, i: { maxActiveUsers: 10_000, admitPerSecond: o.movingPerSecond } }, o.adminToken);
+    await sleep(15_000); // a whole far-back cycle (13.5 s) before measuring
+    const m0 = messages();
+    const movingCpu = await cpuWindow(server.pid, o.redis);
+    let rssMax = 0;
+    for (let t = 0; t < o.movingMs; t += 1_000) {
+      await sleep(1_000);
+      rssMax = Math.max(rssMax, processRssMiB(server.pid));
+    }
+    const reading = await movingCpu();
+    const pushes = messages() - m0;
+    moving = {
+      ...reading,
+      rssMaxMiB: rssMax,
+      pushes,
+      pushesPerSecond: Math.round(pushes / reading.seconds),
+      admitPerSecond: o.movingPerSecond,
+      bytesPerSubscriber: Math.round(((rssMax - rssBeforeMiB) * 1024 * 1024) / watchers.length),
+    };
+  }
+
   // Admission: raise the policy and wait for every ACTIVE push (bounded).
   pushes0 = messages();
   const admitCpu = await cpuWindow(server.pid, o.redis);
-  await graphql(server.url, POLICY, { c: concertId, i: { maxActiveUsers: 10_000, admitPerSecond: o.admitPerSecond } }, o.adminToken);
+  await graphql(server.url, POLICY, { c: concertId, i: { maxActiveUsers: 1_000_000, admitPerSecond: o.admitPerSecond } }, o.adminToken);
   const deadline = performance.now() + 10_000 + (tickets.length / o.admitPerSecond) * 3_000;
   let rssMax = 0;
   while (watchers.some((w) => !w.error && w.activeAt === undefined) && performance.now() < deadline) {
@@ -111,6 +140,7 @@ export async function measureSubscriptions(o: {
     openSeconds,
     rssBeforeMiB,
     idle,
+    moving,
     admitting: { ...admittingCpu, rssMaxMiB: rssMax, pushes, admittedSeconds: Math.round(admittedSeconds * 10) / 10 },
     delayMs: summarize(delays),
     notPushed: watchers.filter((w) => w.activeAt === undefined).length,

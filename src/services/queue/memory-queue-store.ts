@@ -77,13 +77,15 @@ export class MemoryQueueStore implements QueueStore {
     const { status, reason } = this.statusOf(q, t);
     // A waiting list with no seat back on sale has no estimate (rule 23).
     const admissionRate = q.waitlist && q.credits <= 0 ? null : q.rate;
-    const base = { token, userId: t.userId, concertId, status, now, admissionRate, expiredReason: null };
+    // One object literal per state (the subscribers' refresh reads many)
+    let position = 0;
+    let expiresAt = 0;
     if (status === "WAITING") {
-      const position = q.preQueue.has(token) ? 0 : q.waiting.before(t.seq) + 1;
-      return { ...base, position, expiresAt: (q.seen.get(token) ?? now) + idleMs };
-    }
-    if (status === "ACTIVE") return { ...base, position: 0, expiresAt: Math.max(t.sessionEnd, t.holdEnd) };
-    return { ...base, position: 0, expiresAt: 0, expiredReason: reason };
+      position = q.preQueue.has(token) ? 0 : q.waiting.before(t.seq) + 1;
+      expiresAt = (q.seen.get(token) ?? now) + idleMs;
+    } else if (status === "ACTIVE") expiresAt = Math.max(t.sessionEnd, t.holdEnd);
+    const expiredReason = status === "EXPIRED" ? reason : null;
+    return { token, userId: t.userId, concertId, status, position, expiresAt, expiredReason, now, admissionRate };
   }
 
   private expireOne(q: ConcertQueue, token: string, reason: QueueExpiry): boolean {
@@ -185,7 +187,14 @@ export class MemoryQueueStore implements QueueStore {
   }
 
   async readMany(concertId: string, tokens: string[], idleSeconds: number): Promise<(TokenState | null)[]> {
-    return Promise.all(tokens.map((t) => this.read(concertId, t, idleSeconds, true)));
+    const q = this.queues.get(concertId);
+    if (!q) return tokens.map(() => null);
+    const now = Date.now();
+    const idleMs = idleSeconds * 1000;
+    return tokens.map((token) => {
+      if (q.seen.get(token) !== undefined) q.seen.set(token, now);
+      return this.state(concertId, q, token, idleMs, now);
+    });
   }
 
   async expire(concertId: string, token: string, reason: QueueExpiry, idleSeconds: number) {

@@ -56,7 +56,11 @@ export class ScoredKeys {
   }
 
   set(key: string, score: number): void {
+    const old = this.scores.get(key);
     this.scores.set(key, score);
+    // A raised score (a token seen again) keeps its heap entry: popDue moves it
+    // when it comes to the top, so touching a key costs no heap work.
+    if (old !== undefined && score >= old) return;
     this.push([score, key]);
     // Stale entries pile up when scores change often: rebuild now and then.
     if (this.heap.length > 64 && this.heap.length > 4 * this.scores.size) this.rebuild();
@@ -84,8 +88,10 @@ export class ScoredKeys {
     const out: string[] = [];
     while (out.length < limit && this.heap.length > 0) {
       const [score, key] = this.heap[0];
-      if (this.scores.get(key) !== score) {
+      const current = this.scores.get(key);
+      if (current !== score) {
         this.pop();
+        if (current !== undefined && current > score) this.push([current, key]); // raised since: its entry moves on
         continue;
       }
       if (score > max) break;

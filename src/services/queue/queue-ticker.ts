@@ -1,15 +1,17 @@
 // The admission loop every instance runs: several times a second, one atomic
 // admission step per concert (so a place that comes free is filled within
-// about a second), and once a second a refresh of this instance's subscribers.
+// about a second), and twice a second a refresh of this instance's subscribers
+// (only those whose push is due).
 // Running it on every instance at once is safe: each step is one script.
 import type { Logger } from "../../observability/logger";
 import type { QueueService } from "./queue.service";
 import type { QueueStore } from "./queue-store";
-import type { QueueWatchers } from "./queue-watchers";
+import { REFRESH_SLOT_MS, type QueueWatchers } from "./queue-watchers";
 import { OutageLog } from "../../observability/outage-log";
 
 const TICK_MS = 250;
-const REFRESH_MS = 1_000;
+/** The subscribers' refresh visits the due slots of its wheel this often (rule 12's cadence is per token). */
+const REFRESH_MS = REFRESH_SLOT_MS;
 const TICK_PARALLEL = 50;
 
 export class QueueTicker {

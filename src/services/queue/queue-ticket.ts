@@ -11,15 +11,7 @@ export function toTicket(s: TokenState): QueueTicketView {
   const preQueue = s.status === "WAITING" && s.position === 0;
   let estimate: number | null = null;
   if (s.status === "ACTIVE") estimate = 0;
-  else if (
-    s.status === "WAITING" &&
-    !preQueue &&
-    s.admissionOpen !== false &&
-    s.admissionRate !== null &&
-    s.admissionRate >= MIN_RATE
-  ) {
-    estimate = roundEstimate(s.position / s.admissionRate);
-  }
+  else if (s.status === "WAITING" && !preQueue && s.admissionOpen !== false) estimate = estimateFor(s.position, s.admissionRate);
   return {
     token: s.token,
     userId: s.userId,
@@ -32,6 +24,12 @@ export function toTicket(s: TokenState): QueueTicketView {
     saleOpensInSeconds: preQueue ? Math.max(0, Math.ceil(((s.saleOpensAt ?? s.now) - s.now) / 1000)) : null,
     seatsLeft: s.seatsLeft ?? 0,
   };
+}
+
+/** A WAITING ticket's estimate at `position` with the observed rate (null: the line is not moving). */
+export function estimateFor(position: number, admissionRate: number | null): number | null {
+  if (admissionRate === null || admissionRate < MIN_RATE) return null;
+  return roundEstimate(position / admissionRate);
 }
 
 /**
