@@ -32,7 +32,7 @@ describe.each(queueStores("seat-availability"))("seatAvailability ($name)", ({ i
   let admin: TestUser;
 
   beforeAll(async () => {
-    d = await startDeployment({ instances, redis, settings: { ...OPEN_QUEUE, HOLD_SECONDS: "2", SEAT_MAP_MAX_AGE_MS: "3600000" } });
+    d = await startDeployment({ instances, redis, settings: { ...OPEN_QUEUE, HOLD_SECONDS: "8", SEAT_MAP_MAX_AGE_MS: "3600000" } });
     admin = await newAdmin(d.server);
   });
   afterAll(async () => {
@@ -133,10 +133,10 @@ describe.each(queueStores("seat-availability"))("seatAvailability ($name)", ({ i
     for (const o of outcomes) if (o) expect(o.errors).toBeUndefined();
     versions.push(await expectAllToMatch(date, viewers));
 
-    // The holds left run out (HOLD_SECONDS 2), read as AVAILABLE even before the sweeper ends them.
+    // The holds left run out (HOLD_SECONDS 8: long enough for a pay on a loaded machine), read as AVAILABLE even before the sweeper ends them.
     await expect
       .poll(() => sql(d.db.url, `SELECT count(*)::int AS n FROM reservations WHERE concert_date_id = $1 AND status = 'HELD'`, [date]), {
-        timeout: 20_000,
+        timeout: 40_000,
         interval: 100,
       })
       .toEqual([{ n: 0 }]);
