@@ -1,6 +1,6 @@
 // The seat map's read cost: server CPU per read of a 5,000-seat map, alone.
 //
-//   npm run bench:seat-map [-- --seats=5000 --reads=2000 --clients=4 --profile]
+//   npm run bench:seat-map [-- --seats=5000 --reads=2000 --clients=4 --profile --only=seatAvailability]
 //
 // Starts the real service (`node dist/src/main.js`, a child process) on a
 // fresh database, puts one date of `--seats` seats on sale (a third of them
@@ -33,8 +33,12 @@ const SEATS = arg("seats", 5_000);
 const READS = arg("reads", 2_000);
 const CLIENTS = arg("clients", 4);
 const PROFILE = process.argv.includes("--profile");
+/** `--only=seatAvailability`: only the reads whose name contains this. */
+const ONLY = process.argv.find((a) => a.startsWith("--only="))?.slice("--only=".length);
 
 const READS_UNDER_TEST: { name: string; query: string }[] = [
+  // The floor: what any request costs this server here (HTTP, Apollo, the plugins), with no work of its own.
+  { name: "floor: { __typename }", query: "{ __typename }" },
   { name: "seats { number status }", query: "query($d: ID!) { seats(concertDateId: $d) { number status } }" },
   { name: "seats { id number price status }", query: "query($d: ID!) { seats(concertDateId: $d) { id number price status } }" },
   {
@@ -166,7 +170,7 @@ async function main() {
     };
     const idles: number[] = [];
     const results: Record<string, unknown>[] = [];
-    for (const read of READS_UNDER_TEST) {
+    for (const read of READS_UNDER_TEST.filter((r) => !ONLY || r.name.includes(ONLY))) {
       const body = JSON.stringify({ query: read.query, variables: { d: dateId } });
       try {
         const before = await idleWindow();
@@ -182,7 +186,7 @@ async function main() {
     }
     const out = {
       date: new Date().toISOString(),
-      command: `npm run bench:seat-map -- --seats=${SEATS} --reads=${READS} --clients=${CLIENTS}${PROFILE ? " --profile" : ""}`,
+      command: `npm run bench:seat-map -- --seats=${SEATS} --reads=${READS} --clients=${CLIENTS}${PROFILE ? " --profile" : ""}${ONLY ? ` --only=${ONLY}` : ""}`,
       machine: { nproc: availableParallelism(), cpu: cpus()[0]?.model, node: process.version, loadAverage: loadavg().map((x) => x.toFixed(2)).join(" ") },
       redis: Boolean(process.env.REDIS_URL),
       seats: SEATS,
