@@ -88,13 +88,6 @@ export function encodeStatuses(views: readonly { status: SeatStatusValue }[]): s
   return bytes.toString("base64");
 }
 
-/** The inverse of encodeStatuses, for clients and tests. */
-export function decodeStatuses(statuses: string, seatCount: number): SeatStatusValue[] {
-  const bytes = Buffer.from(statuses, "base64");
-  const names: SeatStatusValue[] = ["AVAILABLE", "HELD", "SOLD"];
-  return Array.from({ length: seatCount }, (_, i) => names[(bytes[i >> 2] >> ((i & 3) << 1)) & 3]);
-}
-
 export interface SeatMapsOptions {
   /** A map older than this is read again before it is served. */
   maxAgeMs?: number;
