@@ -24,12 +24,12 @@ export interface Context {
   services: Services;
   loaders: Loaders;
   /**
-   * Over HTTP (src/http/graphql-http.ts): `rawJson` is JSON text to put into the
-   * response in place of `placeholder` (a JSON string literal), for answers
-   * built as text (fast-reads.plugin.ts). An object of its own because Apollo
+   * Over HTTP (src/http/graphql-http.ts): `rawJson` is JSON (its UTF-8 bytes) to
+   * put into the response in place of `placeholder` (a JSON string literal), for
+   * answers built as text (fast-reads.plugin.ts). An object of its own because Apollo
    * hands resolvers and plugins a shallow copy of the context.
    */
-  http?: { rawJson?: { placeholder: string; text: string } };
+  http?: { rawJson?: { placeholder: string; bytes: Buffer } };
   /** Over WebSocket: writes a `next` message of this subscription to its socket (see subscription-executor.ts). */
   sendNext?: DirectNext;
 }

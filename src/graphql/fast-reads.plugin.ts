@@ -31,8 +31,12 @@ interface SeatsPlan {
   fields: FlatField[];
   /** The JSON of each seat under this plan, by the seat's view object (src/services/seat-maps.ts keeps them). */
   seatJson: WeakMap<object, string>;
-  /** The JSON of a whole list under this plan, by the list (the same list until a seat changes). */
-  listJson: WeakMap<object, string>;
+  /**
+   * The JSON of a whole list under this plan, as UTF-8 bytes, by the list (the
+   * same list until a seat changes): written to the socket as it is, with no
+   * string to splice or encode per read.
+   */
+  listJson: WeakMap<object, Buffer>;
 }
 
 /**
@@ -41,7 +45,7 @@ interface SeatsPlan {
  * be projected. Measured: JSON.stringify of 5,000 projected seats was 6.6% of
  * the busy instance in the rush profile, the projection 2.4%.
  */
-function listJson(plan: SeatsPlan, seats: readonly object[]): string | undefined {
+function listJson(plan: SeatsPlan, seats: readonly object[]): Buffer | undefined {
   const whole = plan.listJson.get(seats);
   if (whole !== undefined) return whole;
   const parts = new Array<string>(seats.length);
@@ -55,9 +59,9 @@ function listJson(plan: SeatsPlan, seats: readonly object[]): string | undefined
     }
     parts[i] = json;
   }
-  const text = `[${parts.join(",")}]`;
-  plan.listJson.set(seats, text);
-  return text;
+  const bytes = Buffer.from(`[${parts.join(",")}]`);
+  plan.listJson.set(seats, bytes);
+  return bytes;
 }
 
 export function fastReadsPlugin(getSchema: () => GraphQLSchema): ApolloServerPlugin<Context> {
@@ -97,13 +101,13 @@ export function fastReadsPlugin(getSchema: () => GraphQLSchema): ApolloServerPlu
       } catch {
         return null; // the executor raises it again, formatted like every other error
       }
-      const text = listJson(plan, seats);
-      if (text === undefined) return null;
+      const bytes = listJson(plan, seats);
+      if (bytes === undefined) return null;
       // The list's JSON goes into the response text in place of a placeholder
       // (src/http/graphql-http.ts), so Apollo serialises only the envelope. The
       // response holds nothing else of anyone's, so the placeholder is unique in it.
       const placeholder = "\u0000seats";
-      contextValue.http.rawJson = { placeholder: JSON.stringify(placeholder), text };
+      contextValue.http.rawJson = { placeholder: JSON.stringify(placeholder), bytes };
       return {
         http: { status: undefined, headers: new HeaderMap() },
         body: { kind: "single", singleResult: { data: { [plan.alias]: placeholder } } },

@@ -1,4 +1,4 @@
-import { Field, ID, InputType, Int, ObjectType, registerEnumType } from "type-graphql";
+import { Field, Float, ID, InputType, Int, ObjectType, registerEnumType } from "type-graphql";
 
 @ObjectType({ simpleResolvers: true })
 export class Concert {
@@ -64,6 +64,43 @@ export class SeatGradeInput {
   @Field(() => Int) price!: number;
   @Field(() => Int, { description: "The first and last seat numbers of the grade, inclusive." }) fromSeat!: number;
   @Field(() => Int) toSeat!: number;
+}
+
+@ObjectType({ simpleResolvers: true, description: "Consecutive seats of one grade: seats fromSeat..toSeat (inclusive) are all in `grade`." })
+export class SeatGradeRun {
+  @Field(() => String) grade!: string;
+  @Field(() => Int) fromSeat!: number;
+  @Field(() => Int) toSeat!: number;
+}
+
+@ObjectType({
+  simpleResolvers: true,
+  description:
+    "The statuses of every seat of a date in one short string, with a version: what `seats` says, for a fraction of its size and cost. " +
+    "Read it, then apply each `seatStatusChanged` event on top; read it again when its version may have moved on.",
+})
+export class SeatAvailability {
+  @Field(() => ID) concertDateId!: string;
+  @Field(() => Float, {
+    description:
+      "Grows with every seat change the answering instance has applied to this date's map (a hold, cancel, sale or expiry, made by any instance), " +
+      "and never goes back for a date. A hybrid clock of that instance (epoch microseconds, or one more than its last version): " +
+      "exact between answers of one instance, ordered only by time between instances. Equal versions from one instance have equal statuses.",
+  })
+  version!: number;
+  @Field(() => Int, { description: "The number of seats encoded (the date's totalSeats); the seats are numbered 1..seatCount." })
+  seatCount!: number;
+  @Field(() => String, {
+    description:
+      "Base64 of ceil(seatCount / 4) bytes, 2 bits a seat: seat number n is at i = n − 1, in bits 2·(i mod 4) and 2·(i mod 4) + 1 of byte ⌊i / 4⌋ " +
+      "(least significant first), valued 0 AVAILABLE, 1 HELD, 2 SOLD. The status of seat n is (bytes[(n − 1) >> 2] >> (((n − 1) & 3) * 2)) & 3. " +
+      "Exactly the statuses `seats` gives (an expired hold reads AVAILABLE).",
+  })
+  statuses!: string;
+  @Field(() => [SeatGradeRun], {
+    description: "Every seat's grade (the `grade` of `seats`), as runs of consecutive seat numbers in seat-number order, covering 1..seatCount.",
+  })
+  gradeRuns!: SeatGradeRun[];
 }
 
 @InputType()

@@ -13,6 +13,14 @@
 // A hold whose time has passed reads AVAILABLE even before the sweeper ends it,
 // as in the SQL read (EFFECTIVE_SEAT_STATUS): each HELD seat keeps its
 // `heldUntil`, and the views are rebuilt once the earliest of those passes.
+//
+// Each map also has a version and a compact availability (`seatAvailability`):
+// the statuses of all its seats in one base64 string, 2 bits a seat, built
+// once per version from the same views. The version is a hybrid clock of this
+// instance (epoch microseconds, or one more than the last version it gave,
+// whichever is larger), set anew by every seat change the instance applies to
+// the map, by a re-read that found the database different, and by a hold that
+// ran out: it only ever grows for a date, across re-reads and forgotten maps.
 import type { Pool } from "pg";
 import type { EventBus } from "../pubsub/event-bus";
 import { seatChannel, type SeatChange, type SeatChangeMessage, type SeatStatusValue } from "../pubsub/seat-events";
@@ -44,12 +52,40 @@ interface DateMap {
    */
   viewOf: Map<string, Partial<Record<SeatStatusValue, SeatView>>>;
   viewsValidUntil: number;
+  /** Set anew (larger) by every change applied to the map. */
+  version: number;
+  /** The compact form of `views`, built from them when first asked for. */
+  availability: SeatAvailabilityView | null;
   /** Changes heard while a newer snapshot is being read; applied on top of it. */
   pending: SeatChange[] | null;
   loading: Promise<void> | null;
   stopListening: (() => void) | null;
   /** Bumped when the date's grades change (setSeatGrades): a read begun before is not served as fresh. */
   generation: number;
+}
+
+/** A date's seat statuses in one string (the GraphQL SeatAvailability). */
+export interface SeatAvailabilityView {
+  concertDateId: string;
+  version: number;
+  seatCount: number;
+  /**
+   * Base64 of ceil(seatCount / 4) bytes: the i-th seat by number (0-based) in
+   * bits 2·(i mod 4) and 2·(i mod 4)+1 of byte ⌊i/4⌋, least significant first;
+   * 0 AVAILABLE, 1 HELD, 2 SOLD.
+   */
+  statuses: string;
+  /** The seats' grades (rule 20) as runs of consecutive seat numbers, in seat-number order. */
+  gradeRuns: { grade: string; fromSeat: number; toSeat: number }[];
+}
+
+const STATUS_CODE: Record<SeatStatusValue, number> = { AVAILABLE: 0, HELD: 1, SOLD: 2 };
+
+/** The compact statuses of `views` (see SeatAvailabilityView.statuses). */
+export function encodeStatuses(views: readonly { status: SeatStatusValue }[]): string {
+  const bytes = Buffer.alloc(Math.ceil(views.length / 4));
+  for (let i = 0; i < views.length; i++) bytes[i >> 2] |= STATUS_CODE[views[i].status] << ((i & 3) << 1);
+  return bytes.toString("base64");
 }
 
 export interface SeatMapsOptions {
@@ -66,6 +102,10 @@ export class SeatMaps {
   private readonly idleMs: number;
   private readonly now: () => number;
   private readonly sweep: NodeJS.Timeout;
+  /** The last version given to any map here (see the top of the file). */
+  private clock = 0;
+  /** The last version of each date whose map was forgotten, so a new map goes on from it. */
+  private readonly forgotten = new Map<string, number>();
 
   constructor(
     private readonly pool: Pool,
@@ -81,6 +121,31 @@ export class SeatMaps {
 
   /** Every seat of the date by number, with the status a reader sees now. */
   async read(dateId: string): Promise<SeatView[]> {
+    return this.views(await this.loaded(dateId));
+  }
+
+  /** The date's statuses in compact form, with its version: the same statuses `read` gives now. */
+  async availability(dateId: string): Promise<SeatAvailabilityView> {
+    const map = await this.loaded(dateId);
+    const views = this.views(map);
+    if (!map.availability || map.availability.version !== map.version) {
+      map.availability = {
+        concertDateId: dateId,
+        version: map.version,
+        seatCount: views.length,
+        statuses: encodeStatuses(views),
+        gradeRuns: gradeRuns(views),
+      };
+    }
+    return map.availability;
+  }
+
+  private tick(): number {
+    this.clock = Math.max(this.clock + 1, Date.now() * 1000);
+    return this.clock;
+  }
+
+  private async loaded(dateId: string): Promise<DateMap> {
     let map = this.maps.get(dateId);
     if (!map) {
       map = {
@@ -92,6 +157,8 @@ export class SeatMaps {
         views: null,
         viewOf: new Map(),
         viewsValidUntil: 0,
+        version: Math.max(this.forgotten.get(dateId) ?? 0, this.tick()),
+        availability: null,
         pending: null,
         loading: null,
         stopListening: null,
@@ -104,7 +171,7 @@ export class SeatMaps {
     if (map.loadedAt === -Infinity) {
       for (let i = 0; map.loadedAt === -Infinity && i < 3; i++) await this.load(map);
     } else if (now - map.loadedAt > this.maxAgeMs && !map.loading) void this.load(map).catch(() => undefined);
-    return this.views(map);
+    return map;
   }
 
   /**
@@ -137,6 +204,7 @@ export class SeatMaps {
       row.status = change.status;
       row.heldUntil = change.status === "HELD" ? (change.heldUntil ?? Infinity) : null;
       map.views = null;
+      map.version = this.tick();
     }
   }
 
@@ -190,6 +258,7 @@ export class SeatMaps {
         [map.dateId],
       );
       const pending = map.pending;
+      if (differs(map.rows, rows)) map.version = this.tick();
       map.rows = rows;
       map.byNumber = new Map(rows.map((r) => [r.number, r]));
       // A grade change heard during the read may not be in it: read again.
@@ -226,6 +295,8 @@ export class SeatMaps {
       }
       views[i] = view;
     }
+    // A hold that ran out changed a status with no event: a new version.
+    if (map.views && views.some((v, i) => v !== map.views![i])) map.version = this.tick();
     map.views = views;
     map.viewsValidUntil = validUntil;
     return views;
@@ -236,8 +307,35 @@ export class SeatMaps {
     for (const [dateId, map] of this.maps) {
       if (map.lastRead < cutoff && !map.loading) {
         this.maps.delete(dateId);
+        this.forgotten.set(dateId, map.version);
         map.stopListening?.();
       }
     }
   }
+}
+
+/** Whether a fresh read of the seats says anything the map did not. */
+function differs(before: readonly SeatRow[], after: readonly SeatRow[]): boolean {
+  if (before.length !== after.length) return true;
+  for (let i = 0; i < after.length; i++) {
+    const a = before[i];
+    const b = after[i];
+    if (a.id !== b.id || a.status !== b.status || a.price !== b.price || a.grade !== b.grade || (a.status === "HELD" && a.heldUntil !== b.heldUntil)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+/** Runs of consecutive seats of one grade, in seat-number order. */
+function gradeRuns(views: readonly SeatView[]): SeatAvailabilityView["gradeRuns"] {
+  // Views come from the map's rows, which always have a grade (the events' optional one never reaches a view).
+  const gradeOf = (v: SeatView) => v.grade ?? "";
+  const runs: SeatAvailabilityView["gradeRuns"] = [];
+  for (const v of views) {
+    const last = runs[runs.length - 1];
+    if (last && last.grade === gradeOf(v) && last.toSeat === v.number - 1) last.toSeat = v.number;
+    else runs.push({ grade: gradeOf(v), fromSeat: v.number, toSeat: v.number });
+  }
+  return runs;
 }

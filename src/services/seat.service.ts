@@ -8,7 +8,7 @@ import type { QueueGate, QueueTicketView } from "./queue/queue.types";
 import { DateDirectory } from "./date-directory";
 import { isUuid } from "./ids";
 import { SEAT_COLUMNS, type SeatView } from "./reservation.views";
-import type { SeatMaps } from "./seat-maps";
+import type { SeatAvailabilityView, SeatMaps } from "./seat-maps";
 
 /**
  * How a seat stream hears that its queue token ended (the queue's
@@ -43,6 +43,16 @@ export class SeatService {
     const { concertId } = await this.dates.get(input.concertDateId);
     if (!operatorWithoutToken(actor, input)) await this.deps.queue.requireActive(actor, input.queueToken, concertId);
     return this.deps.maps.read(input.concertDateId);
+  }
+
+  /**
+   * The same statuses as `seats`, compact and versioned (SeatAvailability). The
+   * same checks in the same order: NOT_FOUND, then the gate.
+   */
+  async availability(actor: Actor, input: SeatsInput): Promise<SeatAvailabilityView> {
+    const { concertId } = await this.dates.get(input.concertDateId);
+    await this.deps.queue.requireActive(actor, input.queueToken, concertId);
+    return this.deps.maps.availability(input.concertDateId);
   }
 
   /** The seats of each reservation, by number (for a DataLoader). */

@@ -12,6 +12,10 @@ export type AddConcertDateInput = {
 
 export type CreateConcertInput = {
   keepLineAfterSellOut?: boolean | null | undefined;
+  /** When the sale opens (rule 16); unset: open at once. */
+  saleOpensAt?: string | null | undefined;
+  /** Default: TICKET_LIMIT_PER_USER. */
+  ticketLimitPerUser?: number | null | undefined;
   title: string;
 };
 
