@@ -37,6 +37,8 @@ import { buildAppSchema } from "./graphql/build-schema";
 import { createApollo } from "./graphql/apollo";
 import { createContext } from "./graphql/context";
 import { createRequestGuard } from "./graphql/request-guard";
+import { OperationGate } from "./graphql/operation-gate";
+import { CatalogueListSizes } from "./graphql/list-sizes";
 import { createGraphqlHttpHandler } from "./http/graphql-http";
 import { attachGraphqlWs } from "./http/graphql-ws";
 import { createRequestHandler } from "./http/routes";
@@ -166,7 +168,14 @@ export async function createApp(options: AppOptions): Promise<App> {
     perUser: settings.rateLimitUserPerSecond,
     perAddress: settings.rateLimitAddressPerSecond,
   });
-  const apollo = createApollo({ schema, logger, metrics, guard });
+  // The one operation path of HTTP and WebSocket alike.
+  const gate = new OperationGate({
+    schema,
+    guard,
+    metrics,
+    sizes: new CatalogueListSizes(db.pool, settings.maxSeatsPerReservation),
+  });
+  const apollo = createApollo({ schema, logger, gate });
   await apollo.start();
 
   const graphql = createGraphqlHttpHandler(apollo, (req) =>
@@ -200,7 +209,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     }),
   );
   httpServer.keepAliveTimeout = 65_000;
-  const ws = attachGraphqlWs({ httpServer, schema, services, guard, logger, metrics });
+  const ws = attachGraphqlWs({ httpServer, schema, services, gate, logger, metrics });
   ticker.start();
   sweeper.start();
   keeper?.start();
