@@ -158,10 +158,11 @@ export async function createApp(options: AppOptions): Promise<App> {
     tickets: new TicketService({ pool: db.pool }),
     salesReport: new SalesReportService({ pool: db.pool, line: (actor, concertId) => queue.stats(actor, concertId) }),
   };
-  // The sweeper has connections of its own: under a rush every pooled
-  // connection is busy with requests, and a hold must still end on time.
-  const sweeperPool = instrumentPool(createPool(options.databaseUrl, 2), "sweeper", metrics);
-  const sweeper = new HoldSweeper({ pool: sweeperPool, bus: seatBus, queue, logger, metrics });
+  // The sweeper sweeps from a worker thread with a connection of its own (a
+  // hold must end on time however busy this thread and the pool are); its
+  // pool here only deletes old idempotency keys.
+  const sweeperPool = instrumentPool(createPool(options.databaseUrl, 1), "sweeper", metrics);
+  const sweeper = new HoldSweeper({ pool: sweeperPool, bus: seatBus, queue, logger, metrics, databaseUrl: options.databaseUrl });
 
   const schema = buildAppSchema();
   const guard = createRequestGuard(limiter, {

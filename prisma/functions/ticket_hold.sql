@@ -20,7 +20,7 @@ BEGIN
     ), held AS (
         UPDATE seats s SET status = 'HELD', held_until = ticket_hold.held_until, reservation_id = p_id
           FROM locked
-         WHERE s.id = locked.id AND (s.status = 'AVAILABLE' OR (s.status = 'HELD' AND s.held_until <= now()))
+         WHERE s.id = locked.id AND (s.status = 'AVAILABLE' OR (s.status = 'HELD' AND hold_is_over(s.held_until)))
         RETURNING s.id, s.number, s.price
     )
     SELECT array_agg(h.id ORDER BY h.number), array_agg(h.number ORDER BY h.number), array_agg(h.price ORDER BY h.number)

@@ -5,6 +5,7 @@ import type { Actor } from "../auth/access-tokens";
 import { badInput, notFound } from "../errors/app-error";
 import { assertAdmin } from "./access";
 import { isUuid } from "./ids";
+import { holdIsOver } from "./hold-state";
 import type { QueueGate } from "./queue/queue.types";
 
 export interface ConcertView {
@@ -103,7 +104,7 @@ export class ConcertService {
   async availabilityOfDates(dateIds: readonly string[]): Promise<Availability[]> {
     const { rows } = await this.deps.pool.query<{ id: string; available: number; unsold: number }>(
       `SELECT concert_date_id AS id,
-              count(*) FILTER (WHERE status = 'AVAILABLE' OR (status = 'HELD' AND held_until <= now()))::int AS available,
+              count(*) FILTER (WHERE status = 'AVAILABLE' OR (status = 'HELD' AND ${holdIsOver("held_until")}))::int AS available,
               count(*) FILTER (WHERE status <> 'SOLD')::int AS unsold
          FROM seats WHERE concert_date_id = ANY($1::uuid[]) GROUP BY concert_date_id`,
       [dateIds],

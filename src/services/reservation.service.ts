@@ -17,7 +17,7 @@ import type { QueueGate } from "./queue/queue.types";
 import { afterCommit } from "./after-commit";
 import { announceExpiry, expireStaleHoldOf } from "./hold-expiry";
 import { releaseSeats } from "./seat-locks";
-import { assertStillHeld, explainNotHeld } from "./hold-state";
+import { assertStillHeld, explainNotHeld, holdIsOver } from "./hold-state";
 import { DateDirectory, type DateFacts } from "./date-directory";
 import { isUuid } from "./ids";
 import { pageSize, type PageArgs } from "./paging";
@@ -105,10 +105,10 @@ export class ReservationService {
     const found = await this.getOwn(actor, reservationId);
     assertStillHeld(found.status);
     const { reservation, seats, queueToken } = await inTransaction(this.deps.pool, async (client) => {
-      // clock_timestamp(), not now(): the hold must still be running when the row is locked.
+      // The hold must still be running when the row is locked (hold_is_over's clock).
       const { rows } = await client.query<{ queueToken: string }>(
         `UPDATE reservations SET status = 'CANCELLED'
-          WHERE id = $1 AND status = 'HELD' AND held_until > clock_timestamp()
+          WHERE id = $1 AND status = 'HELD' AND NOT ${holdIsOver("held_until")}
          RETURNING queue_token AS "queueToken"`,
         [reservationId],
       );

@@ -3,6 +3,7 @@
 // passed never shows as HELD (or its payment as PENDING), even between sweeps.
 import type { SeatChange } from "../pubsub/seat-events";
 import { EFFECTIVE_SEAT_STATUS } from "./seat-locks";
+import { holdIsOver } from "./hold-state";
 
 export type ReservationStatus = "HELD" | "CONFIRMED" | "EXPIRED" | "CANCELLED" | "REFUNDED";
 export type PaymentStatus = "PENDING" | "COMPLETED" | "EXPIRED" | "CANCELLED" | "REFUNDED";
@@ -37,12 +38,12 @@ export interface ReservationView {
 
 export const RESERVATION_COLUMNS = `r.id, r.user_id AS "userId", r.concert_id AS "concertId",
   r.concert_date_id AS "concertDateId", r.total_price AS "totalPrice",
-  CASE WHEN r.status = 'HELD' AND r.held_until <= now() THEN 'EXPIRED' ELSE r.status::text END AS status,
+  CASE WHEN r.status = 'HELD' AND ${holdIsOver("r.held_until")} THEN 'EXPIRED' ELSE r.status::text END AS status,
   r.held_until AS "heldUntil", r.created_at AS "createdAt"`;
 
 /** Needs `payments p JOIN reservations r ON r.id = p.reservation_id`. */
 export const PAYMENT_COLUMNS = `p.id, p.reservation_id AS "reservationId", p.amount,
-  CASE WHEN p.status = 'PENDING' AND r.status = 'HELD' AND r.held_until <= now() THEN 'EXPIRED' ELSE p.status::text END AS status,
+  CASE WHEN p.status = 'PENDING' AND r.status = 'HELD' AND ${holdIsOver("r.held_until")} THEN 'EXPIRED' ELSE p.status::text END AS status,
   p.created_at AS "createdAt", p.paid_at AS "paidAt", p.refunded_amount AS "refundedAmount", p.refunded_at AS "refundedAt"`;
 
 export const SEAT_COLUMNS = `s.id, s.concert_date_id AS "concertDateId", s.number, s.price, ${EFFECTIVE_SEAT_STATUS} AS status`;
