@@ -68,7 +68,9 @@ export class SeatService {
     const { concertId } = await this.dates.get(input.concertDateId);
     const stream = new AsyncQueue<SeatView>();
     const stops: (() => void)[] = [];
-    stream.onEnd(() => stops.forEach((stop) => stop()));
+    stream.onEnd(() => {
+      for (const stop of stops) stop();
+    });
     try {
       stops.push(
         await this.deps.bus.listen<SeatChangeMessage>(seatChannel(input.concertDateId), (message) => {

@@ -112,6 +112,8 @@ async function typeTool(page: Page, tool: "variables" | "headers", value: unknow
 
 /** What the response pane shows (Monaco renders spaces as U+00A0). */
 async function paneText(page: Page): Promise<string> {
+  // innerText, not textContent: the rendered lines with their line breaks.
+  // biome-ignore lint/performance/useDomNodeTextContent: the rendered text is what is compared
   return (await page.locator(".graphiql-response .result-window .view-lines").innerText()).replace(/\u00a0/g, " ");
 }
 

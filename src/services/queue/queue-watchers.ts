@@ -94,7 +94,9 @@ export class QueueWatchers {
           for (let i = 0; i < tokens.length; i += REFRESH_SLICE) {
             const slice = tokens.slice(i, i + REFRESH_SLICE);
             const states = await this.queue.readMany(concertId, slice);
-            states.forEach((s, j) => this.deliver(concertId, slice[j], s));
+            states.forEach((s, j) => {
+              this.deliver(concertId, slice[j], s);
+            });
             await new Promise((resolve) => setImmediate(resolve));
           }
           this.outage?.ok();
