@@ -48,7 +48,3 @@ export const unauthenticated = (message = "Sign in first: send Authorization: Be
   new AppError("UNAUTHENTICATED", message);
 
 export const forbidden = (message: string) => new AppError("FORBIDDEN", message);
-
-export function isAppError(error: unknown): error is AppError {
-  return error instanceof AppError;
-}

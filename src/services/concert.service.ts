@@ -78,12 +78,6 @@ export class ConcertService {
        ORDER BY d.starts_at, d.id`;
   }
 
-  async getDate(id: string): Promise<ConcertDateView> {
-    const date = isUuid(id) ? await this.deps.prisma.concertDate.findUnique({ where: { id }, select: dateSelect }) : null;
-    if (!date) throw notFound("concert date");
-    return date;
-  }
-
   /** The dates of each concert, earliest first (for a DataLoader). */
   async datesOfConcerts(concertIds: readonly string[]): Promise<ConcertDateView[][]> {
     const dates = await this.deps.prisma.concertDate.findMany({

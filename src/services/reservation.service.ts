@@ -5,10 +5,11 @@ import { randomUUID } from "node:crypto";
 import type { Pool } from "pg";
 import type { Actor } from "../auth/access-tokens";
 import type { Settings } from "../config/settings";
-import { AppError, badInput, forbidden, notFound } from "../errors/app-error";
+import { AppError, badInput } from "../errors/app-error";
 import { classifyDbError } from "../errors/db-errors";
 import { inTransaction } from "../db/transaction";
-import { oneStatement, refusalOf } from "../db/one-statement";
+import { oneStatement } from "../db/one-statement";
+import { refusalError } from "../errors/refusals";
 import type { EventBus } from "../pubsub/event-bus";
 import { publishSeatChanges } from "../pubsub/seat-events";
 import type { Logger } from "../observability/logger";
@@ -21,7 +22,7 @@ import { assertStillHeld, explainNotHeld, holdIsOver } from "./hold-state";
 import { DateDirectory, type DateFacts } from "./date-directory";
 import { isUuid } from "./ids";
 import { pageSize, type PageArgs } from "./paging";
-import { RESERVATION_COLUMNS, type ReservationView, type SeatView } from "./reservation.views";
+import { getOwnReservation, RESERVATION_COLUMNS, type ReservationView, type SeatView } from "./reservation.views";
 
 type Deps = {
   pool: Pool;
@@ -102,7 +103,7 @@ export class ReservationService {
    * sweeper ran); a CONFIRMED or CANCELLED one answers RESERVATION_NOT_HELD.
    */
   async cancelReservation(actor: Actor, reservationId: string): Promise<ReservationView> {
-    const found = await this.getOwn(actor, reservationId);
+    const { queueToken: _, ...found } = await getOwnReservation(this.deps.pool, actor, reservationId);
     assertStillHeld(found.status);
     const { reservation, seats, queueToken } = await inTransaction(this.deps.pool, async (client) => {
       // The hold must still be running when the row is locked (hold_is_over's clock).
@@ -157,11 +158,8 @@ export class ReservationService {
         [id, actor.id, date.concertId, date.id, token, this.deps.settings.holdSeconds, numbers],
       );
     } catch (error) {
-      const refusal = refusalOf(error);
-      if (refusal?.code === "SEAT_UNAVAILABLE") {
-        const taken = (refusal.detail ?? "").split(",").filter(Boolean).map(Number);
-        throw new AppError("SEAT_UNAVAILABLE", `Seat ${taken.join(", ")} is no longer available: none was held.`, { seatNumbers: taken });
-      }
+      const refused = refusalError(error);
+      if (refused) throw refused;
       const info = classifyDbError(error);
       if (info.kind === "unique" && info.constraint === ONE_HOLD_INDEX) throw holdLimit();
       throw error;
@@ -213,14 +211,5 @@ export class ReservationService {
     if (seatNumbers.some((n) => !Number.isInteger(n) || n < 1)) throw badInput("Seat numbers start at 1.", "seatNumbers");
     if (new Set(seatNumbers).size !== seatNumbers.length) throw badInput("A seat number is repeated.", "seatNumbers");
     return [...seatNumbers].sort((a, b) => a - b);
-  }
-
-  private async getOwn(actor: Actor, id: string): Promise<ReservationView> {
-    const { rows } = isUuid(id)
-      ? await this.deps.pool.query<ReservationView>(`SELECT ${RESERVATION_COLUMNS} FROM reservations r WHERE r.id = $1`, [id])
-      : { rows: [] as ReservationView[] };
-    if (!rows[0]) throw notFound("reservation");
-    if (rows[0].userId !== actor.id) throw forbidden("This reservation is another user's.");
-    return rows[0];
   }
 }

@@ -1,7 +1,10 @@
 // What the reservation, payment and seat reads return, and the SQL that reads
 // them. Statuses are computed at read time so that a hold whose time has
 // passed never shows as HELD (or its payment as PENDING), even between sweeps.
+import type { Pool } from "pg";
 import type { SeatChange } from "../pubsub/seat-events";
+import { forbidden, notFound } from "../errors/app-error";
+import { isUuid } from "./ids";
 import { EFFECTIVE_SEAT_STATUS } from "./seat-locks";
 import { holdIsOver } from "./hold-state";
 
@@ -47,6 +50,23 @@ export const PAYMENT_COLUMNS = `p.id, p.reservation_id AS "reservationId", p.amo
   p.created_at AS "createdAt", p.paid_at AS "paidAt", p.refunded_amount AS "refundedAmount", p.refunded_at AS "refundedAt"`;
 
 export const SEAT_COLUMNS = `s.id, s.concert_date_id AS "concertDateId", s.number, s.price, ${EFFECTIVE_SEAT_STATUS} AS status`;
+
+/**
+ * The caller's own reservation with the queue token it was held with:
+ * NOT_FOUND (a malformed ID names nothing either), then FORBIDDEN for another
+ * user's. Used by cancel and pay alike.
+ */
+export async function getOwnReservation(pool: Pool, actor: { id: string }, id: string): Promise<ReservationView & { queueToken: string }> {
+  const { rows } = isUuid(id)
+    ? await pool.query<ReservationView & { queueToken: string }>(
+        `SELECT ${RESERVATION_COLUMNS}, r.queue_token AS "queueToken" FROM reservations r WHERE r.id = $1`,
+        [id],
+      )
+    : { rows: [] };
+  if (!rows[0]) throw notFound("reservation");
+  if (rows[0].userId !== actor.id) throw forbidden("This reservation is another user's.");
+  return rows[0];
+}
 
 /** A payment that crossed JSON (the idempotency store) with its dates back. */
 export function paymentFromJson(json: PaymentView | Record<string, unknown>): PaymentView {
