@@ -6,6 +6,7 @@ import { badInput, notFound } from "../errors/app-error";
 import { assertAdmin } from "./access";
 import { isUuid } from "./ids";
 import { holdIsOver } from "./hold-state";
+import { dateHasUnsoldSeat } from "./sold-out";
 import type { QueueGate } from "./queue/queue.types";
 
 export interface ConcertView {
@@ -70,12 +71,14 @@ export class ConcertService {
   async availableDates(actor: Actor, concertId: string, queueToken: string | undefined): Promise<ConcertDateView[]> {
     await this.getConcert(concertId);
     await this.deps.gate.requireActive(actor, queueToken, concertId);
-    return this.deps.prisma.$queryRaw<ConcertDateView[]>`
-      SELECT d.id, d.concert_id AS "concertId", d.starts_at AS "startsAt", d.total_seats AS "totalSeats"
-        FROM concert_dates d
-       WHERE d.concert_id = ${concertId}::uuid AND d.starts_at > now()
-         AND EXISTS (SELECT 1 FROM seats s WHERE s.concert_date_id = d.id AND s.status <> 'SOLD')
-       ORDER BY d.starts_at, d.id`;
+    const { rows } = await this.deps.pool.query<ConcertDateView>(
+      `SELECT d.id, d.concert_id AS "concertId", d.starts_at AS "startsAt", d.total_seats AS "totalSeats"
+         FROM concert_dates d
+        WHERE d.concert_id = $1 AND d.starts_at > now() AND ${dateHasUnsoldSeat("d")}
+        ORDER BY d.starts_at, d.id`,
+      [concertId],
+    );
+    return rows;
   }
 
   /** The dates of each concert, earliest first (for a DataLoader). */

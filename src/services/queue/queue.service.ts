@@ -14,6 +14,7 @@ import type { QueuePolicyValues, QueueStore, TokenState } from "./queue-store";
 import { toTicket } from "./queue-ticket";
 import { concertOfToken, newQueueToken } from "./queue-token";
 import type { QueueGate, QueueTicketView } from "./queue.types";
+import { concertIsSoldOut } from "../sold-out";
 
 export const concertChannel = (concertId: string) => `queue.concert.${concertId}`;
 export type ConcertQueueEvent = { kind: "changed"; states: TokenState[] } | { kind: "soldOut" };
@@ -256,10 +257,7 @@ export class QueueService implements QueueGate {
     const hit = this.concertInfo.get(concertId);
     if (hit && Date.now() - hit.at < INFO_TTL_MS) return hit;
     const { rows } = await this.deps.pool.query<{ exists: boolean; sold_out: boolean; keep_line: boolean | null; last_starts: Date | null }>(
-      `SELECT EXISTS (SELECT 1 FROM concerts WHERE id = $1) AS exists,
-              EXISTS (SELECT 1 FROM concert_dates WHERE concert_id = $1 AND starts_at > now())
-              AND NOT EXISTS (SELECT 1 FROM seats s JOIN concert_dates d ON d.id = s.concert_date_id
-                               WHERE d.concert_id = $1 AND d.starts_at > now() AND s.status <> 'SOLD') AS sold_out,
+      `SELECT EXISTS (SELECT 1 FROM concerts WHERE id = $1) AS exists, ${concertIsSoldOut("$1::uuid")} AS sold_out,
               (SELECT keep_line_after_sell_out FROM concerts WHERE id = $1) AS keep_line,
               (SELECT max(starts_at) FROM concert_dates WHERE concert_id = $1) AS last_starts`,
       [concertId],
