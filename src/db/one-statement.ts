@@ -1,5 +1,5 @@
 // Single-statement writes: a call of one of the ticketing functions
-// (prisma/migrations/*_money_functions) is its own transaction and one round
+// (prisma/functions/) is its own transaction and one round
 // trip. Refusals come back as errors whose message is 'ticketing:<CODE>', with
 // the facts in their detail.
 import type { Pool, QueryResultRow } from "pg";

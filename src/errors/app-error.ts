@@ -1,5 +1,5 @@
 // The one error family. Every failure a client sees carries one of the
-// contract's codes in extensions.code; anything else is masked as
+// codes of contract/README.md (Errors) in extensions.code; anything else is masked as
 // INTERNAL_SERVER_ERROR by the error formatter.
 import { GraphQLError } from "graphql";
 

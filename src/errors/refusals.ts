@@ -1,4 +1,4 @@
-// The one place the PL/pgSQL functions' refusals become the contract's errors.
+// The one place the PL/pgSQL functions' refusals become the errors of contract/README.md.
 // A function refuses with SQLSTATE P0001, message `ticketing:<CODE>` and the
 // facts in DETAIL (prisma/functions/README.md); refusalOf reads them.
 import { refusalOf } from "../db/one-statement";

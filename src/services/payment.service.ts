@@ -47,7 +47,7 @@ export class PaymentService {
   constructor(private readonly deps: Deps) {}
 
   /**
-   * Errors in the contract's order: BAD_USER_INPUT (key malformed or reused with
+   * Errors in the order of contract/README.md (Errors): BAD_USER_INPUT (key malformed or reused with
    * other arguments), NOT_FOUND, FORBIDDEN, RESERVATION_NOT_HELD / HOLD_EXPIRED,
    * the queue gate (the token the hold was placed with), INSUFFICIENT_BALANCE.
    * The same key again returns the first call's payment, before any other check
@@ -66,7 +66,7 @@ export class PaymentService {
       await this.deps.queue.requireActive(actor, input.queueToken, checked.reservation.concertId);
     } catch (error) {
       // A concurrent pay may have completed since the checks above and ended the
-      // token (PAID): then its answer comes first in the contract's order — the
+      // token (PAID): then its answer comes first in the order of contract/README.md — the
       // stored payment for the same key, or RESERVATION_NOT_HELD.
       checked = await this.precheck(actor, input.reservationId, call);
       if ("replayed" in checked) return checked.replayed;
@@ -82,7 +82,7 @@ export class PaymentService {
   }
 
   /**
-   * One call of ticket_pay (prisma/migrations/*_money_functions), everything or
+   * One call of ticket_pay (prisma/functions/), everything or
    * nothing: claim the key, CONFIRMED against the clock (the sweeper's
    * conditional update and this one lock the same row and each re-checks status
    * after waiting, so a pay and an expiry exclude each other: never both, never
@@ -187,7 +187,7 @@ export class PaymentService {
     ]);
     if (await isConcertSoldOut(this.deps.pool, reservation.concertId, reservation.concertDateId)) {
       // A hold that ran out before the sell-out (its seats then taken and sold)
-      // ends HOLD_TIMEOUT, as rule 6 says, even if no sweeper has reached it yet:
+      // ends HOLD_TIMEOUT (a hold that runs out unpaid ends its token so), even if no sweeper has reached it yet:
       // after the sell-out its token would end SOLD_OUT. Found by the rush bench
       // (1 of 85 holds left to run out ended SOLD_OUT).
       const expired = await inTransaction(this.deps.pool, (client) => expireDueHoldsOfConcert(client, reservation.concertId));

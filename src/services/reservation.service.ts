@@ -63,7 +63,7 @@ export class ReservationService {
   }
 
   /**
-   * Errors in the contract's order: BAD_USER_INPUT (count, repeats, numbers the
+   * Errors in the order of contract/README.md (Errors): BAD_USER_INPUT (count, repeats, numbers the
    * date does not have), NOT_FOUND (the date), the queue gate, HOLD_LIMIT,
    * SEAT_UNAVAILABLE. Seat numbers past the date's last seat are checked after
    * the date is found: on an unknown date every number is unknown, and
@@ -143,7 +143,7 @@ export class ReservationService {
     return rows;
   }
 
-  /** One call of ticket_hold (prisma/migrations/*_money_functions): one statement, all or none. */
+  /** One call of ticket_hold (prisma/functions/): one statement, all or none. */
   private async hold(actor: Actor, date: DateFacts, numbers: number[], token: string): Promise<ReservationView> {
     const id = randomUUID();
     let row: HoldRow;

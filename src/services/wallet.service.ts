@@ -42,7 +42,7 @@ export class WalletService {
       const done = await findResponse<{ balance: number }>(this.deps.pool, call);
       if (done) return done.balance;
     }
-    // One statement (prisma/migrations/*_money_functions): claim the key, add to
+    // One statement (prisma/functions/): claim the key, add to
     // the balance by one conditional UPDATE, write the ledger entry, store the response.
     try {
       const [row] = await oneStatement<{ replayed: { balance: number } | null; balance: number }>(
