@@ -6,6 +6,13 @@ import { assertStillHeld } from "../services/hold-state";
 import { keyReused } from "../services/idempotency";
 import { AppError, unauthenticated } from "./app-error";
 
+/** Why ticket_refund refused (its DETAIL), as a person reads it. */
+const NOT_REFUNDABLE_BECAUSE: Record<string, string> = {
+  CLOSED: "Refunds of this date have closed",
+  CHECKED_IN: "A ticket of this reservation was checked in",
+  REFUNDED: "This reservation was already refunded",
+};
+
 /** What some messages need that the database does not say. */
 export interface RefusalFacts {
   maxBalance?: number;
@@ -40,6 +47,10 @@ export function refusalError(error: unknown, facts: RefusalFacts = {}): Error | 
       return new Error(`reservation ${facts.reservationId} is held but its conditional update matched nothing`);
     case "HOLD_EXPIRED":
       return new AppError("HOLD_EXPIRED", "This hold ran out before the payment: nothing was charged.");
+    case "NOT_REFUNDABLE": {
+      const why = NOT_REFUNDABLE_BECAUSE[detail ?? ""] ?? `This reservation is ${detail}, not CONFIRMED`;
+      return new AppError("NOT_REFUNDABLE", `${why}: it cannot be refunded.`);
+    }
     case "INSUFFICIENT_BALANCE":
       return new AppError("INSUFFICIENT_BALANCE", `Your balance is less than the total of ${detail}: charge it first. Nothing was paid.`);
   }
