@@ -39,6 +39,8 @@ import { buildAppSchema } from "./graphql/build-schema";
 import { createApollo } from "./graphql/apollo";
 import { createContext } from "./graphql/context";
 import { createRequestGuard } from "./graphql/request-guard";
+import { OperationGate } from "./graphql/operation-gate";
+import { CatalogueListSizes } from "./graphql/list-sizes";
 import { createGraphqlHttpHandler } from "./http/graphql-http";
 import { attachGraphqlWs } from "./http/graphql-ws";
 import { createRequestHandler } from "./http/routes";
@@ -165,17 +167,25 @@ export async function createApp(options: AppOptions): Promise<App> {
     tickets: new TicketService({ pool: db.pool }),
     salesReport: new SalesReportService({ pool: db.pool, line: (actor, concertId) => queue.stats(actor, concertId) }),
   };
-  // The sweeper has connections of its own: under a rush every pooled
-  // connection is busy with requests, and a hold must still end on time.
-  const sweeperPool = instrumentPool(createPool(options.databaseUrl, 2), "sweeper", metrics);
-  const sweeper = new HoldSweeper({ pool: sweeperPool, bus: seatBus, queue, logger, metrics });
+  // The sweeper sweeps from a worker thread with a connection of its own (a
+  // hold must end on time however busy this thread and the pool are); its
+  // pool here only deletes old idempotency keys.
+  const sweeperPool = instrumentPool(createPool(options.databaseUrl, 1), "sweeper", metrics);
+  const sweeper = new HoldSweeper({ pool: sweeperPool, bus: seatBus, queue, logger, metrics, databaseUrl: options.databaseUrl });
 
   const schema = buildAppSchema();
   const guard = createRequestGuard(limiter, {
     perUser: settings.rateLimitUserPerSecond,
     perAddress: settings.rateLimitAddressPerSecond,
   });
-  const apollo = createApollo({ schema, logger, metrics, guard });
+  // The one operation path of HTTP and WebSocket alike.
+  const gate = new OperationGate({
+    schema,
+    guard,
+    metrics,
+    sizes: new CatalogueListSizes(db.pool, settings.maxSeatsPerReservation),
+  });
+  const apollo = createApollo({ schema, logger, gate });
   await apollo.start();
 
   const graphql = createGraphqlHttpHandler(apollo, (req) =>
@@ -209,7 +219,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     }),
   );
   httpServer.keepAliveTimeout = 65_000;
-  const ws = attachGraphqlWs({ httpServer, schema, services, guard, logger, metrics });
+  const ws = attachGraphqlWs({ httpServer, schema, services, gate, logger, metrics });
   ticker.start();
   sweeper.start();
   keeper?.start();

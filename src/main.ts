@@ -2,7 +2,7 @@
 // migrations, then the API on PORT. SIGTERM/SIGINT stop it gracefully, exit 0.
 import "./production-env";
 import { join } from "node:path";
-import { loadSettings, SettingsError } from "./config/settings";
+import { loadSettings, SettingsError, type Settings } from "./config/settings";
 import { startEmbeddedPostgres } from "./db/embedded-postgres";
 import { migrate } from "./db/migrate";
 import { createApp, type App } from "./app";
@@ -12,7 +12,7 @@ const SIGNALS = ["SIGTERM", "SIGINT", "SIGHUP"] as const;
 
 async function main(): Promise<void> {
   const startedAt = performance.now();
-  let settings;
+  let settings: Settings;
   try {
     settings = loadSettings();
   } catch (error) {

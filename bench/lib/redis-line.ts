@@ -2,7 +2,7 @@
 // concert: Redis memory per waiting user, the time of one admission step
 // (RedisQueueStore.tick) and of a status read of the last token in line.
 import { randomUUID } from "node:crypto";
-import Redis from "ioredis";
+import type Redis from "ioredis";
 import { RedisQueueStore } from "../../src/services/queue/redis-queue-store";
 import { newQueueToken } from "../../src/services/queue/queue-token";
 import { summarize, type Summary } from "./stats";

@@ -129,7 +129,7 @@ export async function runChecks(input: {
                     WHERE r.id = ANY($1::uuid[]) AND (r.status <> 'EXPIRED' OR p.status <> 'EXPIRED')`, [letRunOut])
       : 0;
     const runOutTokens = input.users.filter((u) => u.outcome === "letRunOut").map((u) => byToken.get(u.token!));
-    const notHoldTimeout = runOutTokens.filter((t) => !t || t.r !== "HOLD_TIMEOUT").length;
+    const notHoldTimeout = runOutTokens.filter((t) => t?.r !== "HOLD_TIMEOUT").length;
     add(
       "no hold left past its time",
       maxStaleR === 0 && maxStaleS === 0 && end.staleReservations === 0 && end.staleSeats === 0 && notExpired === 0 && notHoldTimeout === 0,

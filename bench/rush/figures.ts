@@ -183,14 +183,14 @@ export function buildSeries(
   const p99 = (xs: number[]) => (xs.length ? quantiles(xs).p99 : NaN);
   // The slowest /healthz answer of each second on any instance (a missing answer counts as 10 s).
   const healthMax = new Array<number>(seconds).fill(NaN);
-  health.t.forEach((ts, k) =>
+  health.t.forEach((ts, k) => {
     ts.forEach((t, i) => {
       const s = Math.floor(t / 1000);
       if (s < 0 || s >= seconds) return;
       const v = Number.isFinite(health.ms[k][i]) ? health.ms[k][i] : 10_000;
       healthMax[s] = Number.isNaN(healthMax[s]) ? v : Math.max(healthMax[s], v);
-    }),
-  );
+    });
+  });
   const tickets = zeros();
   for (const s of sales) {
     const k = Math.floor(s.at / 1000);

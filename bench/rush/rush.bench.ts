@@ -309,7 +309,9 @@ async function runTopology(o: RushOptions, n: number, stamp: string, redis: Redi
     const tickets = ticketFigures(sales);
     const soldOutEnter = merged.byOp.get("enterQueue");
     let firstSoldOutSeen = Infinity;
-    soldOutEnter?.code.forEach((c, k) => c === "SOLD_OUT" && (firstSoldOutSeen = Math.min(firstSoldOutSeen, soldOutEnter.start[k] + soldOutEnter.ms[k])));
+    soldOutEnter?.code.forEach((c, k) => {
+      if (c === "SOLD_OUT") firstSoldOutSeen = Math.min(firstSoldOutSeen, soldOutEnter.start[k] + soldOutEnter.ms[k]);
+    });
     for (const u of allUsers) if (u.sub?.endReason === "SOLD_OUT" && u.sub.endAt) firstSoldOutSeen = Math.min(firstSoldOutSeen, u.sub.endAt - t0);
 
     let secondAct: SecondActResult | undefined;

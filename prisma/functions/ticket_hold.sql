@@ -37,7 +37,7 @@ BEGIN
     SELECT count(*) INTO v_owned
       FROM reservations r JOIN reservation_seats rs ON rs.reservation_id = r.id
      WHERE r.user_id = p_user AND r.concert_date_id = p_date AND r.id <> p_id
-       AND (r.status = 'CONFIRMED' OR (r.status = 'HELD' AND r.held_until > now()));
+       AND (r.status = 'CONFIRMED' OR (r.status = 'HELD' AND NOT hold_is_over(r.held_until)));
     IF v_owned + cardinality(p_numbers) > v_limit THEN
         RAISE EXCEPTION 'ticketing:TICKET_LIMIT' USING DETAIL = v_limit::text || ',' || v_owned::text;
     END IF;
@@ -48,7 +48,7 @@ BEGIN
     ), held AS (
         UPDATE seats s SET status = 'HELD', held_until = ticket_hold.held_until, reservation_id = p_id
           FROM locked
-         WHERE s.id = locked.id AND (s.status = 'AVAILABLE' OR (s.status = 'HELD' AND s.held_until <= now()))
+         WHERE s.id = locked.id AND (s.status = 'AVAILABLE' OR (s.status = 'HELD' AND hold_is_over(s.held_until)))
         RETURNING s.id, s.number, s.price, s.grade
     )
     SELECT array_agg(h.id ORDER BY h.number), array_agg(h.number ORDER BY h.number), array_agg(h.price ORDER BY h.number),

@@ -25,10 +25,10 @@ BEGIN
     END IF;
 
     UPDATE reservations r SET status = 'CONFIRMED'
-     WHERE r.id = p_reservation AND r.status = 'HELD' AND r.held_until > clock_timestamp()
+     WHERE r.id = p_reservation AND r.status = 'HELD' AND NOT hold_is_over(r.held_until)
     RETURNING r.total_price, clock_timestamp() INTO v_total, v_decided;
     IF NOT FOUND THEN
-        SELECT CASE WHEN r.status = 'HELD' AND r.held_until <= clock_timestamp() THEN 'EXPIRED' ELSE r.status::text END
+        SELECT CASE WHEN r.status = 'HELD' AND hold_is_over(r.held_until) THEN 'EXPIRED' ELSE r.status::text END
           INTO v_status FROM reservations r WHERE r.id = p_reservation;
         RAISE EXCEPTION 'ticketing:NOT_HELD' USING DETAIL = coalesce(v_status, 'EXPIRED');
     END IF;

@@ -1,4 +1,4 @@
-// Every setting of the contract, read from the environment once at start.
+// Every setting of contract/README.md (Settings) and a few of ours, read from the environment once at start.
 // A bad value stops the start with one message that names every bad variable.
 import { config as loadDotenv } from "dotenv";
 import { parseClusterNodes } from "../redis/redis-client";

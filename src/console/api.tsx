@@ -91,7 +91,9 @@ export function openSession(token: string, email: string): Session {
     onReconnected: (listener) => client.on("connected", (_socket, _payload, wasRetry) => wasRetry && listener()),
     onLink(listener) {
       const offs = [client.on("connected", () => listener(true)), client.on("closed", () => listener(false))];
-      return () => offs.forEach((off) => off());
+      return () => {
+        for (const off of offs) off();
+      };
     },
     close: () => void client.dispose(),
   };

@@ -171,7 +171,7 @@ export function SeatMap(props: { session: Session; caps: Capabilities; date: Con
     return () => {
       stopped = true;
       stop();
-      offs.forEach((off) => off());
+      for (const off of offs) off();
       if (frame.current !== null) cancelAnimationFrame(frame.current);
       frame.current = null;
       if (textTimer.current !== null) clearTimeout(textTimer.current);
@@ -252,6 +252,7 @@ export function SeatMap(props: { session: Session; caps: Capabilities; date: Con
         </li>
       </ul>
       <div ref={box} className="seat-canvas-box">
+        {/* biome-ignore lint/a11y/noInteractiveElementToNoninteractiveRole: the canvas is a keyboard-driven seat picker (role="application") */}
         <canvas
           ref={canvas}
           tabIndex={0}

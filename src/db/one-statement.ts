@@ -1,5 +1,5 @@
 // Single-statement writes: a call of one of the ticketing functions
-// (prisma/migrations/*_money_functions) is its own transaction and one round
+// (prisma/functions/) is its own transaction and one round
 // trip. Refusals come back as errors whose message is 'ticketing:<CODE>', with
 // the facts in their detail.
 import type { Pool, QueryResultRow } from "pg";
@@ -48,6 +48,6 @@ function queryKeepingConnection<T extends QueryResultRow>(pool: Pool, text: stri
 /** The refusal a ticketing function raised (its CODE and DETAIL), or undefined for any other error. */
 export function refusalOf(error: unknown): { code: string; detail: string | undefined } | undefined {
   const e = error as { code?: string; message?: string; detail?: string } | null;
-  if (!e || e.code !== "P0001" || typeof e.message !== "string" || !e.message.startsWith("ticketing:")) return undefined;
+  if (e?.code !== "P0001" || typeof e.message !== "string" || !e.message.startsWith("ticketing:")) return undefined;
   return { code: e.message.slice("ticketing:".length), detail: e.detail };
 }

@@ -1,5 +1,5 @@
 // The one error family. Every failure a client sees carries one of the
-// contract's codes in extensions.code; anything else is masked as
+// codes of contract/README.md (Errors) in extensions.code; anything else is masked as
 // INTERNAL_SERVER_ERROR by the error formatter.
 import { GraphQLError } from "graphql";
 
@@ -49,7 +49,3 @@ export const unauthenticated = (message = "Sign in first: send Authorization: Be
   new AppError("UNAUTHENTICATED", message);
 
 export const forbidden = (message: string) => new AppError("FORBIDDEN", message);
-
-export function isAppError(error: unknown): error is AppError {
-  return error instanceof AppError;
-}

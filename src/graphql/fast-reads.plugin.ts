@@ -79,7 +79,7 @@ export function fastReadsPlugin(getSchema: () => GraphQLSchema): ApolloServerPlu
     async responseForOperation({ document, request, operation, contextValue }) {
       // Only over HTTP, and once per HTTP request (Apollo's batching is off; were it on,
       // the operations of a batch would share the holder).
-      if (!operation || operation.operation !== "query" || !contextValue.actor || !contextValue.http || contextValue.http.rawJson) {
+      if (operation?.operation !== "query" || !contextValue.actor || !contextValue.http || contextValue.http.rawJson) {
         return null;
       }
       const plan = planFor(document, request.operationName);
@@ -120,7 +120,7 @@ export function fastReadsPlugin(getSchema: () => GraphQLSchema): ApolloServerPlu
 function seatsPlan(schema: GraphQLSchema, document: DocumentNode, operationName: string | undefined): SeatsPlan | null {
   const operation = getOperationAST(document, operationName);
   const queryType = schema.getQueryType();
-  if (!operation || operation.operation !== "query" || !queryType) return null;
+  if (operation?.operation !== "query" || !queryType) return null;
   const [root, ...others] = operation.selectionSet.selections;
   if (others.length > 0 || root.kind !== Kind.FIELD || root.name.value !== "seats" || root.directives?.length) return null;
   const fieldDef = queryType.getFields().seats;

@@ -1,4 +1,4 @@
-// Every error a client sees carries one of the contract's codes. GraphQL's own
+// Every error a client sees carries one of the codes of contract/README.md (Errors). GraphQL's own
 // parse and validation failures are bad input; anything unexpected is masked.
 import type { GraphQLFormattedError } from "graphql";
 import { unwrapResolverError } from "@apollo/server/errors";

@@ -40,7 +40,7 @@ function planFor(args: ExecutionArgs): Plan | null {
 function makePlan({ schema, document, operationName }: ExecutionArgs): Plan | null {
   const operation = getOperationAST(document, operationName);
   const subscriptionType = schema.getSubscriptionType();
-  if (!operation || operation.operation !== "subscription" || !subscriptionType) return null;
+  if (operation?.operation !== "subscription" || !subscriptionType) return null;
   const [root, ...others] = operation.selectionSet.selections;
   if (others.length > 0 || root.kind !== Kind.FIELD || root.directives?.length) return null;
   if (!PASS_THROUGH_ROOTS.has(root.name.value)) return null;

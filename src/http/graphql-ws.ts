@@ -1,28 +1,19 @@
 // Subscriptions (and any operation) over WebSocket, protocol graphql-transport-ws.
-// The same context factory, document limits, rate limits and error format as HTTP.
+// The same context factory and the same operation path as HTTP
+// (src/graphql/operation-gate.ts: parsing, validation, document limits, rate
+// limits, cost, metrics) and the same error format.
 import type { IncomingMessage, Server as HttpServer } from "node:http";
 import { WebSocketServer } from "ws";
 import { useServer } from "graphql-ws/use/ws";
-import {
-  GraphQLError,
-  getOperationAST,
-  getVariableValues,
-  parse,
-  specifiedRules,
-  validate,
-  type DocumentNode,
-  type GraphQLSchema,
-} from "graphql";
+import { getOperationAST, type DocumentNode, type GraphQLError, type GraphQLSchema } from "graphql";
 import { createContext, type Context } from "../graphql/context";
-import { DocumentLimitsRule } from "../graphql/document-limits";
 import { formatError, isUnexpected } from "../graphql/format-error";
-import type { RequestGuard } from "../graphql/request-guard";
+import { OperationGate } from "../graphql/operation-gate";
 import type { Services } from "../services/services";
 import type { Logger } from "../observability/logger";
 import type { Metrics, PushSlot } from "../observability/metrics";
 import { requestIdOf } from "../observability/request-id";
 import { logOperationFailed } from "../graphql/observe.plugin";
-import { MAX_TOKENS } from "../graphql/apollo";
 import { subscribeFast } from "../graphql/subscription-executor";
 
 type ConnectionParams = Record<string, unknown>;
@@ -31,21 +22,29 @@ export function attachGraphqlWs(deps: {
   httpServer: HttpServer;
   schema: GraphQLSchema;
   services: Services;
-  guard: RequestGuard;
+  gate: OperationGate;
   logger: Logger;
   metrics?: Metrics;
 }) {
-  const { schema, services, guard, logger, metrics } = deps;
+  const { schema, services, gate, logger, metrics } = deps;
   const wss = new WebSocketServer({ noServer: true, maxPayload: 1_000_000 });
   if (metrics) observeSockets(wss, metrics);
-  const documents = new DocumentCache(schema);
   // Per operation: its name and push slot, for the failure log and the push count.
   const operations = new WeakMap<Context, { name: string; slot?: PushSlot }>();
   const failed = (ctx: { extra: { request: IncomingMessage } }, id: string, payload: { operationName?: string | null }, codes: string[]) => {
-    for (const code of codes) metrics?.countError(code);
+    gate.countErrors(codes.map((code) => ({ extensions: { code } })));
     const requestId = `${requestIdOf(ctx.extra.request)}:${id}`;
     logOperationFailed(logger, { requestId, transport: "ws", operation: payload.operationName ?? "anonymous", codes });
   };
+  // When each operation of a connection started, for its duration (until its
+  // result, or until a subscription is under way).
+  const started = new WeakMap<object, Map<string, number>>();
+  const startsOf = (ctx: object) => {
+    let starts = started.get(ctx);
+    if (!starts) started.set(ctx, (starts = new Map()));
+    return starts;
+  };
+  // biome-ignore lint/correctness/useHookAtTopLevel: graphql-ws's useServer is not a React hook
   const cleanup = useServer<ConnectionParams>(
     {
       schema,
@@ -56,15 +55,15 @@ export function attachGraphqlWs(deps: {
         return true;
       },
       async onSubscribe(ctx, id, payload) {
-        const checked = documents.check(payload.query);
-        if ("errors" in checked) return checked.errors.map((message) => badInput(message));
+        const began = performance.now();
+        // A refusal's duration; its errors are counted by onError, as every error sent.
+        const refuse = (errors: readonly GraphQLError[], document?: DocumentNode) => {
+          gate.record(OperationGate.nameOf(document, payload.operationName), (performance.now() - began) / 1000);
+          return errors;
+        };
+        const checked = gate.check(payload.query);
+        if ("errors" in checked) return refuse(checked.errors);
         const { document } = checked;
-        // Checked here, not left to execution: there a variable that does not
-        // coerce comes back without a code and would be masked as an internal error.
-        const operation = getOperationAST(document, payload.operationName);
-        if (!operation) return [badInput(`The document has no operation named ${payload.operationName ?? "(none given)"} to run.`)];
-        const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], payload.variables ?? {});
-        if (coerced.errors) return coerced.errors.map((e) => badInput(e.message));
         const params = ctx.connectionParams ?? {};
         const authorization = params.authorization ?? params.Authorization;
         const contextValue: Context = createContext(services, {
@@ -73,6 +72,13 @@ export function attachGraphqlWs(deps: {
           address: ctx.extra.request.socket.remoteAddress ?? "unknown",
           requestId: `${requestIdOf(ctx.extra.request)}:${id}`,
         });
+        try {
+          await gate.admit(contextValue, document, payload.operationName ?? undefined, payload.variables ?? undefined);
+        } catch (error) {
+          return refuse([error as GraphQLError], document);
+        }
+        // admit found the operation.
+        const operation = getOperationAST(document, payload.operationName)!;
         const root = operation.selectionSet.selections[0];
         const slot = operation.operation === "subscription" && root?.kind === "Field" ? metrics?.pushSlot(root.name.value) : undefined;
         operations.set(contextValue, { name: operation.name?.value ?? payload.operationName ?? "anonymous", slot });
@@ -83,11 +89,7 @@ export function attachGraphqlWs(deps: {
           socket.send(`${frameStart}${JSON.stringify(result)}}`);
           if (slot) slot.n++;
         };
-        try {
-          await guard.checkRate(contextValue);
-        } catch (error) {
-          return [error as GraphQLError];
-        }
+        startsOf(ctx).set(id, began);
         return {
           schema,
           document,
@@ -95,6 +97,12 @@ export function attachGraphqlWs(deps: {
           variableValues: payload.variables,
           contextValue,
         };
+      },
+      onOperation(ctx, id, payload, args) {
+        const starts = startsOf(ctx);
+        const began = starts.get(id);
+        starts.delete(id);
+        if (began !== undefined) gate.record(OperationGate.nameOf(args.document, payload.operationName), (performance.now() - began) / 1000);
       },
       onNext(ctx, id, payload, args, result) {
         const op = operations.get(args.contextValue as Context);
@@ -159,41 +167,4 @@ function observeSockets(wss: WebSocketServer, metrics: Metrics): void {
       if (reason) metrics.wsRefused(reason);
     });
   });
-}
-
-const badInput = (message: string) => new GraphQLError(message, { extensions: { code: "BAD_USER_INPUT" } });
-
-/**
- * Parsed and validated documents by query text: thousands of clients open the
- * same subscription, and parsing and validating it for each was a cost per
- * subscriber. Bounded: past the limit the cache starts over.
- */
-const MAX_CACHED_QUERY = 10_000;
-
-class DocumentCache {
-  private readonly entries = new Map<string, { document: DocumentNode } | { errors: string[] }>();
-
-  constructor(private readonly schema: GraphQLSchema, private readonly limit = 1_000) {}
-
-  check(query: string): { document: DocumentNode } | { errors: string[] } {
-    let entry = this.entries.get(query);
-    if (!entry) {
-      entry = this.parseAndValidate(query);
-      if (query.length > MAX_CACHED_QUERY) return entry;
-      if (this.entries.size >= this.limit) this.entries.clear();
-      this.entries.set(query, entry);
-    }
-    return entry;
-  }
-
-  private parseAndValidate(query: string): { document: DocumentNode } | { errors: string[] } {
-    let document: DocumentNode;
-    try {
-      document = parse(query, { maxTokens: MAX_TOKENS });
-    } catch (error) {
-      return { errors: [(error as Error).message] };
-    }
-    const errors = validate(this.schema, document, [...specifiedRules, DocumentLimitsRule]);
-    return errors.length > 0 ? { errors: errors.map((e) => e.message) } : { document };
-  }
 }

@@ -7,7 +7,6 @@ export interface RateLimiter {
   hit(key: string, limit: number, windowSeconds: number): Promise<boolean>;
   /** Hits counted on `key` in the current window, without counting one. */
   peek(key: string, windowSeconds: number): Promise<number>;
-  reset(key: string, windowSeconds: number): Promise<void>;
 }
 
 const windowOf = (windowSeconds: number) => Math.floor(Date.now() / 1000 / windowSeconds);
@@ -29,9 +28,6 @@ export function createRedisRateLimiter(redis: RedisClient, prefix = "rl"): RateL
     },
     async peek(key, windowSeconds) {
       return Number((await redis.get(name(key, windowSeconds))) ?? 0);
-    },
-    async reset(key, windowSeconds) {
-      await redis.del(name(key, windowSeconds));
     },
   };
 }
@@ -67,9 +63,6 @@ export function createMemoryRateLimiter(): RateLimiter {
     },
     async peek(key, windowSeconds) {
       return entry(key, windowSeconds).count;
-    },
-    async reset(key, windowSeconds) {
-      counts.delete(`${key}:${windowSeconds}`);
     },
   };
 }

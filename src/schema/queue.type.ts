@@ -1,20 +1,20 @@
 import { Field, Float, ID, InputType, Int, ObjectType, registerEnumType } from "type-graphql";
+import {
+  QUEUE_EXPIRIES,
+  QUEUE_STATUSES,
+  type QueueExpiry as QueueExpiryValue,
+  type QueueStatus as QueueStatusValue,
+} from "../services/queue/queue.types";
 
-export enum QueueStatus {
-  WAITING = "WAITING",
-  ACTIVE = "ACTIVE",
-  EXPIRED = "EXPIRED",
-}
+/** An enum-like object ({ WAITING: "WAITING", … }) of the values, for type-graphql. */
+const enumOf = <T extends string>(values: readonly T[]) => Object.fromEntries(values.map((v) => [v, v])) as { [K in T]: K };
+
+export const QueueStatus = enumOf(QUEUE_STATUSES);
+export type QueueStatus = QueueStatusValue;
 registerEnumType(QueueStatus, { name: "QueueStatus" });
 
-export enum QueueExpiry {
-  PAID = "PAID",
-  SOLD_OUT = "SOLD_OUT",
-  HOLD_TIMEOUT = "HOLD_TIMEOUT",
-  SESSION_TIMEOUT = "SESSION_TIMEOUT",
-  ABANDONED = "ABANDONED",
-  LEFT = "LEFT",
-}
+export const QueueExpiry = enumOf(QUEUE_EXPIRIES);
+export type QueueExpiry = QueueExpiryValue;
 registerEnumType(QueueExpiry, { name: "QueueExpiry" });
 
 @ObjectType({ simpleResolvers: true })

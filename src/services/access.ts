@@ -1,5 +1,5 @@
 // Permission checks shared by the services. Each service calls them at the
-// point the contract's order of errors puts them (after input and existence checks).
+// point the order of errors in contract/README.md puts them (after input and existence checks).
 import type { Actor } from "../auth/access-tokens";
 import { forbidden } from "../errors/app-error";
 

@@ -5,6 +5,8 @@ import type { Actor } from "../auth/access-tokens";
 import { badInput, notFound } from "../errors/app-error";
 import { assertAdmin } from "./access";
 import { isUuid } from "./ids";
+import { holdIsOver } from "./hold-state";
+import { dateHasUnsoldSeat } from "./sold-out";
 import type { QueueGate } from "./queue/queue.types";
 import { commitmentOf, newSeed } from "./opening-draw";
 
@@ -125,12 +127,14 @@ export class ConcertService {
   async availableDates(actor: Actor, concertId: string, queueToken: string | undefined): Promise<ConcertDateView[]> {
     await this.getConcert(concertId);
     await this.deps.gate.requireActive(actor, queueToken, concertId);
-    return this.deps.prisma.$queryRaw<ConcertDateView[]>`
-      SELECT d.id, d.concert_id AS "concertId", d.starts_at AS "startsAt", d.total_seats AS "totalSeats"
-        FROM concert_dates d
-       WHERE d.concert_id = ${concertId}::uuid AND d.starts_at > now()
-         AND EXISTS (SELECT 1 FROM seats s WHERE s.concert_date_id = d.id AND s.status <> 'SOLD')
-       ORDER BY d.starts_at, d.id`;
+    const { rows } = await this.deps.pool.query<ConcertDateView>(
+      `SELECT d.id, d.concert_id AS "concertId", d.starts_at AS "startsAt", d.total_seats AS "totalSeats"
+         FROM concert_dates d
+        WHERE d.concert_id = $1 AND d.starts_at > now() AND ${dateHasUnsoldSeat("d")}
+        ORDER BY d.starts_at, d.id`,
+      [concertId],
+    );
+    return rows;
   }
 
   async getDate(id: string): Promise<ConcertDateView> {
@@ -159,7 +163,7 @@ export class ConcertService {
   async availabilityOfDates(dateIds: readonly string[]): Promise<Availability[]> {
     const { rows } = await this.deps.pool.query<{ id: string; available: number; unsold: number }>(
       `SELECT concert_date_id AS id,
-              count(*) FILTER (WHERE status = 'AVAILABLE' OR (status = 'HELD' AND held_until <= now()))::int AS available,
+              count(*) FILTER (WHERE status = 'AVAILABLE' OR (status = 'HELD' AND ${holdIsOver("held_until")}))::int AS available,
               count(*) FILTER (WHERE status <> 'SOLD')::int AS unsold
          FROM seats WHERE concert_date_id = ANY($1::uuid[]) GROUP BY concert_date_id`,
       [dateIds],
@@ -220,7 +224,7 @@ export class ConcertService {
                c.ticket_limit_per_user AS "ticketLimitPerUser", c.keep_line_after_sell_out AS "keepLineAfterSellOut",
                (c.sale_opens_at IS NOT NULL AND c.sale_opens_at > now() AND c.drawn_at IS NULL) AS ahead,
                EXISTS (SELECT 1 FROM seats s JOIN concert_dates d ON d.id = s.concert_date_id
-                        WHERE d.concert_id = c.id AND (s.status = 'SOLD' OR (s.status = 'HELD' AND s.held_until > now()))) AS busy
+                        WHERE d.concert_id = c.id AND (s.status = 'SOLD' OR (s.status = 'HELD' AND NOT hold_is_over(s.held_until)))) AS busy
           FROM concerts c WHERE c.id = ${id}::uuid FOR UPDATE`;
       if (!current) throw notFound("concert");
       assertAdmin(actor);

@@ -19,6 +19,11 @@ export class DateDirectory {
     private readonly maxEntries = 10_000,
   ) {}
 
+  /** The date if this instance has read it already (no query). */
+  peek(id: string): DateFacts | undefined {
+    return this.known.get(id);
+  }
+
   /** The date, or NOT_FOUND (a malformed ID names nothing either). Unknown IDs are not remembered. */
   async get(id: string): Promise<DateFacts> {
     const hit = this.known.get(id);

@@ -1,6 +1,17 @@
-// What a pay or cancel answers when the reservation is not a running hold.
+// When a hold is over, and what a pay or cancel answers when the reservation
+// is not a running hold.
 import type { PoolClient } from "pg";
 import { AppError } from "../errors/app-error";
+
+/**
+ * SQL that is true once the hold ending at `heldUntil` (a column) is over. The
+ * one definition, with its one clock, is the database function hold_is_over
+ * (prisma/functions/hold_is_over.sql: clock_timestamp(), and why); every
+ * statement here and every PL/pgSQL function asks it. The in-memory seat maps
+ * (seat-maps.ts), which cannot ask the database per read, compare the same
+ * held_until with this instance's clock.
+ */
+export const holdIsOver = (heldUntil: string) => `hold_is_over(${heldUntil})`;
 
 /**
  * HOLD_EXPIRED for a hold that ran out (EXPIRED, or HELD past held_until and
@@ -15,12 +26,11 @@ export function assertStillHeld(status: string): void {
 
 /**
  * Inside a transaction whose conditional update on the reservation matched no
- * row: throws the error that says why. clock_timestamp() (not the
- * transaction's start) because the update lost to the clock as of now.
+ * row: throws the error that says why.
  */
 export async function explainNotHeld(client: PoolClient, reservationId: string): Promise<never> {
   const { rows } = await client.query<{ status: string }>(
-    `SELECT CASE WHEN status = 'HELD' AND held_until <= clock_timestamp() THEN 'EXPIRED' ELSE status::text END AS status
+    `SELECT CASE WHEN status = 'HELD' AND ${holdIsOver("held_until")} THEN 'EXPIRED' ELSE status::text END AS status
        FROM reservations WHERE id = $1`,
     [reservationId],
   );

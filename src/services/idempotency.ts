@@ -13,7 +13,7 @@ import type { Pool, PoolClient } from "pg";
 import { badInput } from "../errors/app-error";
 
 export const MAX_KEY_LENGTH = 200;
-export const KEY_RETENTION_HOURS = 25; // the contract promises at least 24 hours
+export const KEY_RETENTION_HOURS = 25; // keys are kept at least 24 hours (contract/README.md, rule 10)
 
 // 1..200 characters, none of them control, format or unassigned code points.
 const KEY = /^[^\p{C}]{1,200}$/u;

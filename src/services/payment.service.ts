@@ -4,8 +4,9 @@
 // it after the commit.
 import type { Pool } from "pg";
 import type { Actor } from "../auth/access-tokens";
-import { AppError, badInput, forbidden, notFound } from "../errors/app-error";
-import { oneStatement, refusalOf } from "../db/one-statement";
+import { AppError, badInput } from "../errors/app-error";
+import { oneStatement } from "../db/one-statement";
+import { refusalError } from "../errors/refusals";
 import { inTransaction } from "../db/transaction";
 import { announceExpiry, expireDueHoldsOfConcert } from "./hold-expiry";
 import type { EventBus } from "../pubsub/event-bus";
@@ -15,10 +16,10 @@ import type { Metrics } from "../observability/metrics";
 import type { QueueGate } from "./queue/queue.types";
 import { afterCommit } from "./after-commit";
 import { assertStillHeld } from "./hold-state";
-import { checkIdempotencyKey, findResponse, keyReused, requestHash, type IdempotentCall } from "./idempotency";
+import { checkIdempotencyKey, findResponse, requestHash, type IdempotentCall } from "./idempotency";
 import { isUuid } from "./ids";
 import { pageSize, type PageArgs } from "./paging";
-import { PAYMENT_COLUMNS, paymentFromJson, RESERVATION_COLUMNS, type PaymentView, type ReservationView } from "./reservation.views";
+import { getOwnReservation, PAYMENT_COLUMNS, paymentFromJson, type PaymentView, type ReservationView } from "./reservation.views";
 import { isConcertSoldOut } from "./sold-out";
 
 type Deps = { pool: Pool; bus: EventBus; queue: QueueGate; logger?: Logger; metrics?: Pick<Metrics, "sold"> };
@@ -46,7 +47,7 @@ export class PaymentService {
   constructor(private readonly deps: Deps) {}
 
   /**
-   * Errors in the contract's order: BAD_USER_INPUT (key malformed or reused with
+   * Errors in the order of contract/README.md (Errors): BAD_USER_INPUT (key malformed or reused with
    * other arguments), NOT_FOUND, FORBIDDEN, RESERVATION_NOT_HELD / HOLD_EXPIRED,
    * the queue gate (the token the hold was placed with), INSUFFICIENT_BALANCE.
    * The same key again returns the first call's payment, before any other check
@@ -65,7 +66,7 @@ export class PaymentService {
       await this.deps.queue.requireActive(actor, input.queueToken, checked.reservation.concertId);
     } catch (error) {
       // A concurrent pay may have completed since the checks above and ended the
-      // token (PAID): then its answer comes first in the contract's order — the
+      // token (PAID): then its answer comes first in the order of contract/README.md — the
       // stored payment for the same key, or RESERVATION_NOT_HELD.
       checked = await this.precheck(actor, input.reservationId, call);
       if ("replayed" in checked) return checked.replayed;
@@ -81,7 +82,7 @@ export class PaymentService {
   }
 
   /**
-   * One call of ticket_pay (prisma/migrations/*_money_functions), everything or
+   * One call of ticket_pay (prisma/functions/), everything or
    * nothing: claim the key, CONFIRMED against the clock (the sweeper's
    * conditional update and this one lock the same row and each re-checks status
    * after waiting, so a pay and an expiry exclude each other: never both, never
@@ -103,20 +104,7 @@ export class PaymentService {
         [reservation.id, actor.id, call?.key ?? null, call ? requestHash(call) : null],
       );
     } catch (error) {
-      const refusal = refusalOf(error);
-      if (!refusal) throw error;
-      switch (refusal.code) {
-        case "KEY_REUSED":
-          throw keyReused();
-        case "NOT_HELD":
-          assertStillHeld(refusal.detail ?? "EXPIRED");
-          throw new Error(`reservation ${reservation.id} is held but its conditional update matched nothing`);
-        case "HOLD_EXPIRED":
-          throw new AppError("HOLD_EXPIRED", "This hold ran out before the payment: nothing was charged.");
-        case "INSUFFICIENT_BALANCE":
-          throw new AppError("INSUFFICIENT_BALANCE", `Your balance is less than the total of ${refusal.detail}: charge it first. Nothing was paid.`);
-      }
-      throw error;
+      throw refusalError(error, { reservationId: reservation.id }) ?? error;
     }
     if (row.replayed) return { replayed: paymentFromJson(row.replayed) };
     const payment: PaymentView = {
@@ -147,7 +135,7 @@ export class PaymentService {
       const done = await findResponse<PaymentView>(this.deps.pool, call);
       if (done) return { replayed: paymentFromJson(done) };
     }
-    const reservation = await this.getOwnHold(actor, reservationId);
+    const reservation = await getOwnReservation(this.deps.pool, actor, reservationId);
     try {
       assertStillHeld(reservation.status);
     } catch (error) {
@@ -199,24 +187,12 @@ export class PaymentService {
     ]);
     if (await isConcertSoldOut(this.deps.pool, reservation.concertId, reservation.concertDateId)) {
       // A hold that ran out before the sell-out (its seats then taken and sold)
-      // ends HOLD_TIMEOUT, as rule 6 says, even if no sweeper has reached it yet:
+      // ends HOLD_TIMEOUT (a hold that runs out unpaid ends its token so), even if no sweeper has reached it yet:
       // after the sell-out its token would end SOLD_OUT. Found by the rush bench
       // (1 of 85 holds left to run out ended SOLD_OUT).
       const expired = await inTransaction(this.deps.pool, (client) => expireDueHoldsOfConcert(client, reservation.concertId));
       await announceExpiry(this.deps, expired);
       await this.deps.queue.concertSoldOut(reservation.concertId);
     }
-  }
-
-  private async getOwnHold(actor: Actor, id: string): Promise<HeldReservation> {
-    const { rows } = isUuid(id)
-      ? await this.deps.pool.query<HeldReservation>(
-          `SELECT ${RESERVATION_COLUMNS}, r.queue_token AS "queueToken" FROM reservations r WHERE r.id = $1`,
-          [id],
-        )
-      : { rows: [] as HeldReservation[] };
-    if (!rows[0]) throw notFound("reservation");
-    if (rows[0].userId !== actor.id) throw forbidden("This reservation is another user's.");
-    return rows[0];
   }
 }

@@ -5,16 +5,15 @@
 import type { Pool } from "pg";
 import type { Actor } from "../auth/access-tokens";
 import type { Settings } from "../config/settings";
-import { AppError, forbidden, notFound } from "../errors/app-error";
-import { oneStatement, refusalOf } from "../db/one-statement";
+import { oneStatement } from "../db/one-statement";
+import { refusalError } from "../errors/refusals";
 import type { EventBus } from "../pubsub/event-bus";
 import { publishSeatChanges, type SeatChange } from "../pubsub/seat-events";
 import type { Logger } from "../observability/logger";
 import type { QueueGate } from "./queue/queue.types";
 import { afterCommit } from "./after-commit";
-import { checkIdempotencyKey, findResponse, keyReused, requestHash, type IdempotentCall } from "./idempotency";
-import { isUuid } from "./ids";
-import { RESERVATION_COLUMNS, reservationFromJson, type ReservationView } from "./reservation.views";
+import { checkIdempotencyKey, findResponse, requestHash, type IdempotentCall } from "./idempotency";
+import { getOwnReservation, reservationFromJson, type ReservationView } from "./reservation.views";
 
 type Deps = {
   pool: Pool;
@@ -32,12 +31,6 @@ interface RefundRow {
   seatPrices: number[];
 }
 
-const WHY: Record<string, string> = {
-  CLOSED: "Refunds of this date have closed",
-  CHECKED_IN: "A ticket of this reservation was checked in",
-  REFUNDED: "This reservation was already refunded",
-};
-
 export class RefundService {
   constructor(private readonly deps: Deps) {}
 
@@ -54,7 +47,7 @@ export class RefundService {
       const done = await findResponse<Record<string, unknown>>(this.deps.pool, call);
       if (done) return reservationFromJson(done);
     }
-    const reservation = await this.getOwn(actor, reservationId);
+    const { queueToken: _, ...reservation } = await getOwnReservation(this.deps.pool, actor, reservationId);
     const { settings } = this.deps;
     let row: RefundRow;
     try {
@@ -67,13 +60,7 @@ export class RefundService {
           settings.refundClosesHours, settings.refundFeePercent, settings.refundFreeDays],
       );
     } catch (error) {
-      const refusal = refusalOf(error);
-      if (refusal?.code === "KEY_REUSED") throw keyReused();
-      if (refusal?.code === "NOT_REFUNDABLE") {
-        const why = WHY[refusal.detail ?? ""] ?? `This reservation is ${refusal.detail}, not CONFIRMED`;
-        throw new AppError("NOT_REFUNDABLE", `${why}: it cannot be refunded.`);
-      }
-      throw error;
+      throw refusalError(error) ?? error;
     }
     if (row.replayed) return reservationFromJson(row.replayed);
     const seats: SeatChange[] = row.seatIds.map((id, i) => ({
@@ -89,12 +76,4 @@ export class RefundService {
     return { ...reservation, status: "REFUNDED" };
   }
 
-  private async getOwn(actor: Actor, id: string): Promise<ReservationView> {
-    const { rows } = isUuid(id)
-      ? await this.deps.pool.query<ReservationView>(`SELECT ${RESERVATION_COLUMNS} FROM reservations r WHERE r.id = $1`, [id])
-      : { rows: [] as ReservationView[] };
-    if (!rows[0]) throw notFound("reservation");
-    if (rows[0].userId !== actor.id) throw forbidden("This reservation is another user's.");
-    return rows[0];
-  }
 }

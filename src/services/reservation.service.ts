@@ -5,10 +5,11 @@ import { randomUUID } from "node:crypto";
 import type { Pool } from "pg";
 import type { Actor } from "../auth/access-tokens";
 import type { Settings } from "../config/settings";
-import { AppError, badInput, forbidden, notFound } from "../errors/app-error";
+import { AppError, badInput } from "../errors/app-error";
 import { classifyDbError } from "../errors/db-errors";
 import { inTransaction } from "../db/transaction";
-import { oneStatement, refusalOf } from "../db/one-statement";
+import { oneStatement } from "../db/one-statement";
+import { refusalError } from "../errors/refusals";
 import type { EventBus } from "../pubsub/event-bus";
 import { publishSeatChanges } from "../pubsub/seat-events";
 import type { Logger } from "../observability/logger";
@@ -17,11 +18,11 @@ import type { QueueGate } from "./queue/queue.types";
 import { afterCommit } from "./after-commit";
 import { announceExpiry, expireStaleHoldOf } from "./hold-expiry";
 import { releaseSeats } from "./seat-locks";
-import { assertStillHeld, explainNotHeld } from "./hold-state";
+import { assertStillHeld, explainNotHeld, holdIsOver } from "./hold-state";
 import { DateDirectory, type DateFacts } from "./date-directory";
 import { isUuid } from "./ids";
 import { pageSize, type PageArgs } from "./paging";
-import { RESERVATION_COLUMNS, type ReservationView, type SeatView } from "./reservation.views";
+import { getOwnReservation, RESERVATION_COLUMNS, type ReservationView, type SeatView } from "./reservation.views";
 
 type Deps = {
   pool: Pool;
@@ -63,7 +64,7 @@ export class ReservationService {
   }
 
   /**
-   * Errors in the contract's order: BAD_USER_INPUT (count, repeats, numbers the
+   * Errors in the order of contract/README.md (Errors): BAD_USER_INPUT (count, repeats, numbers the
    * date does not have), NOT_FOUND (the date), the queue gate, HOLD_LIMIT,
    * TICKET_LIMIT, SEAT_UNAVAILABLE. Seat numbers past the date's last seat are checked after
    * the date is found: on an unknown date every number is unknown, and
@@ -103,13 +104,13 @@ export class ReservationService {
    * sweeper ran); a CONFIRMED or CANCELLED one answers RESERVATION_NOT_HELD.
    */
   async cancelReservation(actor: Actor, reservationId: string): Promise<ReservationView> {
-    const found = await this.getOwn(actor, reservationId);
+    const { queueToken: _, ...found } = await getOwnReservation(this.deps.pool, actor, reservationId);
     assertStillHeld(found.status);
     const { reservation, seats, queueToken } = await inTransaction(this.deps.pool, async (client) => {
-      // clock_timestamp(), not now(): the hold must still be running when the row is locked.
+      // The hold must still be running when the row is locked (hold_is_over's clock).
       const { rows } = await client.query<{ queueToken: string }>(
         `UPDATE reservations SET status = 'CANCELLED'
-          WHERE id = $1 AND status = 'HELD' AND held_until > clock_timestamp()
+          WHERE id = $1 AND status = 'HELD' AND NOT ${holdIsOver("held_until")}
          RETURNING queue_token AS "queueToken"`,
         [reservationId],
       );
@@ -143,7 +144,7 @@ export class ReservationService {
     return rows;
   }
 
-  /** One call of ticket_hold (prisma/migrations/*_money_functions): one statement, all or none. */
+  /** One call of ticket_hold (prisma/functions/): one statement, all or none. */
   private async hold(actor: Actor, date: DateFacts, numbers: number[], token: string): Promise<ReservationView> {
     const id = randomUUID();
     let row: HoldRow;
@@ -159,19 +160,8 @@ export class ReservationService {
         [id, actor.id, date.concertId, date.id, token, this.deps.settings.holdSeconds, numbers],
       );
     } catch (error) {
-      const refusal = refusalOf(error);
-      if (refusal?.code === "SEAT_UNAVAILABLE") {
-        const taken = (refusal.detail ?? "").split(",").filter(Boolean).map(Number);
-        throw new AppError("SEAT_UNAVAILABLE", `Seat ${taken.join(", ")} is no longer available: none was held.`, { seatNumbers: taken });
-      }
-      if (refusal?.code === "TICKET_LIMIT") {
-        const [limit, owned] = (refusal.detail ?? "").split(",").map(Number);
-        throw new AppError(
-          "TICKET_LIMIT",
-          `One person may have at most ${limit} seats of this date; you have ${owned} already: none was held.`,
-          { ticketLimitPerUser: limit, seatsOwned: owned },
-        );
-      }
+      const refused = refusalError(error);
+      if (refused) throw refused;
       const info = classifyDbError(error);
       if (info.kind === "unique" && info.constraint === ONE_HOLD_INDEX) throw holdLimit();
       throw error;
@@ -224,14 +214,5 @@ export class ReservationService {
     if (seatNumbers.some((n) => !Number.isInteger(n) || n < 1)) throw badInput("Seat numbers start at 1.", "seatNumbers");
     if (new Set(seatNumbers).size !== seatNumbers.length) throw badInput("A seat number is repeated.", "seatNumbers");
     return [...seatNumbers].sort((a, b) => a - b);
-  }
-
-  private async getOwn(actor: Actor, id: string): Promise<ReservationView> {
-    const { rows } = isUuid(id)
-      ? await this.deps.pool.query<ReservationView>(`SELECT ${RESERVATION_COLUMNS} FROM reservations r WHERE r.id = $1`, [id])
-      : { rows: [] as ReservationView[] };
-    if (!rows[0]) throw notFound("reservation");
-    if (rows[0].userId !== actor.id) throw forbidden("This reservation is another user's.");
-    return rows[0];
   }
 }

@@ -1,8 +1,12 @@
 // What the reservation, payment and seat reads return, and the SQL that reads
 // them. Statuses are computed at read time so that a hold whose time has
 // passed never shows as HELD (or its payment as PENDING), even between sweeps.
+import type { Pool } from "pg";
 import type { SeatChange } from "../pubsub/seat-events";
+import { forbidden, notFound } from "../errors/app-error";
+import { isUuid } from "./ids";
 import { EFFECTIVE_SEAT_STATUS } from "./seat-locks";
+import { holdIsOver } from "./hold-state";
 
 export type ReservationStatus = "HELD" | "CONFIRMED" | "EXPIRED" | "CANCELLED" | "REFUNDED";
 export type PaymentStatus = "PENDING" | "COMPLETED" | "EXPIRED" | "CANCELLED" | "REFUNDED";
@@ -37,15 +41,32 @@ export interface ReservationView {
 
 export const RESERVATION_COLUMNS = `r.id, r.user_id AS "userId", r.concert_id AS "concertId",
   r.concert_date_id AS "concertDateId", r.total_price AS "totalPrice",
-  CASE WHEN r.status = 'HELD' AND r.held_until <= now() THEN 'EXPIRED' ELSE r.status::text END AS status,
+  CASE WHEN r.status = 'HELD' AND ${holdIsOver("r.held_until")} THEN 'EXPIRED' ELSE r.status::text END AS status,
   r.held_until AS "heldUntil", r.created_at AS "createdAt"`;
 
 /** Needs `payments p JOIN reservations r ON r.id = p.reservation_id`. */
 export const PAYMENT_COLUMNS = `p.id, p.reservation_id AS "reservationId", p.amount,
-  CASE WHEN p.status = 'PENDING' AND r.status = 'HELD' AND r.held_until <= now() THEN 'EXPIRED' ELSE p.status::text END AS status,
+  CASE WHEN p.status = 'PENDING' AND r.status = 'HELD' AND ${holdIsOver("r.held_until")} THEN 'EXPIRED' ELSE p.status::text END AS status,
   p.created_at AS "createdAt", p.paid_at AS "paidAt", p.refunded_amount AS "refundedAmount", p.refunded_at AS "refundedAt"`;
 
 export const SEAT_COLUMNS = `s.id, s.concert_date_id AS "concertDateId", s.number, s.price, s.grade, ${EFFECTIVE_SEAT_STATUS} AS status`;
+
+/**
+ * The caller's own reservation with the queue token it was held with:
+ * NOT_FOUND (a malformed ID names nothing either), then FORBIDDEN for another
+ * user's. Used by cancel and pay alike.
+ */
+export async function getOwnReservation(pool: Pool, actor: { id: string }, id: string): Promise<ReservationView & { queueToken: string }> {
+  const { rows } = isUuid(id)
+    ? await pool.query<ReservationView & { queueToken: string }>(
+        `SELECT ${RESERVATION_COLUMNS}, r.queue_token AS "queueToken" FROM reservations r WHERE r.id = $1`,
+        [id],
+      )
+    : { rows: [] };
+  if (!rows[0]) throw notFound("reservation");
+  if (rows[0].userId !== actor.id) throw forbidden("This reservation is another user's.");
+  return rows[0];
+}
 
 /** A payment that crossed JSON (the idempotency store) with its dates back. */
 export function paymentFromJson(json: PaymentView | Record<string, unknown>): PaymentView {

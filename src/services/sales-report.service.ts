@@ -58,8 +58,8 @@ WITH d AS (SELECT id, starts_at FROM concert_dates WHERE concert_id = $1),
 seat_counts AS (
   SELECT s.concert_date_id AS date_id, s.grade, s.price, min(s.number) AS first_seat,
          count(*) FILTER (WHERE s.status = 'SOLD')::int AS sold,
-         count(*) FILTER (WHERE s.status = 'HELD' AND s.held_until > now())::int AS held,
-         count(*) FILTER (WHERE s.status = 'AVAILABLE' OR (s.status = 'HELD' AND s.held_until <= now()))::int AS available
+         count(*) FILTER (WHERE s.status = 'HELD' AND NOT hold_is_over(s.held_until))::int AS held,
+         count(*) FILTER (WHERE s.status = 'AVAILABLE' OR (s.status = 'HELD' AND hold_is_over(s.held_until)))::int AS available
     FROM seats s JOIN d ON d.id = s.concert_date_id
    GROUP BY 1, 2, 3
 ),

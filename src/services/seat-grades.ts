@@ -76,7 +76,7 @@ export class SeatGradeService {
 
     await inTransaction(this.deps.pool, async (client) => {
       const busy = `SELECT EXISTS (SELECT 1 FROM seats WHERE concert_date_id = $1
-                      AND (status = 'SOLD' OR (status = 'HELD' AND held_until > now()))) AS busy`;
+                      AND (status = 'SOLD' OR (status = 'HELD' AND NOT hold_is_over(held_until)))) AS busy`;
       if ((await client.query<{ busy: boolean }>(busy, [date.id])).rows[0].busy) throw heldOrSold();
       // Locks the seats it changes in number order (the lock order of
       // src/services/seat-locks.ts), waiting for any hold in flight on them.
@@ -104,7 +104,7 @@ export class SeatGradeService {
   async gradesOfDates(dateIds: readonly string[]): Promise<SeatGradeView[][]> {
     const { rows } = await this.deps.pool.query<SeatGradeView & { dateId: string }>(
       `SELECT concert_date_id AS "dateId", grade AS name, min(price)::int AS price, count(*)::int AS "totalSeats",
-              count(*) FILTER (WHERE status = 'AVAILABLE' OR (status = 'HELD' AND held_until <= now()))::int AS "availableSeats"
+              count(*) FILTER (WHERE status = 'AVAILABLE' OR (status = 'HELD' AND hold_is_over(held_until)))::int AS "availableSeats"
          FROM seats WHERE concert_date_id = ANY($1::uuid[])
         GROUP BY concert_date_id, grade ORDER BY concert_date_id, min(number)`,
       [dateIds],

@@ -1,6 +1,6 @@
 // The statement that releases seats, and the one lock order every statement
 // that changes seats follows (here, and in ticket_hold and ticket_pay in
-// prisma/migrations/20261128000000_money_functions, which hold and sell seats).
+// prisma/functions/, which hold and sell seats).
 //
 // Lock order: every transaction that locks several seats locks them sorted by
 // (concert_date_id, number), with `SELECT … ORDER BY … FOR UPDATE` in a
@@ -15,19 +15,18 @@
 // for a reservation, so the orders never cross.
 import type { PoolClient } from "pg";
 import type { SeatChange } from "../pubsub/seat-events";
+import { holdIsOver } from "./hold-state";
 
 /** The status a reader sees: an expired hold is AVAILABLE even before the sweeper runs. */
-export const EFFECTIVE_SEAT_STATUS = `CASE WHEN s.status = 'HELD' AND s.held_until <= now() THEN 'AVAILABLE' ELSE s.status::text END`;
+export const EFFECTIVE_SEAT_STATUS = `CASE WHEN s.status = 'HELD' AND ${holdIsOver("s.held_until")} THEN 'AVAILABLE' ELSE s.status::text END`;
 
 /**
  * Makes AVAILABLE the seats still HELD by these reservations (cancel, expiry).
  * A seat that a newer hold took over after this one ran out points elsewhere
  * and is left alone.
  */
-export async function releaseSeats(client: PoolClient, reservationIds: string[]): Promise<SeatChange[]> {
-  if (reservationIds.length === 0) return [];
-  const { rows } = await client.query<SeatChange>(
-    `WITH locked AS MATERIALIZED (
+/** releaseSeats' statement ($1: the reservation ids), for the sweeper's worker too. */
+export const RELEASE_SEATS_SQL = `WITH locked AS MATERIALIZED (
        SELECT s.id FROM reservation_seats rs JOIN seats s ON s.id = rs.seat_id
         WHERE rs.reservation_id = ANY($1::uuid[]) AND s.reservation_id = rs.reservation_id AND s.status = 'HELD'
         ORDER BY s.concert_date_id, s.number
@@ -36,9 +35,10 @@ export async function releaseSeats(client: PoolClient, reservationIds: string[])
      UPDATE seats s SET status = 'AVAILABLE', held_until = NULL, reservation_id = NULL
        FROM locked
       WHERE s.id = locked.id AND s.status = 'HELD' AND s.reservation_id = ANY($1::uuid[])
-     RETURNING s.id, s.concert_date_id AS "concertDateId", s.number, s.price, s.grade, 'AVAILABLE' AS status`,
-    [reservationIds],
-  );
+     RETURNING s.id, s.concert_date_id AS "concertDateId", s.number, s.price, s.grade, 'AVAILABLE' AS status`;
+
+export async function releaseSeats(client: PoolClient, reservationIds: string[]): Promise<SeatChange[]> {
+  if (reservationIds.length === 0) return [];
+  const { rows } = await client.query<SeatChange>(RELEASE_SEATS_SQL, [reservationIds]);
   return rows;
 }
-

@@ -78,7 +78,9 @@ export class SeatService {
     const { concertId } = await this.dates.get(input.concertDateId);
     const stream = new AsyncQueue<SeatView>();
     const stops: (() => void)[] = [];
-    stream.onEnd(() => stops.forEach((stop) => stop()));
+    stream.onEnd(() => {
+      for (const stop of stops) stop();
+    });
     try {
       // A sale's changes leave the grade out (it cannot change while a seat is
       // HELD or SOLD): it comes from this instance's seat map, in arrival order.

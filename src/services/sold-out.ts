@@ -1,22 +1,29 @@
-// Whether a concert has no seat left unsold on any date to come. Asked after a
-// sale; both probes use the partial index seats_unsold_idx (status <> 'SOLD'),
+// "Sold out", defined once: a date is sold out when none of its seats is left
+// unsold (every seat SOLD; a HELD seat may still come back), and a concert
+// when it has a date to come and none of its dates to come has a seat left
+// unsold. Both probes use the partial index seats_unsold_idx (status <> 'SOLD'),
 // so a nearly sold-out date of 100,000 seats costs one index probe, not a scan.
+// Used after a sale (here), by enterQueue (queue.service.ts) and by
+// availableDates (concert.service.ts); `soldOut` of a date counts the same
+// thing in availabilityOfDates' one aggregate.
 import type { Pool } from "pg";
+
+/** SQL: the date `date` (an alias of concert_dates) still has a seat not SOLD. */
+export const dateHasUnsoldSeat = (date: string) =>
+  `EXISTS (SELECT 1 FROM seats s WHERE s.concert_date_id = ${date}.id AND s.status <> 'SOLD')`;
+
+/** SQL: the concert whose id is `concertId` (a parameter or column) is sold out. */
+export const concertIsSoldOut = (concertId: string) =>
+  `(EXISTS (SELECT 1 FROM concert_dates d WHERE d.concert_id = ${concertId} AND d.starts_at > now())
+    AND NOT EXISTS (SELECT 1 FROM concert_dates d WHERE d.concert_id = ${concertId} AND d.starts_at > now() AND ${dateHasUnsoldSeat("d")}))`;
 
 export async function isConcertSoldOut(pool: Pool, concertId: string, soldDateId: string): Promise<boolean> {
   // Most sales leave their own date with seats: answer that cheaply first.
   const date = await pool.query<{ done: boolean }>(
-    `SELECT NOT EXISTS (SELECT 1 FROM seats WHERE concert_date_id = $1 AND status <> 'SOLD') AS done`,
+    `SELECT NOT ${dateHasUnsoldSeat("d")} AS done FROM concert_dates d WHERE d.id = $1`,
     [soldDateId],
   );
-  if (!date.rows[0].done) return false;
-  const concert = await pool.query<{ done: boolean }>(
-    `SELECT NOT EXISTS (
-       SELECT 1 FROM concert_dates d
-        WHERE d.concert_id = $1 AND d.starts_at > now()
-          AND EXISTS (SELECT 1 FROM seats s WHERE s.concert_date_id = d.id AND s.status <> 'SOLD')
-     ) AS done`,
-    [concertId],
-  );
+  if (!date.rows[0]?.done) return false;
+  const concert = await pool.query<{ done: boolean }>(`SELECT ${concertIsSoldOut("$1")} AS done`, [concertId]);
   return concert.rows[0].done;
 }

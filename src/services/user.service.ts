@@ -6,7 +6,6 @@ import { AppError, badInput, unauthenticated } from "../errors/app-error";
 import { classifyDbError } from "../errors/db-errors";
 import type { RateLimiter } from "../limits/rate-limiter";
 import type { Settings } from "../config/settings";
-import { isUuid } from "./ids";
 
 export interface UserView {
   id: string;
@@ -90,11 +89,6 @@ export class UserService {
     // A valid token for a user who no longer exists names nobody.
     if (!user) throw unauthenticated("The account of this access token no longer exists.");
     return user;
-  }
-
-  async byIds(ids: readonly string[]): Promise<Map<string, UserView>> {
-    const users = await this.deps.prisma.user.findMany({ where: { id: { in: ids.filter(isUuid) } }, select });
-    return new Map(users.map((u) => [u.id, u]));
   }
 
   /** Creates the first admin from the settings, or makes that account an admin. */

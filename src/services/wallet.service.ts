@@ -5,9 +5,10 @@
 import type { Pool } from "pg";
 import type { Actor } from "../auth/access-tokens";
 import type { Settings } from "../config/settings";
-import { AppError, badInput, unauthenticated } from "../errors/app-error";
-import { oneStatement, refusalOf } from "../db/one-statement";
-import { checkIdempotencyKey, findResponse, keyReused, requestHash, type IdempotentCall } from "./idempotency";
+import { badInput, unauthenticated } from "../errors/app-error";
+import { oneStatement } from "../db/one-statement";
+import { refusalError } from "../errors/refusals";
+import { checkIdempotencyKey, findResponse, requestHash, type IdempotentCall } from "./idempotency";
 import { pageSize, type PageArgs } from "./paging";
 
 export type LedgerKind = "CHARGE" | "PAYMENT";
@@ -41,7 +42,7 @@ export class WalletService {
       const done = await findResponse<{ balance: number }>(this.deps.pool, call);
       if (done) return done.balance;
     }
-    // One statement (prisma/migrations/*_money_functions): claim the key, add to
+    // One statement (prisma/functions/): claim the key, add to
     // the balance by one conditional UPDATE, write the ledger entry, store the response.
     try {
       const [row] = await oneStatement<{ replayed: { balance: number } | null; balance: number }>(
@@ -51,15 +52,7 @@ export class WalletService {
       );
       return row.replayed ? row.replayed.balance : row.balance;
     } catch (error) {
-      switch (refusalOf(error)?.code) {
-        case "KEY_REUSED":
-          throw keyReused();
-        case "NO_USER":
-          throw unauthenticated("The account of this access token no longer exists.");
-        case "BALANCE_LIMIT":
-          throw new AppError("BALANCE_LIMIT", `This charge would take your balance over ${maxBalance}.`);
-      }
-      throw error;
+      throw refusalError(error, { maxBalance }) ?? error;
     }
   }
 

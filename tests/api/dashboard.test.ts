@@ -67,6 +67,7 @@ describe("Grafana dashboard", () => {
       expect(panel.gridPos).toMatchObject({ h: expect.any(Number), w: expect.any(Number), x: expect.any(Number), y: expect.any(Number) });
       expect(panel.gridPos.x + panel.gridPos.w).toBeLessThanOrEqual(24);
       if (panel.type === "row") continue;
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: Grafana's own ${datasource} variable, not a template
       expect(panel.datasource).toEqual({ type: "prometheus", uid: "${datasource}" });
       expect(panel.targets.length).toBeGreaterThan(0);
       for (const t of panel.targets) expect(t).toMatchObject({ refId: expect.any(String), expr: expect.any(String) });

@@ -13,7 +13,7 @@ import { projectRoot } from "../../src/http/ide";
 import { startDeployment } from "../support/server";
 import { gql, signUp, type TestUser } from "../support/client";
 import { newAdmin, newConcert, type TestConcert } from "../support/factories";
-import { EXAMPLE_HEADERS, EXAMPLE_OPERATIONS, EXAMPLE_QUERY } from "../../src/ide/worked-example";
+import { EXAMPLE_HEADERS, type EXAMPLE_OPERATIONS, EXAMPLE_QUERY } from "../../src/ide/worked-example";
 import { HAS_CHROMIUM, browserTest, launchChromium } from "../support/chromium";
 
 const { runs: RUNS, missing: NO_CHROMIUM } = browserTest("IDE", "tests/e2e/ide.e2e.test.ts");
@@ -22,7 +22,7 @@ const TITLE = "Aurora Borealis · Live at the Harbour";
 
 let deployment: Awaited<ReturnType<typeof startDeployment>>;
 let browser: Browser;
-let user: TestUser;
+let _user: TestUser;
 let concert: TestConcert;
 
 beforeAll(async () => {
@@ -33,7 +33,7 @@ beforeAll(async () => {
   deployment = await startDeployment();
   const admin = await newAdmin(deployment.server);
   concert = await newConcert(deployment.server, admin, { title: TITLE });
-  user = await signUp(deployment.server.url, "ide");
+  _user = await signUp(deployment.server.url, "ide");
   browser = await launchChromium();
 }, 60_000);
 
@@ -78,7 +78,7 @@ async function typeInto(page: Page, editorSelector: string, modelSuffix: string,
 }
 
 /** Clear the response pane, then click ▶ once GraphiQL has taken in the edit (it parses the operation 100 ms after the last keystroke). */
-async function run(page: Page): Promise<void> {
+async function _run(page: Page): Promise<void> {
   await page.waitForFunction(() => {
     const monaco = (globalThis as any).__MONACO;
     const op = monaco?.editor.getModels().find((m: any) => m.uri.path.endsWith("operation.graphql"));
@@ -112,6 +112,7 @@ async function typeTool(page: Page, tool: "variables" | "headers", value: unknow
 
 /** What the response pane shows (Monaco renders spaces as U+00A0). */
 async function paneText(page: Page): Promise<string> {
+  // innerText, not textContent: the rendered lines with their line breaks.
   return (await page.locator(".graphiql-response .result-window .view-lines").innerText()).replace(/\u00a0/g, " ");
 }
 

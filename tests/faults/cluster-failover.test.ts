@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startRedisCluster, type LocalCluster } from "../../bench/lib/redis-servers";
 import { createTestDatabase, type TestDatabase } from "../support/database";
 import { startTestServer, testSettings, type TestServer } from "../support/server";
-import { codeOf, gql, subscribe, wsClient } from "../support/client";
+import { codeOf, subscribe, wsClient } from "../support/client";
 import { expectLedgersMatchBalances, expectSeatInvariants } from "../support/booking";
 import { STATUS, eventually, lineOfSix, pay, shape, snapshot, timed, type Line } from "./fault-support";
 

@@ -73,16 +73,16 @@ export function subscribe<T = any>(client: Client, query: string, variables: Rec
     {
       next: (value) => {
         events.push(value as GqlResult<T>);
-        waiters.splice(0).forEach((w) => w());
+        for (const w of waiters.splice(0)) w();
       },
       error: (error) => {
         failure = error;
         done = true;
-        waiters.splice(0).forEach((w) => w());
+        for (const w of waiters.splice(0)) w();
       },
       complete: () => {
         done = true;
-        waiters.splice(0).forEach((w) => w());
+        for (const w of waiters.splice(0)) w();
       },
     },
   );

@@ -16,6 +16,7 @@ import { concertOfToken, newQueueToken } from "./queue-token";
 import { drawKey } from "../opening-draw";
 import type { Logger } from "../../observability/logger";
 import type { QueueGate, QueueTicketView } from "./queue.types";
+import { concertIsSoldOut } from "../sold-out";
 
 export const concertChannel = (concertId: string) => `queue.concert.${concertId}`;
 /** `drawn`: the opening draw gave the pre-queue its places; every watcher reads its token again. */
@@ -408,12 +409,10 @@ export class QueueService implements QueueGate {
               c.draw_commitment AS commitment,
               CASE WHEN c.drawn_at IS NULL THEN c.draw_seed END AS seed,
               c.drawn_at IS NOT NULL AS drawn,
-              EXISTS (SELECT 1 FROM concert_dates WHERE concert_id = $1 AND starts_at > now())
-              AND NOT EXISTS (SELECT 1 FROM seats s JOIN concert_dates d ON d.id = s.concert_date_id
-                               WHERE d.concert_id = $1 AND d.starts_at > now() AND s.status <> 'SOLD') AS sold_out,
+              ${concertIsSoldOut("$1::uuid")} AS sold_out,
               (SELECT count(*) FROM seats s JOIN concert_dates d ON d.id = s.concert_date_id
                 WHERE d.concert_id = $1 AND d.starts_at > now()
-                  AND (s.status = 'AVAILABLE' OR (s.status = 'HELD' AND s.held_until <= now())))::int AS seats_left,
+                  AND (s.status = 'AVAILABLE' OR (s.status = 'HELD' AND hold_is_over(s.held_until))))::int AS seats_left,
               c.keep_line_after_sell_out AS keep_line,
               (SELECT max(starts_at) FROM concert_dates WHERE concert_id = $1) AS last_starts
          FROM (SELECT 1) one LEFT JOIN concerts c ON c.id = $1`,

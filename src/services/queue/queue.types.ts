@@ -1,7 +1,11 @@
 // The waiting room's vocabulary, shared by the queue stores, the queue service
 // and the features that end tokens (reservations, payments).
-export type QueueStatus = "WAITING" | "ACTIVE" | "EXPIRED";
-export type QueueExpiry = "PAID" | "SOLD_OUT" | "HOLD_TIMEOUT" | "SESSION_TIMEOUT" | "ABANDONED" | "LEFT";
+// The statuses and expiry reasons are declared here once; the GraphQL enums
+// (src/schema/queue.type.ts) are made from these lists.
+export const QUEUE_STATUSES = ["WAITING", "ACTIVE", "EXPIRED"] as const;
+export type QueueStatus = (typeof QUEUE_STATUSES)[number];
+export const QUEUE_EXPIRIES = ["PAID", "SOLD_OUT", "HOLD_TIMEOUT", "SESSION_TIMEOUT", "ABANDONED", "LEFT"] as const;
+export type QueueExpiry = (typeof QUEUE_EXPIRIES)[number];
 
 export interface QueueTicketView {
   token: string;
