@@ -89,15 +89,18 @@ export function fastReadsPlugin(getSchema: () => GraphQLSchema): ApolloServerPlu
       if (!variables.coerced) return null;
       const fieldDef = schema.getQueryType()!.getFields().seats;
       let concertDateId: string;
+      let asOperator: boolean | null | undefined;
       try {
-        concertDateId = getArgumentValues(fieldDef, plan.field, variables.coerced).concertDateId as string;
+        const args = getArgumentValues(fieldDef, plan.field, variables.coerced);
+        concertDateId = args.concertDateId as string;
+        asOperator = args.asOperator as boolean | null | undefined;
       } catch {
         return null;
       }
       if (typeof concertDateId !== "string") return null;
       let seats: object[];
       try {
-        seats = await contextValue.services.seats.seats(contextValue.actor, { concertDateId, queueToken: contextValue.queueToken });
+        seats = await contextValue.services.seats.seats(contextValue.actor, { concertDateId, queueToken: contextValue.queueToken, asOperator });
       } catch {
         return null; // the executor raises it again, formatted like every other error
       }

@@ -4,14 +4,23 @@ import type { Context } from "../graphql/context";
 import { actorOf } from "../graphql/auth-checker";
 import type { SeatView } from "../services/reservation.views";
 
-type SeatArgs = { concertDateId: string };
+type SeatArgs = { concertDateId: string; asOperator?: boolean | null };
+
+const AS_OPERATOR = {
+  nullable: true,
+  description: "Admin only: read as the sale's operator, without a queue token (anyone else: FORBIDDEN). Left out: the queue token rules as usual.",
+} as const;
 
 @Resolver(() => Seat)
 export class SeatResolver {
   @Authorized()
   @Query(() => [Seat], { description: "Every seat of one concert date, with its status. Needs an ACTIVE queue token for that concert." })
-  seats(@Arg("concertDateId", () => ID) concertDateId: string, @Ctx() ctx: Context) {
-    return ctx.services.seats.seats(actorOf(ctx), { concertDateId, queueToken: ctx.queueToken });
+  seats(
+    @Arg("concertDateId", () => ID) concertDateId: string,
+    @Arg("asOperator", () => Boolean, AS_OPERATOR) asOperator: boolean | null | undefined,
+    @Ctx() ctx: Context,
+  ) {
+    return ctx.services.seats.seats(actorOf(ctx), { concertDateId, queueToken: ctx.queueToken, asOperator });
   }
 
   @Authorized()
@@ -30,9 +39,17 @@ export class SeatResolver {
   @Subscription(() => Seat, {
     description: "Each seat of the date whose status changes, as it changes. Needs an ACTIVE queue token for the concert.",
     subscribe: ({ args, context }: SubscribeResolverData<unknown, SeatArgs, Context>) =>
-      context.services.seats.watchSeats(actorOf(context), { concertDateId: args.concertDateId, queueToken: context.queueToken }),
+      context.services.seats.watchSeats(actorOf(context), {
+        concertDateId: args.concertDateId,
+        queueToken: context.queueToken,
+        asOperator: args.asOperator,
+      }),
   })
-  seatStatusChanged(@Arg("concertDateId", () => ID) _concertDateId: string, @Root() seat: SeatView): SeatView {
+  seatStatusChanged(
+    @Arg("concertDateId", () => ID) _concertDateId: string,
+    @Arg("asOperator", () => Boolean, AS_OPERATOR) _asOperator: boolean | null | undefined,
+    @Root() seat: SeatView,
+  ): SeatView {
     return seat;
   }
 }

@@ -5,6 +5,7 @@ import type { EventBus } from "../pubsub/event-bus";
 import { AsyncQueue } from "../pubsub/async-queue";
 import { seatChannel, type SeatChangeMessage } from "../pubsub/seat-events";
 import type { QueueGate, QueueTicketView } from "./queue/queue.types";
+import { assertAdmin } from "./access";
 import { DateDirectory } from "./date-directory";
 import { isUuid } from "./ids";
 import { SEAT_COLUMNS, type SeatView } from "./reservation.views";
@@ -25,6 +26,8 @@ type Deps = { pool: Pool; bus: EventBus; queue: QueueGate; tokens: TokenWatch; m
 export interface SeatsInput {
   concertDateId: string;
   queueToken: string | undefined;
+  /** Read as the sale's operator (admins only), without a queue token. */
+  asOperator?: boolean | null;
 }
 
 export class SeatService {
@@ -37,11 +40,11 @@ export class SeatService {
   /**
    * Every seat of the date by number; an expired hold reads AVAILABLE. NOT_FOUND, then the gate.
    * From this instance's seat map (at most a second old, patched by every change).
-   * An admin reads it without a queue token (the operator's console watches the sale).
+   * With `asOperator` an admin reads it without a queue token (the operator's console).
    */
   async seats(actor: Actor, input: SeatsInput): Promise<SeatView[]> {
     const { concertId } = await this.dates.get(input.concertDateId);
-    if (!operatorWithoutToken(actor, input)) await this.deps.queue.requireActive(actor, input.queueToken, concertId);
+    await this.gate(actor, input, concertId);
     return this.deps.maps.read(input.concertDateId);
   }
 
@@ -71,7 +74,7 @@ export class SeatService {
   /**
    * Every change of a seat of the date, made by any instance, until the queue
    * token ends. The listeners are in place before the gate is checked, so a
-   * token that ends in between still ends the stream. An admin without a token
+   * token that ends in between still ends the stream. An operator (`asOperator`)
    * watches until the subscription is stopped.
    */
   async watchSeats(actor: Actor, input: SeatsInput): Promise<AsyncIterableIterator<SeatView>> {
@@ -120,16 +123,21 @@ export class SeatService {
           }),
         );
       }
-      if (!operatorWithoutToken(actor, input)) await this.deps.queue.requireActive(actor, input.queueToken, concertId);
+      await this.gate(actor, input, concertId);
     } catch (error) {
       await stream.return();
       throw error;
     }
     return stream;
   }
-}
 
-/** An admin asking without a queue token reads and watches seats as the operator (a token given is checked as usual). */
-function operatorWithoutToken(actor: Actor, input: SeatsInput): boolean {
-  return actor.role === "ADMIN" && !input.queueToken;
+  /**
+   * The queue's gate; or, asked `asOperator`, FORBIDDEN unless an admin. Admins
+   * are never admitted from a line, so the console reads as the operator; a plain
+   * read keeps the queue's rules for everyone, admins included.
+   */
+  private async gate(actor: Actor, input: SeatsInput, concertId: string): Promise<void> {
+    if (input.asOperator) return assertAdmin(actor);
+    await this.deps.queue.requireActive(actor, input.queueToken, concertId);
+  }
 }

@@ -57,5 +57,9 @@ describe("the console's GraphQL documents", () => {
     const docs = docsFor(schema);
     expect(Object.values(errorsOf(schema, docs)).flat()).toEqual([]);
     expect(docs.seats).toContain("status");
+    // This server lets an admin read the map as the operator; the contract alone does not.
+    expect(docs.seats).toContain("asOperator: true");
+    expect(docs.seatsLive).toContain("asOperator: true");
+    expect(docsFor(buildSchema(contractText)).seats).not.toContain("asOperator");
   });
 });

@@ -1,11 +1,14 @@
 // GET /console: the operator's console page and its assets, served by the server itself under
-// a CSP that allows only this origin; and the one thing the API does for it: an admin reads and
-// watches a date's seats without a queue token (a fan still needs an ACTIVE one).
+// a CSP that allows only this origin; and the one thing the API adds for it: with
+// `asOperator: true` an admin reads and watches a date's seats without a queue token (anyone
+// else: FORBIDDEN); without it the queue's rules hold for everyone, admins included.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startDeployment } from "../support/server";
 import { codeOf, gql, signUp, subscribe, wsClient, type TestUser } from "../support/client";
 import { newAdmin, newConcert } from "../support/factories";
 import { CANCEL, OPEN_QUEUE, PAY, RESERVE, SEATS, newShopper } from "../support/booking";
+
+const OPERATOR_SEATS = `query($d:ID!){ seats(concertDateId:$d, asOperator:true){ id number price status concertDateId } }`;
 
 let deployment: Awaited<ReturnType<typeof startDeployment>>;
 let admin: TestUser;
@@ -47,28 +50,38 @@ describe("GET /console", () => {
 });
 
 describe("seats for the operator", () => {
-  it("an admin reads a date's seats and watches them change without a queue token; a fan still needs one", async () => {
+  it("an admin reads a date's seats and watches them change as the operator without a queue token; a fan may not, and a plain read keeps the queue's rules", async () => {
     const { server } = deployment;
     const concert = await newConcert(server, admin, { dates: [{ seatCount: 5, price: 100 }] });
     const date = concert.dates[0].id;
 
-    const read = await gql(server.url, SEATS, { d: date }, admin.headers);
+    const read = await gql(server.url, OPERATOR_SEATS, { d: date }, admin.headers);
     expect(read.errors).toBeUndefined();
     expect(read.data.seats.map((s: { number: number; status: string }) => `${s.number}:${s.status}`)).toEqual(["1:AVAILABLE", "2:AVAILABLE", "3:AVAILABLE", "4:AVAILABLE", "5:AVAILABLE"]);
 
     const fan = await signUp(server.url, "fan");
     expect(codeOf(await gql(server.url, SEATS, { d: date }, fan.headers))).toBe("QUEUE_TOKEN_REQUIRED");
-    // A token the admin sends is checked as for anyone.
+    expect(codeOf(await gql(server.url, OPERATOR_SEATS, { d: date }, fan.headers))).toBe("FORBIDDEN");
+    // Without asOperator an admin is a user like any other: the contract's gate, in its order.
+    expect(codeOf(await gql(server.url, SEATS, { d: date }, admin.headers))).toBe("QUEUE_TOKEN_REQUIRED");
     expect(codeOf(await gql(server.url, SEATS, { d: date }, { ...admin.headers, "x-queue-token": "qt_nonsense" }))).toBe("QUEUE_TOKEN_INVALID");
+    // An unknown date is NOT_FOUND before FORBIDDEN, as everywhere.
+    expect(codeOf(await gql(server.url, OPERATOR_SEATS, { d: "00000000-0000-4000-8000-000000000000" }, fan.headers))).toBe("NOT_FOUND");
 
     const client = wsClient(server.wsUrl, { authorization: `Bearer ${admin.token}` });
     const fanClient = wsClient(server.wsUrl, { authorization: `Bearer ${fan.token}` });
     try {
-      const watchDoc = `subscription($d:ID!){ seatStatusChanged(concertDateId:$d){ number status } }`;
-      const refused = subscribe(fanClient, watchDoc, { d: date });
-      await refused.ended(5_000);
-      const refusal = refused.events[0]?.errors ?? (refused.failure as { extensions?: { code?: string } }[] | undefined);
-      expect(refusal?.[0]?.extensions?.code).toBe("QUEUE_TOKEN_REQUIRED");
+      const watchDoc = `subscription($d:ID!){ seatStatusChanged(concertDateId:$d, asOperator:true){ number status } }`;
+      const plainDoc = `subscription($d:ID!){ seatStatusChanged(concertDateId:$d){ number status } }`;
+      const refusalOf = async (c: typeof client, doc: string) => {
+        const refused = subscribe(c, doc, { d: date });
+        await refused.ended(5_000);
+        const refusal = refused.events[0]?.errors ?? (refused.failure as { extensions?: { code?: string } }[] | undefined);
+        return refusal?.[0]?.extensions?.code;
+      };
+      expect(await refusalOf(fanClient, plainDoc)).toBe("QUEUE_TOKEN_REQUIRED");
+      expect(await refusalOf(fanClient, watchDoc)).toBe("FORBIDDEN");
+      expect(await refusalOf(client, plainDoc)).toBe("QUEUE_TOKEN_REQUIRED");
 
       const sub = subscribe(client, watchDoc, { d: date });
       // Listening once a probe change arrives: hold and cancel seat 5 until the stream shows it.
