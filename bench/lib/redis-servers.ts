@@ -79,8 +79,9 @@ function redisProcess(port: number, dir: string, extra: string[]): RedisProcess 
 }
 
 /** A plain Redis without persistence on a free port. */
-export async function startPlainRedis(): Promise<RedisProcess & { url: string; stop(): Promise<void> }> {
-  const [port] = await freePorts(1);
+/** `fromPort`: the first port to try (a range of the caller's own); any free one by default. */
+export async function startPlainRedis(fromPort?: number): Promise<RedisProcess & { url: string; stop(): Promise<void> }> {
+  const [port] = await freePorts(1, fromPort);
   const dir = mkdtempSync(path.join(os.tmpdir(), "redis-plain-"));
   const server = redisProcess(port, dir, []);
   await server.start();

@@ -52,7 +52,7 @@ export class DurableQueueStore implements QueueStore {
     // up (an answer is never late, a command may be).
     if (result.created || !this.journaled.has(result.state.token)) {
       try {
-        await this.journal.record([rowOf(result.state, { seq: result.seq })]);
+        await this.journal.record([rowOf(result.state, { seq: result.seq, preQueue: result.preQueue })]);
       } catch (error) {
         // Not durable, so not acknowledged: take a new token out of the line again.
         if (result.created) await this.inner.expire(concertId, result.state.token, "LEFT", idleSeconds).catch(() => undefined);
@@ -99,6 +99,8 @@ export class DurableQueueStore implements QueueStore {
   /** The waiting list (rule 23): the tokens it ends are journaled like any ending. */
   async sellOutKeepingLine(concertId: string, idleSeconds: number): Promise<TokenState[]> {
     const ended = await this.guarded(concertId, () => this.inner.sellOutKeepingLine(concertId, idleSeconds));
+    // A rebuild of this line brings the waiting list back (queue-rebuild.ts).
+    await this.pool.query(`UPDATE queue_lines SET waitlist = true WHERE concert_id = $1`, [concertId]);
     await this.journal.note(ended.map((s) => rowOf(s)));
     return ended;
   }
@@ -115,7 +117,7 @@ export class DurableQueueStore implements QueueStore {
   }
 
   private async recordSoldOut(concertId: string): Promise<void> {
-    await this.pool.query(`UPDATE queue_lines SET sold_out = true WHERE concert_id = $1`, [concertId]);
+    await this.pool.query(`UPDATE queue_lines SET sold_out = true, waitlist = false WHERE concert_id = $1`, [concertId]);
     await this.pool.query(
       `UPDATE queue_tokens SET status = 'EXPIRED', expired_reason = coalesce(expired_reason, 'SOLD_OUT'), updated_at = now()
         WHERE concert_id = $1 AND status <> 'EXPIRED'`,
@@ -125,7 +127,7 @@ export class DurableQueueStore implements QueueStore {
 
   async reopen(concertId: string): Promise<void> {
     await this.inner.reopen(concertId);
-    await this.pool.query(`UPDATE queue_lines SET sold_out = false WHERE concert_id = $1`, [concertId]);
+    await this.pool.query(`UPDATE queue_lines SET sold_out = false, waitlist = false WHERE concert_id = $1`, [concertId]);
   }
 
   counts(concertId: string) {

@@ -25,6 +25,8 @@ export interface JournalRow {
   /** A hold's end (epoch ms); 0: the hold was released; undefined: unchanged. */
   holdUntil?: number;
   reason?: QueueExpiry;
+  /** The token entered the pre-queue (rule 16): the rebuild puts it back in draw order. */
+  preQueue?: boolean;
 }
 
 /** Rows per statement at most: a larger backlog goes out in several. */
@@ -47,12 +49,13 @@ export function mergeRows(a: JournalRow, b: JournalRow): JournalRow {
     sessionEndsAt: b.sessionEndsAt ?? a.sessionEndsAt,
     holdUntil: b.holdUntil ?? a.holdUntil,
     reason: forward ? (b.reason ?? a.reason) : a.reason,
+    preQueue: a.preQueue || b.preQueue || undefined,
   };
 }
 
 const UPSERT = `
-INSERT INTO queue_tokens AS t (token, concert_id, user_id, seq, status, session_ends_at, hold_until, expired_reason)
-SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::bigint[], $5::text[], $6::bigint[], $7::bigint[], $8::text[])
+INSERT INTO queue_tokens AS t (token, concert_id, user_id, seq, status, session_ends_at, hold_until, expired_reason, pre_queue)
+SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::bigint[], $5::text[], $6::bigint[], $7::bigint[], $8::text[], $9::boolean[])
 ON CONFLICT (token) DO UPDATE SET
   user_id = CASE WHEN t.user_id = '' THEN EXCLUDED.user_id ELSE t.user_id END,
   seq = coalesce(t.seq, EXCLUDED.seq),
@@ -61,6 +64,7 @@ ON CONFLICT (token) DO UPDATE SET
   session_ends_at = coalesce(EXCLUDED.session_ends_at, t.session_ends_at),
   hold_until = coalesce(EXCLUDED.hold_until, t.hold_until),
   expired_reason = coalesce(t.expired_reason, EXCLUDED.expired_reason),
+  pre_queue = t.pre_queue OR EXCLUDED.pre_queue,
   updated_at = now()`;
 
 interface Waiter {
@@ -193,6 +197,7 @@ export class QueueJournal {
       rows.map((r) => r.sessionEndsAt ?? null),
       rows.map((r) => r.holdUntil ?? null),
       rows.map((r) => r.reason ?? null),
+      rows.map((r) => r.preQueue === true),
     ]);
   }
 }

@@ -28,14 +28,17 @@ export const BEGIN = `
 local p = KEYS[1]
 if redis.call('EXISTS', p .. 'epoch') == 1 then return 0 end
 if redis.call('GET', p .. 'rebuilding') ~= ARGV[1] then return -1 end
-redis.call('DEL', p .. 'waiting', p .. 'seen', p .. 'active', p .. 'users', p .. 'admlog', p .. 'meta', p .. 'seq')
+redis.call('DEL', p .. 'waiting', p .. 'seen', p .. 'active', p .. 'users', p .. 'admlog', p .. 'meta', p .. 'seq', p .. 'pqdraw')
 return 1
 `;
 
 /**
- * KEYS: p, tag. ARGV: owner, grace ms, then 7 per token: token, user, seq,
- * status, session end ms, hold end ms (0: none), reason. A WAITING token counts
- * as seen now (nobody could be seen while the line was away).
+ * KEYS: p, tag. ARGV: owner, grace ms, then 8 per token: token, user, seq,
+ * status, session end ms, hold end ms (0: none), reason, draw key ('' unless
+ * it entered the pre-queue). A WAITING token counts as seen now (nobody could
+ * be seen while the line was away). A WAITING token with a draw key goes back
+ * into pqdraw, as ENTER put it there: in draw-key order, ahead of the later
+ * entries once the draw is done (END sets drawn).
  */
 export const LOAD = `
 local p = KEYS[1]
@@ -45,14 +48,19 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local grace = tonumber(ARGV[2])
 local n = 0
-for i = 3, #ARGV, 7 do
+for i = 3, #ARGV, 8 do
   local token, user, seq, status = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
-  local se, hu, reason = tonumber(ARGV[i + 4]), tonumber(ARGV[i + 5]), ARGV[i + 6]
+  local se, hu, reason, k = tonumber(ARGV[i + 4]), tonumber(ARGV[i + 5]), ARGV[i + 6], ARGV[i + 7]
   local key = p .. 't:' .. token
   redis.call('DEL', key)
   if status == 'WAITING' then
     redis.call('HSET', key, 'u', user, 's', 'WAITING', 'q', seq)
-    redis.call('ZADD', p .. 'waiting', seq, token)
+    if k ~= '' then
+      redis.call('HSET', key, 'k', k)
+      redis.call('ZADD', p .. 'pqdraw', 0, k .. ':' .. token)
+    else
+      redis.call('ZADD', p .. 'waiting', seq, token)
+    end
     redis.call('ZADD', p .. 'seen', now, token)
     redis.call('HSET', p .. 'users', user, token)
   elseif status == 'ACTIVE' then
@@ -73,13 +81,32 @@ end
 return n
 `;
 
-/** KEYS: p, tag. ARGV: owner, last seq, sold out (1/0), epoch. The line is back: the marker, then the lock goes. */
+/**
+ * KEYS: p, tag. ARGV: owner, last seq, sold out (1/0), epoch, drawn commitment
+ * ('' : no draw done), drawn at ms, waiting list (1/0), seats on sale. The line
+ * is back: the draw's and the waiting list's state, the marker, then the lock goes.
+ *
+ * A waiting list's credits (seats back on sale not yet offered) are recounted:
+ * the seats on sale, less one for each ACTIVE token without a running hold (it
+ * was admitted for one of them, or will pass its seat on when its session
+ * ends), never below 0.
+ */
 export const END = `
 local p = KEYS[1]
 if redis.call('EXISTS', p .. 'epoch') == 1 then return 0 end
 if redis.call('GET', p .. 'rebuilding') ~= ARGV[1] then return -1 end
 redis.call('SET', p .. 'seq', ARGV[2])
 if ARGV[3] == '1' then redis.call('HSET', p .. 'meta', 'soldout', '1') end
+if ARGV[5] ~= '' then redis.call('HSET', p .. 'meta', 'drawn', '1', 'drawnFor', ARGV[5], 'drawnAt', ARGV[6]) end
+if ARGV[7] == '1' and ARGV[3] ~= '1' then
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local offered = 0
+  for _, token in ipairs(redis.call('ZRANGE', p .. 'active', 0, -1)) do
+    if tonumber(redis.call('HGET', p .. 't:' .. token, 'hu') or '0') <= now then offered = offered + 1 end
+  end
+  redis.call('HSET', p .. 'meta', 'soldout', '1', 'waitlist', '1', 'credits', math.max(0, tonumber(ARGV[8]) - offered))
+end
 redis.call('SET', p .. 'epoch', ARGV[4])
 redis.call('DEL', p .. 'rebuilding')
 return 1

@@ -3,6 +3,11 @@
 // marker is gone from Redis (queue-rebuild-scripts.ts) is rebuilt from the
 // journal: every WAITING token in its order, every ACTIVE one with its session's
 // end and its hold, the ended ones of the last two days with their reason.
+// The pre-queue (rules 16, 17) comes back in draw order: each token that
+// entered before the opening gets its draw key again, recomputed from the
+// concert's seed and its user (opening-draw.ts), and once drawn_at says the
+// draw is done it stays the head of the line. A waiting list (rule 23) comes
+// back sold out with its credits recounted from the seats on sale (END).
 //
 // Found two ways: a step of the line fails with QLOST (someone used it), and a
 // watch every WATCH_MS compares Redis with the journal for every line that has
@@ -18,6 +23,7 @@ import { OutageLog } from "../../observability/outage-log";
 import { BEGIN, END, INVALIDATE, LOAD, OPEN, UNLOCK } from "./queue-rebuild-scripts";
 import { JOURNAL_STATEMENT_TIMEOUT_MS } from "./queue-journal";
 import { HOLD_GRACE_MS } from "./redis-queue-store";
+import { drawKey } from "../opening-draw";
 
 const prefix = (concertId: string) => `q:{${concertId}}:`;
 const tag = (concertId: string) => `{${concertId}}`;
@@ -166,35 +172,93 @@ export class LineKeeper {
       const started = Date.now();
       const { rows } = await this.pool.query<{
         token: string; user_id: string; seq: string; status: string;
-        session_ends_at: string | null; hold_until: string | null; expired_reason: string | null;
+        session_ends_at: string | null; hold_until: string | null; expired_reason: string | null; pre_queue: boolean;
       }>(
-        `SELECT token, user_id, seq, status, session_ends_at, hold_until, expired_reason
+        `SELECT token, user_id, seq, status, session_ends_at, hold_until, expired_reason, pre_queue
            FROM queue_tokens
           WHERE concert_id = $1 AND seq IS NOT NULL
             AND (status <> 'EXPIRED' OR updated_at > now() - make_interval(secs => $2::double precision / 1000))
           ORDER BY seq`,
         [concertId, ENDED_KEPT_MS],
       );
-      const line = await this.pool.query<{ sold_out: boolean }>(`SELECT sold_out FROM queue_lines WHERE concert_id = $1`, [concertId]);
+      const line = await this.lineFacts(concertId);
       if ((await this.scripts.qlBegin(p, t, this.owner)) !== 1) return false;
       for (let i = 0; i < rows.length; i += LOAD_SLICE) {
         const args: (string | number)[] = [this.owner, HOLD_GRACE_MS];
         for (const r of rows.slice(i, i + LOAD_SLICE)) {
-          args.push(r.token, r.user_id, r.seq, r.status, r.session_ends_at ?? 0, r.hold_until ?? 0, r.expired_reason ?? "");
+          // Without a seed (none should be missing) a pre-queue token keeps its place of entry.
+          const key = r.pre_queue && r.status === "WAITING" && line.seed ? drawKey(line.seed, r.user_id) : "";
+          args.push(r.token, r.user_id, r.seq, r.status, r.session_ends_at ?? 0, r.hold_until ?? 0, r.expired_reason ?? "", key);
         }
         if ((await this.scripts.qlLoad(p, t, ...args)) < 0) throw new Error("lost the rebuild lock");
       }
       const lastSeq = rows.length > 0 ? rows[rows.length - 1].seq : "0";
-      if ((await this.scripts.qlEnd(p, t, this.owner, lastSeq, line.rows[0]?.sold_out ? 1 : 0, randomUUID())) !== 1) return false;
+      // Read last, just before the line is back: a seat put back on sale until
+      // now is counted here (its own offer failed: the line was not in Redis).
+      const onSale = line.waitlist ? await this.seatsOnSale(concertId) : 0;
+      const ended = await this.scripts.qlEnd(
+        p, t, this.owner, lastSeq, line.soldOut ? 1 : 0, randomUUID(),
+        line.drawnFor ?? "", line.drawnAt ?? 0, line.waitlist ? 1 : 0, onSale,
+      );
+      if (ended !== 1) return false;
       await this.redis.zadd(REGISTRY, Date.now(), concertId);
       await this.pool.query(`UPDATE queue_lines SET rebuilt_at = now(), rebuilds = rebuilds + 1 WHERE concert_id = $1`, [concertId]);
       this.rebuilds++;
       const live = rows.filter((r) => r.status !== "EXPIRED").length;
-      this.logger.warn("queue line rebuilt from the journal", { concertId, live, ended: rows.length - live, ms: Date.now() - started });
+      this.logger.warn("queue line rebuilt from the journal", {
+        concertId, live, ended: rows.length - live, drawn: line.drawnFor !== null, waitlist: line.waitlist, ms: Date.now() - started,
+      });
       return true;
     } catch (error) {
       await this.scripts.qlUnlock(p, t, this.owner).catch(() => undefined);
       throw error;
     }
+  }
+
+  /**
+   * What the line's state besides its tokens comes back from. The draw is done
+   * once drawn_at is set (QueueService.openIfDue sets it after the store's
+   * draw; a line lost in between is drawn again, to the same order). A line is a
+   * waiting list when its concert keeps its line and either the sell-out was
+   * recorded (queue_lines.waitlist) or every seat of its dates to come is sold
+   * now (a sell-out whose step the loss of Redis interrupted); a line that
+   * ended (sold_out) is not.
+   */
+  private async lineFacts(concertId: string) {
+    const { rows } = await this.pool.query<{
+      sold_out: boolean; waitlist: boolean; seed: Buffer | null; drawn_for: string | null; drawn_at: number | null;
+    }>(
+      `SELECT coalesce(l.sold_out, false) AS sold_out,
+              c.keep_line_after_sell_out AND NOT coalesce(l.sold_out, false) AND (
+                coalesce(l.waitlist, false)
+                OR (EXISTS (SELECT 1 FROM concert_dates WHERE concert_id = c.id AND starts_at > now())
+                    AND NOT EXISTS (SELECT 1 FROM seats s JOIN concert_dates d ON d.id = s.concert_date_id
+                                     WHERE d.concert_id = c.id AND d.starts_at > now() AND s.status <> 'SOLD'))
+              ) AS waitlist,
+              c.draw_seed AS seed,
+              CASE WHEN c.drawn_at IS NOT NULL THEN c.draw_commitment END AS drawn_for,
+              (extract(epoch FROM c.drawn_at) * 1000)::float8 AS drawn_at
+         FROM concerts c LEFT JOIN queue_lines l ON l.concert_id = c.id
+        WHERE c.id = $1`,
+      [concertId],
+    );
+    const r = rows[0];
+    return {
+      soldOut: r?.sold_out ?? false,
+      waitlist: r?.waitlist === true,
+      seed: r?.seed ?? null,
+      drawnFor: r?.drawn_for ?? null,
+      drawnAt: r?.drawn_at === null || r?.drawn_at === undefined ? null : Math.round(r.drawn_at),
+    };
+  }
+
+  /** Seats AVAILABLE now on the concert's dates to come (what a waiting list can offer). */
+  private async seatsOnSale(concertId: string): Promise<number> {
+    const { rows } = await this.pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM seats s JOIN concert_dates d ON d.id = s.concert_date_id
+        WHERE d.concert_id = $1 AND d.starts_at > now() AND s.status = 'AVAILABLE'`,
+      [concertId],
+    );
+    return rows[0].n;
   }
 }

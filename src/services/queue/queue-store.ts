@@ -76,7 +76,8 @@ export interface TickResult {
 
 export type EnterResult =
   | { soldOut: true }
-  | { soldOut: false; created: boolean; state: TokenState; admitted: TokenState[]; /** The token's order of entry (the Redis store; for the journal). */ seq?: number };
+  | { soldOut: false; created: boolean; state: TokenState; admitted: TokenState[]; /** The token's order of entry (the Redis store; for the journal). */ seq?: number;
+      /** The token entered the pre-queue (the Redis store; for the journal). */ preQueue?: boolean };
 
 export interface QueueStore {
   /**

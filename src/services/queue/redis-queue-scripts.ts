@@ -182,7 +182,10 @@ local existing = redis.call('HGET', p .. 'users', userId)
 if existing then
   redis.call('ZADD', p .. 'seen', 'XX', now, existing)
   local st = state(existing, idleMs)
-  if st and st[3] ~= 'EXPIRED' then return {'OK', 0, st, {}, tonumber(redis.call('HGET', p .. 't:' .. existing, 'q'))} end
+  if st and st[3] ~= 'EXPIRED' then
+    local e = redis.call('HMGET', p .. 't:' .. existing, 'q', 'k')
+    return {'OK', 0, st, {}, tonumber(e[1]), e[2] and 1 or 0}
+  end
 end
 local so = redis.call('HMGET', p .. 'meta', 'soldout', 'waitlist')
 if so[1] == '1' and so[2] ~= '1' then return {'SOLD_OUT'} end
@@ -190,7 +193,9 @@ local seq = redis.call('INCR', p .. 'seq')
 local key = p .. 't:' .. newToken
 redis.call('HSET', key, 'u', userId, 's', 'WAITING', 'q', seq)
 redis.call('EXPIRE', key, TOKEN_TTL)
+local pre = 0
 if gate.opensAt ~= '' and drawKey ~= '' and now < tonumber(gate.opensAt) then
+  pre = 1
   -- the pre-queue; a new one only ever starts with nobody in line (rule 16)
   redis.call('HSET', key, 'k', drawKey)
   redis.call('ZADD', p .. 'pqdraw', 0, drawKey .. ':' .. newToken)
@@ -201,7 +206,7 @@ end
 redis.call('ZADD', p .. 'seen', now, newToken)
 redis.call('HSET', p .. 'users', userId, newToken)
 local admitted = admit(maxActive, perSecond, sessionMs, idleMs)
-return {'OK', 1, state(newToken, idleMs), admitted, seq}
+return {'OK', 1, state(newToken, idleMs), admitted, seq, pre}
 `;
 
 /**

@@ -93,6 +93,7 @@ export class RedisQueueStore implements QueueStore {
       state: toState(r[2] as Raw, concertId)!,
       admitted: ((r[3] as Raw[] | undefined) ?? []).map((x) => toState(x, concertId)!),
       seq: r[4] === undefined || r[4] === null ? undefined : Number(r[4]),
+      preQueue: r[5] === 1,
     };
   }
 
