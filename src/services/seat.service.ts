@@ -91,14 +91,20 @@ export class SeatService {
       stops.push(
         await this.deps.bus.listen<SeatChangeMessage>(seatChannel(input.concertDateId), (message) => {
           if (message.seats.every((seat) => seat.grade !== undefined)) {
-            delivered = delivered.then(() => message.seats.forEach((seat) => stream.push(seat)));
+            delivered = delivered.then(() => {
+              for (const seat of message.seats) stream.push(seat);
+            });
             return;
           }
           delivered = delivered
             .then(() => this.deps.maps.grades(input.concertDateId))
             .then(
-              (gradeOf) => message.seats.forEach((seat) => stream.push({ ...seat, grade: seat.grade ?? gradeOf(seat.number) })),
-              () => message.seats.forEach((seat) => stream.push(seat)),
+              (gradeOf) => {
+                for (const seat of message.seats) stream.push({ ...seat, grade: seat.grade ?? gradeOf(seat.number) });
+              },
+              () => {
+                for (const seat of message.seats) stream.push(seat);
+              },
             );
         }),
       );
