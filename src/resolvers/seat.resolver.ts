@@ -29,8 +29,12 @@ export class SeatResolver {
       "The statuses of every seat of one concert date in compact form, with a version (see SeatAvailability): the cheap way to read the seat map. " +
       "Needs an ACTIVE queue token for that concert; the same errors, in the same order, as `seats`.",
   })
-  seatAvailability(@Arg("concertDateId", () => ID) concertDateId: string, @Ctx() ctx: Context) {
-    return ctx.services.seats.availability(actorOf(ctx), { concertDateId, queueToken: ctx.queueToken });
+  seatAvailability(
+    @Arg("concertDateId", () => ID) concertDateId: string,
+    @Arg("asOperator", () => Boolean, AS_OPERATOR) asOperator: boolean | null | undefined,
+    @Ctx() ctx: Context,
+  ) {
+    return ctx.services.seats.availability(actorOf(ctx), { concertDateId, queueToken: ctx.queueToken, asOperator });
   }
 
   // The token is checked when the subscription starts (connectionParams.queueToken);

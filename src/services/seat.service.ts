@@ -54,7 +54,7 @@ export class SeatService {
    */
   async availability(actor: Actor, input: SeatsInput): Promise<SeatAvailabilityView> {
     const { concertId } = await this.dates.get(input.concertDateId);
-    await this.deps.queue.requireActive(actor, input.queueToken, concertId);
+    await this.gate(actor, input, concertId);
     return this.deps.maps.availability(input.concertDateId);
   }
 

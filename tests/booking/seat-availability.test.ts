@@ -188,5 +188,15 @@ describe.each(queueStores("seat-availability"))("seatAvailability ($name)", ({ i
     const ended = await codesOf({ d: date }, user.q);
     expect(ended).toHaveLength(1);
     expect(ended![0]).toMatch(/^QUEUE_TOKEN/);
+    // An admin is a user like any other without asOperator, and the operator with it.
+    expect(await codesOf({ d: date }, admin.headers)).toEqual(["QUEUE_TOKEN_REQUIRED"]);
+    const asOperator = (q: string) => q.replace("(concertDateId:$d)", "(concertDateId:$d, asOperator:true)");
+    const [so, ao] = await Promise.all([SEATS, AVAILABILITY].map((q) => gql(url(0), asOperator(q), { d: date }, admin.headers)));
+    expect(so.errors).toBeUndefined();
+    expect(ao.errors).toBeUndefined();
+    expect(ao.data.seatAvailability.seatCount).toBe(so.data.seats.length);
+    const [sf, af] = await Promise.all([SEATS, AVAILABILITY].map((q) => gql(url(0), asOperator(q), { d: date }, user.headers)));
+    expect(sf.errors?.[0]?.extensions?.code).toBe("FORBIDDEN");
+    expect(af.errors?.[0]?.extensions?.code).toBe("FORBIDDEN");
   });
 });
