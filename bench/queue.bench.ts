@@ -10,6 +10,7 @@ import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs
 import { join, resolve } from "node:path";
 import { loadavg } from "node:os";
 import Redis from "ioredis";
+import { Pool } from "pg";
 import { createAccessTokens } from "../src/auth/access-tokens";
 import { createBenchDatabase, seed, userId, type BenchDatabase } from "./lib/database";
 import { startServer, type ServerChild } from "./lib/server";
@@ -82,7 +83,8 @@ async function main() {
           if (store === "redis" && waiting > ROOM_REDIS_MAX) continue;
           log(`phase room: ${waiting.toLocaleString("en")} in-process subscribers waiting (${store} store), ${ROOM_RATE} admitted/s`);
           const q = await quiet("the room");
-          const r = await measureRoom({ store, redis, waiting, admitPerSecond: ROOM_RATE, warmupMs: 14_000, windowMs: 27_000 });
+          const pool = new Pool({ connectionString: db.url, max: 2 });
+          const r = await measureRoom({ store, redis, pool, waiting, admitPerSecond: ROOM_RATE, warmupMs: 14_000, windowMs: 27_000 }).finally(() => pool.end());
           rooms.push({ ...r, quietBefore: q, loadAverage: loadAverage() });
           log(JSON.stringify(rooms[rooms.length - 1]));
         }

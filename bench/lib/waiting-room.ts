@@ -7,6 +7,7 @@
 // second, and heap per subscriber. Store: in-process or Redis.
 import { randomUUID } from "node:crypto";
 import type Redis from "ioredis";
+import type { Pool } from "pg";
 import { createMemoryEventBus } from "../../src/pubsub/event-bus";
 import { createLogger } from "../../src/observability/logger";
 import { MemoryQueueStore } from "../../src/services/queue/memory-queue-store";
@@ -46,6 +47,8 @@ export interface RoomResult {
 export async function measureRoom(o: {
   store: "memory" | "redis";
   redis?: Redis;
+  /** The queue service reads each concert's facts (seats left, the opening) from here. */
+  pool: Pool;
   waiting: number;
   admitPerSecond: number;
   warmupMs: number;
@@ -54,9 +57,11 @@ export async function measureRoom(o: {
   const store: QueueStore = o.store === "redis" ? new RedisQueueStore(o.redis!) : new MemoryQueueStore();
   const bus = createMemoryEventBus();
   const concertId = randomUUID();
+  // The admission step skips concerts its database does not have (another deployment's).
+  await o.pool.query(`INSERT INTO concerts (id, title) VALUES ($1, 'Waiting room bench')`, [concertId]);
   const policy: QueuePolicyValues = { maxActiveUsers: 0, admitPerSecond: o.admitPerSecond, activeSessionSeconds: 3_600 };
   const policies = { get: async () => ({ ...policy }) } as unknown as QueuePolicies;
-  const queue = new QueueService({ store, policies, pool: undefined as never, bus, limiter: undefined as never, idleSeconds: IDLE_SECONDS, enterPerSecond: 1_000_000 });
+  const queue = new QueueService({ store, policies, pool: o.pool, bus, limiter: undefined as never, idleSeconds: IDLE_SECONDS, enterPerSecond: 1_000_000 });
   const watchers = new QueueWatchers(queue, bus, createLogger("silent"), { idleSeconds: IDLE_SECONDS });
   let pushes = 0;
   const listener = () => {

@@ -5,8 +5,9 @@
 // The admission steps and refresh rounds are driven here on the ticker's own
 // periods, for this test's concerts only.
 import { randomUUID } from "node:crypto";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import Redis from "ioredis";
+import { Pool } from "pg";
 import { createMemoryEventBus } from "../../src/pubsub/event-bus";
 import { createLogger } from "../../src/observability/logger";
 import { MemoryQueueStore } from "../../src/services/queue/memory-queue-store";
@@ -19,11 +20,24 @@ import { newQueueToken } from "../../src/services/queue/queue-token";
 import { QueueWatchers, REFRESH_SLOT_MS } from "../../src/services/queue/queue-watchers";
 import type { QueueTicketView } from "../../src/services/queue/queue.types";
 import { assertRedisAnswers } from "../support/redis";
+import { createTestDatabase, type TestDatabase } from "../support/database";
 
 // A database of its own: servers on the shared Redis run admission steps for every
 // concert registered in theirs, which would admit this test's lines on their policy.
 const redis = process.env.REDIS_URL ? new Redis(process.env.REDIS_URL, { db: 12 }) : undefined;
-afterAll(() => redis?.disconnect());
+// The queue service reads the concert's facts (seats left, the opening) from PostgreSQL:
+// these concerts have no date, so it says 0 seats left.
+let db: TestDatabase;
+let pool: Pool;
+beforeAll(async () => {
+  db = await createTestDatabase();
+  pool = new Pool({ connectionString: db.url, max: 2 });
+});
+afterAll(async () => {
+  redis?.disconnect();
+  await pool?.end();
+  await db?.drop();
+});
 
 const stores: [string, () => Promise<QueueStore>][] = [["in-process", async () => new MemoryQueueStore()]];
 if (redis) stores.push(["Redis", async () => (await assertRedisAnswers(), new RedisQueueStore(redis))]);
@@ -43,9 +57,11 @@ describe.each(stores)("queueStatusChanged cadence (%s)", (_name, makeStore) => {
     const store = await makeStore();
     const bus = createMemoryEventBus();
     const concertId = randomUUID();
+    // The admission step skips concerts its database does not have (another deployment's).
+    await pool.query(`INSERT INTO concerts (id, title) VALUES ($1, 'Cadence')`, [concertId]);
     const policy: QueuePolicyValues = { maxActiveUsers: 0, admitPerSecond: 1, activeSessionSeconds: 600 };
     const policies = { get: async () => ({ ...policy }) } as unknown as QueuePolicies;
-    const queue = new QueueService({ store, policies, pool: undefined as never, bus, limiter: undefined as never, idleSeconds: IDLE, enterPerSecond: 1000 });
+    const queue = new QueueService({ store, policies, pool, bus, limiter: undefined as never, idleSeconds: IDLE, enterPerSecond: 1000 });
     const watchers = new QueueWatchers(queue, bus, createLogger("silent"), { idleSeconds: IDLE });
     const tokens: string[] = [];
     for (let i = 0; i < waiting; i += 100) {
