@@ -114,8 +114,8 @@ async function main() {
     const seeded = await seed(db.url, USERS, 3 * CONCERTS_PER_PHASE + 1);
     concertIds.push(...seeded.concertIds);
     const tokens = createAccessTokens(jwtSecret, 86_400);
-    const jwts = seeded.userIds.map((id) => tokens.issue({ id, role: "USER" }));
-    const adminJwt = tokens.issue({ id: await userId(db.url, admin.email), role: "ADMIN" });
+    const jwts = await Promise.all(seeded.userIds.map((id) => tokens.issue({ id, role: "USER" })));
+    const adminJwt = await tokens.issue({ id: await userId(db.url, admin.email), role: "ADMIN" });
     const timing: Timing = { url: server.url, serverPid: server.pid, redis, warmupMs: WARMUP_MS, durationMs: DURATION_MS };
 
     if (PHASES.has("ceiling")) {

@@ -121,8 +121,8 @@ async function main() {
     await pg.query("UPDATE users SET role = 'ADMIN' WHERE id = $1", [admin]);
     await pg.end();
     const tokens = createAccessTokens(jwtSecret, 86_400);
-    const adminJwt = tokens.issue({ id: admin, role: "ADMIN" });
-    const probeJwt = tokens.issue({ id: seeded.userIds[1], role: "USER" });
+    const adminJwt = await tokens.issue({ id: admin, role: "ADMIN" });
+    const probeJwt = await tokens.issue({ id: seeded.userIds[1], role: "USER" });
 
     const c = await graphql<{ createConcert: { id: string } }>(server.url, "mutation { createConcert(input: { title: \"Seat map bench\" }) { id } }", {}, adminJwt);
     const concertId = c.createConcert.id;

@@ -81,7 +81,7 @@ async function scenario(
   const { url } = await app.listen(0, "127.0.0.1");
   // An admin, a concert with a seat per user, a slow line (people wait through every fault).
   const [{ id: adminId }] = await sql<{ id: string }>(pgUrl, `INSERT INTO users (email, password_hash, role) VALUES ($1, 'x', 'ADMIN') RETURNING id`, [`admin-${name}-${Date.now()}@faults.test`]);
-  const adminJwt = app.services.tokens.issue({ id: adminId, role: "ADMIN" });
+  const adminJwt = await app.services.tokens.issue({ id: adminId, role: "ADMIN" });
   const admin = { authorization: `Bearer ${adminJwt}` };
   const concert = await gql(url, `mutation{ createConcert(input:{title:"Faults"}){ id } }`, {}, admin);
   const concertId = concert.data.createConcert.id as string;
@@ -93,7 +93,7 @@ async function scenario(
   const ids = await sql<{ id: string }>(pgUrl,
     `INSERT INTO users (email, password_hash, balance) SELECT 'u' || g || '-' || $1 || '@faults.test', 'x', 0 FROM generate_series(1, $2) g RETURNING id`,
     [`${name}-${Date.now()}`, USERS]);
-  for (const [i, { id }] of ids.entries()) people.push({ i, jwt: app.services.tokens.issue({ id, role: "USER" }), seen: false, paid: false, lost: false });
+  for (const [i, { id }] of ids.entries()) people.push({ i, jwt: await app.services.tokens.issue({ id, role: "USER" }), seen: false, paid: false, lost: false });
   for (const p of people) await gql(url, `mutation{ chargeBalance(amount:1000, idempotencyKey:"c") }`, {}, { authorization: `Bearer ${p.jwt}` });
 
   const answers: Answer[] = [];

@@ -194,8 +194,8 @@ async function runTopology(o: RushOptions, n: number, stamp: string, redis: Redi
     const seeded = await seed(db.url, o.users, 0);
     const emails = await emailsOf(db.url, seeded.userIds);
     const tokens = createAccessTokens(jwtSecret, 86_400);
-    const users = seeded.userIds.map((id) => ({ id, email: emails.get(id)!, jwt: tokens.issue({ id, role: "USER" }) }));
-    const adminJwt = tokens.issue({ id: await userId(db.url, ADMIN.email), role: "ADMIN" });
+    const users = await Promise.all(seeded.userIds.map(async (id) => ({ id, email: emails.get(id)!, jwt: await tokens.issue({ id, role: "USER" }) })));
+    const adminJwt = await tokens.issue({ id: await userId(db.url, ADMIN.email), role: "ADMIN" });
     const { concertId, dateId } = await putOnSale(servers[0].url, adminJwt, o);
     const plan = planCrowd(o, users, n);
     log(`seeded ${o.users.toLocaleString("en")} users, concert ${concertId}, date ${dateId} with ${o.seats} seats (${Math.round(performance.now() - t)} ms)`);
@@ -203,7 +203,7 @@ async function runTopology(o: RushOptions, n: number, stamp: string, redis: Redi
     // Ceilings, measured now on the same machine and database.
     const ceilings: Ceiling[] = [];
     ceilings.push(await typenameCeiling(servers, 100, o.ceilingSeconds));
-    const probeJwt = tokens.issue({ id: await addProbeUser(db.url), role: "USER" });
+    const probeJwt = await tokens.issue({ id: await addProbeUser(db.url), role: "USER" });
     ceilings.push(await seatMapCeiling(servers[0], { jwt: probeJwt }, concertId, dateId, Math.min(3, o.ceilingSeconds)));
     if (sharedCeilings.length === 0) {
       ceilings.push(await redisCeiling(o.redisUrl, 50, o.ceilingSeconds));

@@ -31,7 +31,7 @@ interface Act {
   wsUrls: string[];
   dbUrl: string;
   adminJwt: string;
-  issue: (userId: string) => string;
+  issue: (userId: string) => Promise<string>;
   refunds: number;
   price: number;
   log: (line: string) => void;
@@ -83,7 +83,7 @@ export async function playSecondAct(act: Act): Promise<{ result: SecondActResult
        RETURNING id`,
       [n + Math.ceil(n * 1.5)],
     );
-    const people: Person[] = rows.map((r) => ({ id: r.id, jwt: act.issue(r.id) }));
+    const people: Person[] = await Promise.all(rows.map(async (r) => ({ id: r.id, jwt: await act.issue(r.id) })));
     const buyers = people.slice(0, n);
     const waiters = people.slice(n);
 

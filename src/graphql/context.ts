@@ -89,8 +89,9 @@ export interface ContextInput {
   requestId?: string;
 }
 
-export function createContext(services: Services, input: ContextInput): Context {
-  const { actor, error } = readBearer(services, input.authorization);
+/** Async only for a token seen for the first time: a repeat answers from the verified-token cache. */
+export async function createContext(services: Services, input: ContextInput): Promise<Context> {
+  const { actor, error } = await readBearer(services, input.authorization);
   const queueToken = input.queueToken?.trim() || undefined;
   return {
     requestId: input.requestId ?? nextRequestId(),
@@ -108,10 +109,10 @@ const ID_PREFIX = randomBytes(4).toString("hex");
 let requestSeq = 0;
 const nextRequestId = () => `${ID_PREFIX}-${(++requestSeq).toString(36)}`;
 
-function readBearer(services: Services, header: string | undefined): { actor?: Actor; error?: string } {
+async function readBearer(services: Services, header: string | undefined): Promise<{ actor?: Actor; error?: string }> {
   if (header === undefined || header.trim() === "") return {};
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
   if (!match) return { error: "The Authorization header must be: Bearer <accessToken>." };
-  const result = services.tokens.verify(match[1]);
+  const result = await services.tokens.verify(match[1]);
   return "error" in result ? { error: result.error } : { actor: result };
 }

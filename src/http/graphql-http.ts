@@ -8,7 +8,7 @@ import { BodyTooLarge, readBody } from "./read-body";
 
 export function createGraphqlHttpHandler(
   apollo: ApolloServer<Context>,
-  makeContext: (req: IncomingMessage) => Context,
+  makeContext: (req: IncomingMessage) => Promise<Context>,
 ) {
   return async (req: IncomingMessage, res: ServerResponse, search: string): Promise<void> => {
     let body: unknown;
@@ -33,7 +33,7 @@ export function createGraphqlHttpHandler(
     const http: NonNullable<Context["http"]> = {};
     const response = await apollo.executeHTTPGraphQLRequest({
       httpGraphQLRequest: { method: req.method ?? "GET", headers, search, body },
-      context: async () => ({ ...makeContext(req), http }),
+      context: async () => ({ ...(await makeContext(req)), http }),
     });
     for (const [key, value] of response.headers) res.setHeader(key, value);
     res.statusCode = response.status ?? 200;

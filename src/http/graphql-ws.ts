@@ -66,7 +66,7 @@ export function attachGraphqlWs(deps: {
         const { document } = checked;
         const params = ctx.connectionParams ?? {};
         const authorization = params.authorization ?? params.Authorization;
-        const contextValue: Context = createContext(services, {
+        const contextValue: Context = await createContext(services, {
           authorization: typeof authorization === "string" ? authorization : undefined,
           queueToken: typeof params.queueToken === "string" ? params.queueToken : undefined,
           address: ctx.extra.request.socket.remoteAddress ?? "unknown",

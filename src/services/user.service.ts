@@ -44,7 +44,7 @@ export class UserService {
     const passwordHash = await hashPassword(input.password);
     try {
       const user = await this.deps.prisma.user.create({ data: { email, passwordHash }, select });
-      return { accessToken: this.deps.tokens.issue(user), user };
+      return { accessToken: await this.deps.tokens.issue(user), user };
     } catch (error) {
       if (classifyDbError(error).kind === "unique") {
         throw new AppError("EMAIL_TAKEN", "An account with this e-mail already exists: sign in instead.");
@@ -81,7 +81,7 @@ export class UserService {
       throw invalidCredentials();
     }
     const { passwordHash: _, ...user } = found;
-    return { accessToken: this.deps.tokens.issue(user), user };
+    return { accessToken: await this.deps.tokens.issue(user), user };
   }
 
   async me(actor: Actor): Promise<UserView> {

@@ -1,7 +1,7 @@
 // An access token is accepted only as issued: signed with our secret, intact
 // and unexpired. Anything else is UNAUTHENTICATED, never a guess at a user.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { randomUUID } from "node:crypto";
+import { createHmac, randomUUID } from "node:crypto";
 import { startDeployment, testSettings } from "../support/server";
 import { bearer, codeOf, gql, signUp, type TestUser } from "../support/client";
 import { createAccessTokens } from "../../src/auth/access-tokens";
@@ -34,7 +34,7 @@ describe("access tokens", () => {
   });
 
   it("answers UNAUTHENTICATED for a token signed with another secret", async () => {
-    const forged = createAccessTokens("a-different-secret-that-is-also-long-enough", 3600).issue({ id: user.id, role: "ADMIN" });
+    const forged = await createAccessTokens("a-different-secret-that-is-also-long-enough", 3600).issue({ id: user.id, role: "ADMIN" });
     expect(codeOf(await me(bearer(forged)))).toBe("UNAUTHENTICATED");
   });
 
@@ -52,7 +52,7 @@ describe("access tokens", () => {
   });
 
   it("answers UNAUTHENTICATED for an expired token and says so", async () => {
-    const expired = createAccessTokens(secret, -60).issue({ id: user.id, role: "USER" });
+    const expired = await createAccessTokens(secret, -60).issue({ id: user.id, role: "USER" });
     const r = await me(bearer(expired));
     expect(codeOf(r)).toBe("UNAUTHENTICATED");
     expect(r.errors![0].message).toMatch(/expired/i);
@@ -69,7 +69,64 @@ describe("access tokens", () => {
   });
 
   it("answers UNAUTHENTICATED for a genuine token of an account that does not exist", async () => {
-    const orphan = createAccessTokens(secret, 3600).issue({ id: randomUUID(), role: "USER" });
+    const orphan = await createAccessTokens(secret, 3600).issue({ id: randomUUID(), role: "USER" });
     expect(codeOf(await me(bearer(orphan)))).toBe("UNAUTHENTICATED");
+  });
+
+  // Tokens issued before jose signed them: the same HS256 JWT, made here the way
+  // the hand-written signer made it (node:crypto HMAC over header.payload).
+  const signedTheOldWay = (claims: Record<string, unknown>, key = secret) => {
+    const body = `${b64({ alg: "HS256", typ: "JWT" })}.${b64(claims)}`;
+    return `${body}.${createHmac("sha256", key).update(body).digest("base64url")}`;
+  };
+  const claimsOf = (id: string, role: "USER" | "ADMIN", lifetime: number) => {
+    const now = Math.floor(Date.now() / 1000);
+    return { sub: id, role, iat: now, exp: now + lifetime };
+  };
+
+  it("accepts a token signed by the previous (hand-written) signer, and refuses one of its expired or forged tokens", async () => {
+    expect((await me(bearer(signedTheOldWay(claimsOf(user.id, "USER", 3600))))).data!.me.id).toBe(user.id);
+    const expired = await me(bearer(signedTheOldWay(claimsOf(user.id, "USER", -60))));
+    expect(codeOf(expired)).toBe("UNAUTHENTICATED");
+    expect(expired.errors![0].message).toMatch(/expired/i);
+    const forged = signedTheOldWay(claimsOf(user.id, "USER", 3600), "a-different-secret-that-is-also-long-enough");
+    expect(codeOf(await me(bearer(forged)))).toBe("UNAUTHENTICATED");
+  });
+
+  it("issues exactly what the previous signer issued: the same header, claims and signature", async () => {
+    const tokens = createAccessTokens(secret, 3600);
+    // Issued within one second, the old and new tokens are the same string; retried across a second's edge.
+    for (let attempt = 0; ; attempt++) {
+      const claims = claimsOf(user.id, "ADMIN", 3600);
+      const issued = await tokens.issue({ id: user.id, role: "ADMIN" });
+      if (claimsOf(user.id, "ADMIN", 3600).iat !== claims.iat && attempt < 3) continue;
+      expect(issued).toBe(signedTheOldWay(claims));
+      break;
+    }
+  });
+
+  it("says why in the message: malformed, not valid, expired", async () => {
+    const tokens = createAccessTokens(secret, 3600);
+    const genuine = await tokens.issue({ id: user.id, role: "USER" });
+    const [header, payload] = genuine.split(".");
+    expect(await tokens.verify("not-a-token")).toEqual({ error: "The access token is malformed." });
+    expect(await tokens.verify(`${header}.${payload}.${"A".repeat(43)}`)).toEqual({ error: "The access token is not valid." });
+    expect(await tokens.verify(signedTheOldWay({ sub: user.id, role: "OWNER", exp: claimsOf(user.id, "USER", 60).exp }))).toEqual({ error: "The access token is malformed." });
+    expect(await tokens.verify(signedTheOldWay({ sub: user.id, role: "USER" }))).toEqual({ error: "The access token is malformed." });
+    expect(await tokens.verify(await createAccessTokens(secret, -1).issue({ id: user.id, role: "USER" }))).toEqual({
+      error: "The access token has expired: sign in again.",
+    });
+    // Twice: the second answer comes from the verified-token cache, and is the same.
+    expect(await tokens.verify(genuine)).toEqual({ id: user.id, role: "USER" });
+    expect(await tokens.verify(genuine)).toEqual({ id: user.id, role: "USER" });
+  });
+
+  it("refuses a remembered token once it expires", async () => {
+    const tokens = createAccessTokens(secret, 1);
+    const shortLived = await tokens.issue({ id: user.id, role: "USER" });
+    expect(await tokens.verify(shortLived)).toEqual({ id: user.id, role: "USER" });
+    const { exp } = JSON.parse(Buffer.from(shortLived.split(".")[1], "base64url").toString());
+    while (Date.now() < exp * 1000) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(await tokens.verify(shortLived)).toEqual({ error: "The access token has expired: sign in again." });
   });
 });
