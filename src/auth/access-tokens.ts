@@ -79,6 +79,9 @@ export function createAccessTokens(secret: string, lifetimeSeconds: number): Acc
   // once and remembered until it expires (checking it every time was a tenth of
   // a request's CPU under load). Only the first sight of a token awaits jose.
   const verified = new Map<string, Remembered>();
+  // A token's first requests often come together (a client's subscriptions at
+  // connect): they share one signature check.
+  const checking = new Map<string, Promise<Remembered | { error: string }>>();
 
   return {
     issue(actor) {
@@ -91,7 +94,12 @@ export function createAccessTokens(secret: string, lifetimeSeconds: number): Acc
     async verify(token) {
       let result = verified.get(token);
       if (!result) {
-        const checked = await check(token);
+        let pending = checking.get(token);
+        if (!pending) {
+          pending = check(token).finally(() => checking.delete(token));
+          checking.set(token, pending);
+        }
+        const checked = await pending;
         if ("error" in checked) return checked;
         if (verified.size >= VERIFIED_CACHE_SIZE) verified.clear();
         verified.set(token, checked);

@@ -116,6 +116,10 @@ describe("access tokens", () => {
     expect(await tokens.verify(await createAccessTokens(secret, -1).issue({ id: user.id, role: "USER" }))).toEqual({
       error: "The access token has expired: sign in again.",
     });
+    // Its first requests at once (sharing one signature check) are each answered with the actor.
+    const fresh = await tokens.issue({ id: user.id, role: "ADMIN" });
+    const together = await Promise.all(Array.from({ length: 20 }, () => tokens.verify(fresh)));
+    expect(together).toEqual(Array.from({ length: 20 }, () => ({ id: user.id, role: "ADMIN" })));
     // Twice: the second answer comes from the verified-token cache, and is the same.
     expect(await tokens.verify(genuine)).toEqual({ id: user.id, role: "USER" });
     expect(await tokens.verify(genuine)).toEqual({ id: user.id, role: "USER" });
