@@ -20,10 +20,11 @@ export interface AccessTokens {
   issue(actor: Actor): Promise<string>;
   /**
    * The actor the token names, or a message saying why it is refused. A token
-   * verified before answers from memory: no signature check, nothing awaited.
+   * verified before answers from memory: no signature check, no call into jose.
    */
   verify(token: string): Promise<Verified>;
 }
+
 export function loadOrCreateSecret(configured: string | undefined, dataDir: string): string {
   if (configured) return configured;
   const file = join(dataDir, "jwt-secret");

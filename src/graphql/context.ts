@@ -89,7 +89,7 @@ export interface ContextInput {
   requestId?: string;
 }
 
-/** Async only for a token seen for the first time: a repeat answers from the verified-token cache. */
+/** Waits on jose only for a token seen for the first time: a repeat answers from the verified-token cache. */
 export async function createContext(services: Services, input: ContextInput): Promise<Context> {
   const { actor, error } = await readBearer(services, input.authorization);
   const queueToken = input.queueToken?.trim() || undefined;
