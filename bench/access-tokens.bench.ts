@@ -36,7 +36,10 @@ async function main() {
       const tokens = createAccessTokens(SECRET, 3600);
       const minted: string[] = new Array(N);
       const id = (i: number) => `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`;
-      best[`issue, ${mode}`] = better(best[`issue, ${mode}`], await measure(N, inFlight, async (i) => (minted[i] = await tokens.issue({ id: id(i), role: "USER" }))));
+      best[`issue, ${mode}`] = better(
+        best[`issue, ${mode}`],
+        await measure(N, inFlight, async (i) => (minted[i] = await tokens.issue({ id: id(i), role: "USER" }))),
+      );
       const check = async (token: string) => {
         const r = await tokens.verify(token);
         if ("error" in r) throw new Error(r.error);

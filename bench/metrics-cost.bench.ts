@@ -6,7 +6,14 @@ import { Metrics } from "../src/observability/metrics";
 
 const metrics = new Metrics();
 const slot = metrics.pushSlot("queueStatusChanged");
-const socket = { readyState: 1, OPEN: 1, sent: 0, send(text: string) { this.sent += text.length; } };
+const socket = {
+  readyState: 1,
+  OPEN: 1,
+  sent: 0,
+  send(text: string) {
+    this.sent += text.length;
+  },
+};
 const frameStart = `{"id":"1","type":"next","payload":`;
 const result = { data: { queueStatusChanged: { status: "WAITING", queuePosition: 1234, estimatedWaitSeconds: 30 } } };
 const pushBefore = (r: unknown) => {

@@ -48,7 +48,16 @@ async function run(name: string, store: QueueStore, lineOf: (concertId: string) 
     const expected = drawOrder(seed, users);
     const byToken = new Map(users.map((u, i) => [`${concertId}.${i}`, u]));
     const ok = line.length === expected.length && line.every((token, i) => byToken.get(token) === expected[i]);
-    out.push({ run: r + 1, tokens: TOKENS, drawKeysMsTotal: +keysMs.toFixed(1), drawKeyUsEach: +((keysMs * 1000) / TOKENS).toFixed(2), drawMs: +drawMs.toFixed(1), ordered: result?.ordered, secondCallDone: again?.done, orderMatchesRecomputed: ok });
+    out.push({
+      run: r + 1,
+      tokens: TOKENS,
+      drawKeysMsTotal: +keysMs.toFixed(1),
+      drawKeyUsEach: +((keysMs * 1000) / TOKENS).toFixed(2),
+      drawMs: +drawMs.toFixed(1),
+      ordered: result?.ordered,
+      secondCallDone: again?.done,
+      orderMatchesRecomputed: ok,
+    });
     console.log(name, JSON.stringify(out.at(-1)));
   }
   return out;
@@ -80,9 +89,25 @@ async function main() {
   const memoryRuns = await run("memory", memory, async (c) => {
     const tokens = Array.from({ length: TOKENS }, (_, i) => `${c}.${i}`);
     const states = await memory.readMany(c, tokens, 3_600);
-    return states.map((s, i) => [s!.position, tokens[i]] as const).sort((a, b) => a[0] - b[0]).map(([, t]) => t);
+    return states
+      .map((s, i) => [s!.position, tokens[i]] as const)
+      .sort((a, b) => a[0] - b[0])
+      .map(([, t]) => t);
   });
-  console.log(JSON.stringify({ date: new Date().toISOString(), command: `npm run bench:draw -- --tokens=${TOKENS} --runs=${RUNS}`, machine, ceilings, redisRuns, memoryRuns }, null, 2));
+  console.log(
+    JSON.stringify(
+      {
+        date: new Date().toISOString(),
+        command: `npm run bench:draw -- --tokens=${TOKENS} --runs=${RUNS}`,
+        machine,
+        ceilings,
+        redisRuns,
+        memoryRuns,
+      },
+      null,
+      2,
+    ),
+  );
   redis.disconnect();
 }
 

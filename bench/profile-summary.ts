@@ -111,7 +111,10 @@ export function summarizeProfile(file: string, window?: { from: number; to: numb
   }
 
   const lines = (m: Map<string, number>, n: number) =>
-    [...m.entries()].sort((a, b) => b[1] - a[1]).slice(0, n).map(([name, us]) => ({ name, pct: round((us / busy) * 100) }));
+    [...m.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, n)
+      .map(([name, us]) => ({ name, pct: round((us / busy) * 100) }));
   return {
     file,
     seconds: round(total / 1e6),
@@ -127,7 +130,10 @@ export function summarizeProfile(file: string, window?: { from: number; to: numb
       .map(({ name, us, callers }) => ({
         name,
         pct: round((us / busy) * 100),
-        callers: [...callers.entries()].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([c, v]) => ({ name: c, pct: round((v / us) * 100) })),
+        callers: [...callers.entries()]
+          .sort((a, b) => b[1] - a[1])
+          .slice(0, 3)
+          .map(([c, v]) => ({ name: c, pct: round((v / us) * 100) })),
       })),
   };
 }
@@ -165,7 +171,12 @@ if (require.main === module) {
   }
   const s = summarizeProfile(file);
   process.stdout.write(`${s.file}: ${s.seconds} s sampled, busy ${s.busyPct}%\n`);
-  const lists = [["self time by function", s.functions], ["self time by module", s.modules], ["inclusive time by stage", s.stages], ["inclusive time of our functions", s.ours]] as const;
+  const lists = [
+    ["self time by function", s.functions],
+    ["self time by module", s.modules],
+    ["inclusive time by stage", s.stages],
+    ["inclusive time of our functions", s.ours],
+  ] as const;
   for (const [title, list] of lists) {
     process.stdout.write(`\n${title} (% of busy time)\n`);
     for (const l of list) process.stdout.write(`  ${l.pct.toFixed(1).padStart(5)}%  ${l.name}\n`);

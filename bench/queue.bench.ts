@@ -60,7 +60,9 @@ async function main() {
     throw new Error(`another benchmark holds ${REDIS_URL} (key bench:lock); wait for it or set BENCH_REDIS_URL`);
   }
   const machine = await describeMachine(redis);
-  log(`machine: ${machine.nproc} × ${machine.cpuModel}, ${machine.memoryGiB} GiB, Node ${machine.node}, PostgreSQL ${machine.postgres}, Redis ${machine.redis}; load ${machine.loadAverage}`);
+  log(
+    `machine: ${machine.nproc} × ${machine.cpuModel}, ${machine.memoryGiB} GiB, Node ${machine.node}, PostgreSQL ${machine.postgres}, Redis ${machine.redis}; load ${machine.loadAverage}`,
+  );
 
   const jwtSecret = randomBytes(32).toString("base64url");
   const admin = { email: "bench-admin@bench.test", password: randomBytes(12).toString("hex") };
@@ -84,7 +86,9 @@ async function main() {
           log(`phase room: ${waiting.toLocaleString("en")} in-process subscribers waiting (${store} store), ${ROOM_RATE} admitted/s`);
           const q = await quiet("the room");
           const pool = new Pool({ connectionString: db.url, max: 2 });
-          const r = await measureRoom({ store, redis, pool, waiting, admitPerSecond: ROOM_RATE, warmupMs: 14_000, windowMs: 27_000 }).finally(() => pool.end());
+          const r = await measureRoom({ store, redis, pool, waiting, admitPerSecond: ROOM_RATE, warmupMs: 14_000, windowMs: 27_000 }).finally(() =>
+            pool.end(),
+          );
           rooms.push({ ...r, quietBefore: q, loadAverage: loadAverage() });
           log(JSON.stringify(rooms[rooms.length - 1]));
         }
@@ -144,7 +148,11 @@ async function main() {
     if (PHASES.has("buying")) {
       log(`phase buying: reserveSeats then pay at ${BUY_CLIENTS} clients, ${BUY_USERS.toLocaleString("en")} buyers`);
       const q = await quiet("the buying path");
-      out.buying = { ...(await measureBuying({ timing, dbUrl: db.url, adminJwt, jwts: jwts.slice(0, BUY_USERS), concurrency: BUY_CLIENTS })), quietBefore: q, loadAverage: loadAverage() };
+      out.buying = {
+        ...(await measureBuying({ timing, dbUrl: db.url, adminJwt, jwts: jwts.slice(0, BUY_USERS), concurrency: BUY_CLIENTS })),
+        quietBefore: q,
+        loadAverage: loadAverage(),
+      };
       log(JSON.stringify(out.buying));
     }
     if (PHASES.has("subscriptions")) {
@@ -209,42 +217,84 @@ async function main() {
 /** What would make the figures untrustworthy: failed calls, reused entries, lost pushes, a bad shutdown. */
 function checks(out: Record<string, any>): string[] {
   const w: string[] = [];
-  const buying = out.buying ? [{ ...out.buying.hold, operation: "reserveSeats" }, { ...out.buying.pay, operation: "pay" }] : [];
+  const buying = out.buying
+    ? [
+        { ...out.buying.hold, operation: "reserveSeats" },
+        { ...out.buying.pay, operation: "pay" },
+      ]
+    : [];
   for (const r of [out.ceiling, ...(out.throughput ?? []), ...buying].filter(Boolean)) {
     const name = `${r.operation ?? "ceiling"} at ${r.concurrency}`;
     if (r.errors > 0) w.push(`${name}: ${r.errors} failed calls (${r.firstError})`);
     if (r.exhausted > 0) w.push(`${name}: ${r.exhausted} clients ran out of fresh work before the end`);
-    if (r.freshEntries !== undefined && r.freshEntries !== r.tokensInLines) w.push(`${name}: ${r.freshEntries} entries but ${r.tokensInLines} tokens in the lines`);
+    if (r.freshEntries !== undefined && r.freshEntries !== r.tokensInLines)
+      w.push(`${name}: ${r.freshEntries} entries but ${r.tokensInLines} tokens in the lines`);
   }
   const s = out.subscriptions;
   if (s && (s.failed || s.errors || s.notPushed || s.notAdmitted)) {
-    w.push(`subscriptions: ${s.failed} failed to open, ${s.errors} errored (${s.firstError}), ${s.notPushed} got no ACTIVE push, ${s.notAdmitted} not admitted`);
+    w.push(
+      `subscriptions: ${s.failed} failed to open, ${s.errors} errored (${s.firstError}), ${s.notPushed} got no ACTIVE push, ${s.notAdmitted} not admitted`,
+    );
   }
   if (out.serverExitCode !== undefined && out.serverExitCode !== 0) w.push(`the server exited ${out.serverExitCode} on SIGTERM`);
   return w;
 }
 
-
 /** The figures as a Markdown table (the same one BENCHMARKS.md records). */
 function report(out: Record<string, any>): string {
   const c = out.ceiling ?? { rps: NaN, p50: "", p99: "", cpu: {} };
-  const rows: string[][] = [["figure", "value", "p50 ms", "p99 ms", "× ceiling", "goal", "met", "server CPU", "per server CPU-s", "loadgen CPU", "Redis CPU", "other CPU"]];
+  const rows: string[][] = [
+    ["figure", "value", "p50 ms", "p99 ms", "× ceiling", "goal", "met", "server CPU", "per server CPU-s", "loadgen CPU", "Redis CPU", "other CPU"],
+  ];
   rows.push(["`{ __typename }` ceiling, 100 clients", `${c.rps}/s`, c.p50, c.p99, "1.00", "", "", ...cpuCells(c.cpu, c.rps)]);
   for (const r of out.throughput ?? []) {
     const goal = r.concurrency === 100 ? `≥ ${GOAL.perSecond}/s, p99 < ${GOAL.p99Ms} ms` : `≥ ${GOAL.perSecond}/s`;
     const met = r.rps >= GOAL.perSecond && (r.concurrency !== 100 || r.p99 < GOAL.p99Ms) && r.errors === 0;
-    rows.push([`${r.operation}, ${r.concurrency} clients`, `${r.rps}/s`, r.p50, r.p99, r.ratioToCeiling?.toFixed(2) ?? "", goal, met ? "yes" : "**no**", ...cpuCells(r.cpu, r.rps)]);
+    rows.push([
+      `${r.operation}, ${r.concurrency} clients`,
+      `${r.rps}/s`,
+      r.p50,
+      r.p99,
+      r.ratioToCeiling?.toFixed(2) ?? "",
+      goal,
+      met ? "yes" : "**no**",
+      ...cpuCells(r.cpu, r.rps),
+    ]);
   }
   const b = out.buying;
   if (b) {
-    for (const [name, r, goal] of [["reserveSeats", b.hold, 2_000], ["pay", b.pay, 1_500]] as const) {
+    for (const [name, r, goal] of [
+      ["reserveSeats", b.hold, 2_000],
+      ["pay", b.pay, 1_500],
+    ] as const) {
       const met = r.rps >= goal && r.p99 < 100 && r.errors === 0;
-      rows.push([`\`${name}\`, ${r.concurrency} clients, distinct seats and users (load ${b.loadAverage})`, `${r.rps}/s`, r.p50, r.p99, ceilingRps(out) ? round2(r.rps / ceilingRps(out)!).toFixed(2) : "", `≥ ${goal}/s, p99 < 100 ms`, met ? "yes" : "**no**", ...cpuCells(r.cpu, r.rps)]);
+      rows.push([
+        `\`${name}\`, ${r.concurrency} clients, distinct seats and users (load ${b.loadAverage})`,
+        `${r.rps}/s`,
+        r.p50,
+        r.p99,
+        ceilingRps(out) ? round2(r.rps / ceilingRps(out)!).toFixed(2) : "",
+        `≥ ${goal}/s, p99 < 100 ms`,
+        met ? "yes" : "**no**",
+        ...cpuCells(r.cpu, r.rps),
+      ]);
     }
   }
   const l = out.redisLine;
   if (l) {
-    rows.push([`Redis memory per waiting user (${l.waiting.toLocaleString("en")} waiting)`, `${l.bytesPerWaitingUser} B`, "", "", "", "", "", "", "", "", ""]);
+    rows.push([
+      `Redis memory per waiting user (${l.waiting.toLocaleString("en")} waiting)`,
+      `${l.bytesPerWaitingUser} B`,
+      "",
+      "",
+      "",
+      "",
+      "",
+      "",
+      "",
+      "",
+      "",
+    ]);
     rows.push([`admission step, ${l.tickMs.admittedPerTick} admitted per step`, "", l.tickMs.p50, l.tickMs.p99, "", "", "", "", "", "", ""]);
     rows.push(["admission step, nothing to admit", "", l.idleTickMs.p50, l.idleTickMs.p99, "", "", "", "", "", "", ""]);
     rows.push(["status read of the last in line", "", l.readLastMs.p50, l.readLastMs.p99, "", "", "", "", "", "", ""]);
@@ -254,30 +304,76 @@ function report(out: Record<string, any>): string {
     rows.push([
       `waiting room, ${r.waiting.toLocaleString("en")} in-process subscribers (${r.store}), ${r.admittedPerSecond} admitted/s: CPU ms per second; pushes/s; reads/s; heap B/subscriber; max stall ms; Redis CPU ms/s; load ${r.loadAverage}`,
       `${r.cpuMsPerSecond} ms; ${r.pushesPerSecond}/s; ${r.readsPerSecond ?? "–"}/s; ${r.heapBytesPerSubscriber} B; ${r.maxLoopStallMs} ms; ${r.redisCpuMsPerSecond ?? "–"}`,
-      "", "", "", goal, goal ? (r.cpuMsPerSecond <= 50 ? "yes" : "**no**") : "", "", "", "", "", "",
+      "",
+      "",
+      "",
+      goal,
+      goal ? (r.cpuMsPerSecond <= 50 ? "yes" : "**no**") : "",
+      "",
+      "",
+      "",
+      "",
+      "",
     ]);
   }
   const s = out.subscriptions;
   if (s) {
     const met = s.delayMs.p99 < GOAL.pushP99Ms && s.notPushed === 0 && s.notAdmitted === 0 && s.errors === 0;
-    rows.push([`admission → ACTIVE push, ${s.subscriptions} subscriptions (max ${s.delayMs.max} ms)`, "", s.delayMs.p50, s.delayMs.p99, "", `p99 < ${GOAL.pushP99Ms} ms`, met ? "yes" : "**no**", "", ""]);
-    rows.push([`holding ${s.subscriptions} subscriptions idle: RSS ${s.idle.rssMiB} MiB (${s.rssBeforeMiB} MiB before)`, "", "", "", "", "", "", ...cpuCells(s.idle)]);
+    rows.push([
+      `admission → ACTIVE push, ${s.subscriptions} subscriptions (max ${s.delayMs.max} ms)`,
+      "",
+      s.delayMs.p50,
+      s.delayMs.p99,
+      "",
+      `p99 < ${GOAL.pushP99Ms} ms`,
+      met ? "yes" : "**no**",
+      "",
+      "",
+    ]);
+    rows.push([
+      `holding ${s.subscriptions} subscriptions idle: RSS ${s.idle.rssMiB} MiB (${s.rssBeforeMiB} MiB before)`,
+      "",
+      "",
+      "",
+      "",
+      "",
+      "",
+      ...cpuCells(s.idle),
+    ]);
     if (s.moving) {
       const m = s.moving;
       const met = m.serverCpuPct <= 15 && m.pushesPerSecond <= 2_000 && m.bytesPerSubscriber <= 10_240;
       rows.push([
         `the line moving at ${m.admitPerSecond}/s, ${s.subscriptions} waiting: ${m.pushesPerSecond} pushes/s, RSS max ${m.rssMaxMiB} MiB (${m.bytesPerSubscriber} B per subscriber)`,
-        "", "", "", "", "server ≤ 15%, ≤ 2,000 pushes/s, ≤ 10 KB each", met ? "yes" : "**no**", ...cpuCells(m),
+        "",
+        "",
+        "",
+        "",
+        "server ≤ 15%, ≤ 2,000 pushes/s, ≤ 10 KB each",
+        met ? "yes" : "**no**",
+        ...cpuCells(m),
       ]);
     }
-    rows.push([`admitting them at 500/s (${s.admitting.admittedSeconds} s, ${s.admitting.pushes} pushes): RSS max ${s.admitting.rssMaxMiB} MiB`, "", "", "", "", "", "", ...cpuCells(s.admitting)]);
+    rows.push([
+      `admitting them at 500/s (${s.admitting.admittedSeconds} s, ${s.admitting.pushes} pushes): RSS max ${s.admitting.rssMaxMiB} MiB`,
+      "",
+      "",
+      "",
+      "",
+      "",
+      "",
+      ...cpuCells(s.admitting),
+    ]);
   }
   const width = rows[0].length;
   for (const r of rows) while (r.length < width) r.push("");
   const table = rows.map((r) => `| ${r.join(" | ")} |`);
   table.splice(1, 0, `|${rows[0].map(() => " --- ").join("|")}|`);
   for (const [operation, p] of Object.entries<any>(out.profile ?? {})) {
-    table.push("", `CPU profile of the server under ${operation}, 100 clients (${p.load.rps}/s while profiled; busy ${p.busyPct}% of ${p.seconds} s):`);
+    table.push(
+      "",
+      `CPU profile of the server under ${operation}, 100 clients (${p.load.rps}/s while profiled; busy ${p.busyPct}% of ${p.seconds} s):`,
+    );
     table.push("", "| self time by function | % of busy | | self time by module | % of busy |", "| --- | --- | --- | --- | --- |");
     for (let i = 0; i < Math.max(p.functions.length, p.modules.length); i++) {
       const f = p.functions[i];
@@ -293,11 +389,18 @@ function report(out: Record<string, any>): string {
 }
 
 /** CPU cells; with `rps`, also the calls per CPU-second of the server (what one fully available core would answer). */
-const cpuCells = (c: { serverCpuPct: number; loadgenCpuPct: number; redisCpuPct: number; otherCpuPct: number }, rps?: number) =>
-  [`${c.serverCpuPct}%`, rps ? `${Math.round(rps / (c.serverCpuPct / 100))}/s` : "", `${c.loadgenCpuPct}%`, `${c.redisCpuPct}%`, `${c.otherCpuPct}%`];
+const cpuCells = (c: { serverCpuPct: number; loadgenCpuPct: number; redisCpuPct: number; otherCpuPct: number }, rps?: number) => [
+  `${c.serverCpuPct}%`,
+  rps ? `${Math.round(rps / (c.serverCpuPct / 100))}/s` : "",
+  `${c.loadgenCpuPct}%`,
+  `${c.redisCpuPct}%`,
+  `${c.otherCpuPct}%`,
+];
 
 function newest(dir: string, ext: string): string {
-  const files = readdirSync(dir).filter((f) => f.endsWith(ext)).map((f) => join(dir, f));
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith(ext))
+    .map((f) => join(dir, f));
   if (files.length === 0) throw new Error(`no ${ext} in ${dir}`);
   return files.sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
 }
@@ -305,16 +408,23 @@ function newest(dir: string, ext: string): string {
 /** Waits a little for other processes on the machine to calm down, so they do not take the cores we measure. */
 async function quiet(label: string, maxMs = 15_000) {
   const q = await waitForQuiet(QUIET_BUSY_PCT, Math.min(maxMs, Number(env("BENCH_QUIET_MAX_SECONDS", "900")) * 1000));
-  if (q.busyPct >= QUIET_BUSY_PCT) log(`the machine is still ${q.busyPct}% busy (other processes) after ${q.waitedSeconds} s: ${label} may measure low`);
+  if (q.busyPct >= QUIET_BUSY_PCT)
+    log(`the machine is still ${q.busyPct}% busy (other processes) after ${q.waitedSeconds} s: ${label} may measure low`);
   return q;
 }
 
 const round2 = (x: number) => Math.round(x * 100) / 100;
 const ceilingRps = (out: Record<string, any>): number | undefined => out.ceiling?.rps;
-const loadAverage = () => loadavg().map((x) => x.toFixed(2)).join(" ");
+const loadAverage = () =>
+  loadavg()
+    .map((x) => x.toFixed(2))
+    .join(" ");
 const log = (line: string) => process.stdout.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 
-main().then(() => process.exit(0), (error) => {
-  process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-  process.exit(1);
-});
+main().then(
+  () => process.exit(0),
+  (error) => {
+    process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exit(1);
+  },
+);

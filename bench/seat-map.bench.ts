@@ -124,7 +124,12 @@ async function main() {
     const adminJwt = await tokens.issue({ id: admin, role: "ADMIN" });
     const probeJwt = await tokens.issue({ id: seeded.userIds[1], role: "USER" });
 
-    const c = await graphql<{ createConcert: { id: string } }>(server.url, "mutation { createConcert(input: { title: \"Seat map bench\" }) { id } }", {}, adminJwt);
+    const c = await graphql<{ createConcert: { id: string } }>(
+      server.url,
+      'mutation { createConcert(input: { title: "Seat map bench" }) { id } }',
+      {},
+      adminJwt,
+    );
     const concertId = c.createConcert.id;
     const d = await graphql<{ addConcertDate: { id: string } }>(
       server.url,
@@ -187,7 +192,14 @@ async function main() {
     const out = {
       date: new Date().toISOString(),
       command: `npm run bench:seat-map -- --seats=${SEATS} --reads=${READS} --clients=${CLIENTS}${PROFILE ? " --profile" : ""}${ONLY ? ` --only=${ONLY}` : ""}`,
-      machine: { nproc: availableParallelism(), cpu: cpus()[0]?.model, node: process.version, loadAverage: loadavg().map((x) => x.toFixed(2)).join(" ") },
+      machine: {
+        nproc: availableParallelism(),
+        cpu: cpus()[0]?.model,
+        node: process.version,
+        loadAverage: loadavg()
+          .map((x) => x.toFixed(2))
+          .join(" "),
+      },
       redis: Boolean(process.env.REDIS_URL),
       seats: SEATS,
       reads: READS,
@@ -200,7 +212,12 @@ async function main() {
     await server.stop();
     await db.drop();
   }
-  if (PROFILE) console.log(`profiles: ${readdirSync(profileDir).map((f) => join(profileDir, f)).join(", ")}`);
+  if (PROFILE)
+    console.log(
+      `profiles: ${readdirSync(profileDir)
+        .map((f) => join(profileDir, f))
+        .join(", ")}`,
+    );
 }
 
 main().catch((error) => {

@@ -132,8 +132,7 @@ export async function createApp(options: AppOptions): Promise<App> {
   // counts the admin's QueueStats reads. Hook for the pre-queue (rule 16): the
   // store's stats() (with preQueue) once it has one, else counts() and preQueue 0.
   type LineRead = (concertId: string) => Promise<{ waiting: number; active: number; preQueue?: number }>;
-  const readLine: LineRead =
-    (queueStore as { stats?: LineRead }).stats?.bind(queueStore) ?? queueStore.counts.bind(queueStore);
+  const readLine: LineRead = (queueStore as { stats?: LineRead }).stats?.bind(queueStore) ?? queueStore.counts.bind(queueStore);
   metrics.readLineFrom(async () => {
     const concertIds = await queueStore.concerts();
     return Promise.all(concertIds.map(async (concertId) => ({ concertId, ...(await readLine(concertId)) })));
@@ -199,7 +198,10 @@ export async function createApp(options: AppOptions): Promise<App> {
   const ready = async () => {
     const checks: Record<string, boolean> = {};
     const [database, redisUp] = await Promise.all([
-      db.pool.query("SELECT 1").then(() => true, () => false),
+      db.pool.query("SELECT 1").then(
+        () => true,
+        () => false,
+      ),
       redis ? redisAnswers(redis) : Promise.resolve(true),
     ]);
     checks.database = database;
@@ -212,8 +214,7 @@ export async function createApp(options: AppOptions): Promise<App> {
       ide: createIde(),
       consolePage: createConsolePage(),
       ready,
-      metrics: async () =>
-        metrics.render({ queue_admissions_by_this_instance: ticker.admissions, queue_subscribers: queueUpdates.count }),
+      metrics: async () => metrics.render({ queue_admissions_by_this_instance: ticker.admissions, queue_subscribers: queueUpdates.count }),
       onError: (error, requestId) => logger.error("request failed", { requestId, code: "INTERNAL_SERVER_ERROR", error }),
       logger,
     }),

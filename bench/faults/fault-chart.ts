@@ -41,18 +41,28 @@ export function renderFaultChart(rows: { name: string; buckets: Bucket[]; outage
     parts.push(`<text x="${M.left}" y="${y0 + 22}" font-size="12" font-weight="bold">${esc(row.name)}</text>`);
     for (const o of row.outages) {
       const w = Math.max(2, x(o.to) - x(o.from));
-      parts.push(`<rect x="${x(o.from)}" y="${y0 + M.top}" width="${w}" height="${plotH}" fill="${o.dependency === "redis" ? "#fde0c5" : "#d6e4f5"}"/>`);
+      parts.push(
+        `<rect x="${x(o.from)}" y="${y0 + M.top}" width="${w}" height="${plotH}" fill="${o.dependency === "redis" ? "#fde0c5" : "#d6e4f5"}"/>`,
+      );
       parts.push(`<text x="${x(o.from) + 2}" y="${y0 + M.top + 10}" font-size="10">${esc(o.what)}</text>`);
     }
     const bw = plotW / row.buckets.length;
     row.buckets.forEach((b, i) => {
       let acc = 0;
-      const groups: [string, number][] = [["ok", b.counts.ok ?? 0], ["QUEUE_NOT_ACTIVE", b.counts.QUEUE_NOT_ACTIVE ?? 0], ["SERVICE_UNAVAILABLE", b.counts.SERVICE_UNAVAILABLE ?? 0]];
-      const other = Object.entries(b.counts).filter(([k]) => !["ok", "QUEUE_NOT_ACTIVE", "SERVICE_UNAVAILABLE"].includes(k)).reduce((a, [, v]) => a + v, 0);
+      const groups: [string, number][] = [
+        ["ok", b.counts.ok ?? 0],
+        ["QUEUE_NOT_ACTIVE", b.counts.QUEUE_NOT_ACTIVE ?? 0],
+        ["SERVICE_UNAVAILABLE", b.counts.SERVICE_UNAVAILABLE ?? 0],
+      ];
+      const other = Object.entries(b.counts)
+        .filter(([k]) => !["ok", "QUEUE_NOT_ACTIVE", "SERVICE_UNAVAILABLE"].includes(k))
+        .reduce((a, [, v]) => a + v, 0);
       groups.push(["other", other]);
       for (const [code, n] of groups) {
         if (n === 0) continue;
-        parts.push(`<rect x="${M.left + i * bw}" y="${yCount(acc + n)}" width="${Math.max(1, bw - 0.5)}" height="${yCount(acc) - yCount(acc + n)}" fill="${COLORS[code]}"/>`);
+        parts.push(
+          `<rect x="${M.left + i * bw}" y="${yCount(acc + n)}" width="${Math.max(1, bw - 0.5)}" height="${yCount(acc) - yCount(acc + n)}" fill="${COLORS[code]}"/>`,
+        );
         acc += n;
       }
     });
@@ -60,11 +70,18 @@ export function renderFaultChart(rows: { name: string; buckets: Bucket[]; outage
     parts.push(`<polyline points="${line}" fill="none" stroke="black" stroke-width="1"/>`);
     parts.push(`<line x1="${M.left}" x2="${M.left + plotW}" y1="${yMs(1000)}" y2="${yMs(1000)}" stroke="black" stroke-dasharray="4 3"/>`);
     parts.push(`<rect x="${M.left}" y="${y0 + M.top}" width="${plotW}" height="${plotH}" fill="none" stroke="#999"/>`);
-    parts.push(`<text x="${M.left - 4}" y="${yCount(maxCount) + 4}" text-anchor="end">${maxCount}</text><text x="${M.left - 4}" y="${yCount(0)}" text-anchor="end">0</text>`);
-    parts.push(`<text x="${M.left + plotW + 4}" y="${yMs(maxMs) + 4}">${Math.round(maxMs)} ms</text><text x="${M.left + plotW + 4}" y="${yMs(1000) + 4}">1 s</text>`);
+    parts.push(
+      `<text x="${M.left - 4}" y="${yCount(maxCount) + 4}" text-anchor="end">${maxCount}</text><text x="${M.left - 4}" y="${yCount(0)}" text-anchor="end">0</text>`,
+    );
+    parts.push(
+      `<text x="${M.left + plotW + 4}" y="${yMs(maxMs) + 4}">${Math.round(maxMs)} ms</text><text x="${M.left + plotW + 4}" y="${yMs(1000) + 4}">1 s</text>`,
+    );
     for (let s = 0; s <= row.seconds; s += 4) parts.push(`<text x="${x(s * 1000)}" y="${y0 + H - 12}" text-anchor="middle">${s}s</text>`);
   });
-  const legend = Object.entries(COLORS).map(([k, c], i) => `<rect x="${M.left + i * 170}" y="${height - 14}" width="10" height="10" fill="${c}"/><text x="${M.left + i * 170 + 14}" y="${height - 5}">${k === "other" ? "any other error" : k}</text>`);
+  const legend = Object.entries(COLORS).map(
+    ([k, c], i) =>
+      `<rect x="${M.left + i * 170}" y="${height - 14}" width="10" height="10" fill="${c}"/><text x="${M.left + i * 170 + 14}" y="${height - 5}">${k === "other" ? "any other error" : k}</text>`,
+  );
   parts.push(...legend, "</svg>");
   return parts.join("\n");
 }

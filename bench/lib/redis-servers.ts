@@ -115,7 +115,9 @@ export async function startRedisCluster(masters = 3, ports?: number[]): Promise<
     redisProcess(port, dir, ["--cluster-enabled", "yes", "--cluster-config-file", `nodes-${port}.conf`, "--cluster-node-timeout", "1000"]),
   );
   await Promise.all(servers.map((s) => s.start()));
-  await run("redis-cli", ["--cluster", "create", ...all.map((p) => `127.0.0.1:${p}`), "--cluster-replicas", "1", "--cluster-yes"], { timeout: 60_000 });
+  await run("redis-cli", ["--cluster", "create", ...all.map((p) => `127.0.0.1:${p}`), "--cluster-replicas", "1", "--cluster-yes"], {
+    timeout: 60_000,
+  });
   const cli = async (port: number, ...args: string[]) =>
     (await run("redis-cli", ["-h", "127.0.0.1", "-p", String(port), ...args], { timeout: 2_000 })).stdout;
   const alive = new Set(all);
@@ -153,16 +155,20 @@ export async function startRedisCluster(masters = 3, ports?: number[]): Promise<
       throw new Error(`no master owns ${key}`);
     },
     async waitHealthy(ms = 30_000) {
-      await until("cluster_state:ok on every live node", async () => {
-        for (const port of alive) {
-          try {
-            if (!/cluster_state:ok/.test(await cli(port, "cluster", "info"))) return false;
-          } catch {
-            return false;
+      await until(
+        "cluster_state:ok on every live node",
+        async () => {
+          for (const port of alive) {
+            try {
+              if (!/cluster_state:ok/.test(await cli(port, "cluster", "info"))) return false;
+            } catch {
+              return false;
+            }
           }
-        }
-        return true;
-      }, ms);
+          return true;
+        },
+        ms,
+      );
     },
     async stop() {
       await Promise.all(servers.map((s) => s.kill()));

@@ -10,7 +10,8 @@ import { cpuWindow, processRssMiB, summarize, type CpuReading, type Summary } fr
 import { sleep, type ServerChild } from "./server";
 
 const ENTER = "mutation($c: ID!) { enterQueue(concertId: $c) { token status queuePosition } }";
-const WATCH = "subscription($t: String!) { queueStatusChanged(token: $t) { token status queuePosition remainingTime estimatedWaitSeconds expiredReason } }";
+const WATCH =
+  "subscription($t: String!) { queueStatusChanged(token: $t) { token status queuePosition remainingTime estimatedWaitSeconds expiredReason } }";
 const POLICY = "mutation($c: ID!, $i: QueuePolicyInput!) { updateQueuePolicy(concertId: $c, input: $i) { maxActiveUsers admitPerSecond } }";
 const OPEN_BATCH = 250;
 
@@ -56,7 +57,10 @@ export async function measureSubscriptions(o: {
   movingMs?: number;
 }): Promise<SubscriptionResult> {
   const { server, concertId } = o;
-  const enter = (jwt: string) => ({ body: JSON.stringify({ query: ENTER, variables: { c: concertId } }), headers: { authorization: `Bearer ${jwt}` } });
+  const enter = (jwt: string) => ({
+    body: JSON.stringify({ query: ENTER, variables: { c: concertId } }),
+    headers: { authorization: `Bearer ${jwt}` },
+  });
   await graphql(server.url, POLICY, { c: concertId, i: { maxActiveUsers: 1 } }, o.adminToken);
   await runCalls(server.url, [enter(o.userTokens[0])], 1);
   const entered = await runCalls(server.url, o.userTokens.slice(1).map(enter), 100);

@@ -61,7 +61,15 @@ export async function measureRoom(o: {
   await o.pool.query(`INSERT INTO concerts (id, title) VALUES ($1, 'Waiting room bench')`, [concertId]);
   const policy: QueuePolicyValues = { maxActiveUsers: 0, admitPerSecond: o.admitPerSecond, activeSessionSeconds: 3_600 };
   const policies = { get: async () => ({ ...policy }) } as unknown as QueuePolicies;
-  const queue = new QueueService({ store, policies, pool: o.pool, bus, limiter: undefined as never, idleSeconds: IDLE_SECONDS, enterPerSecond: 1_000_000 });
+  const queue = new QueueService({
+    store,
+    policies,
+    pool: o.pool,
+    bus,
+    limiter: undefined as never,
+    idleSeconds: IDLE_SECONDS,
+    enterPerSecond: 1_000_000,
+  });
   const watchers = new QueueWatchers(queue, bus, createLogger("silent"), { idleSeconds: IDLE_SECONDS });
   let pushes = 0;
   const listener = () => {

@@ -66,7 +66,9 @@ export async function redisCeiling(url: string, concurrency: number, seconds: nu
 /** A single-row INSERT (its own transaction, synchronous commit) on `concurrency` connections. */
 export async function postgresCeiling(dbUrl: string, concurrency: number, seconds: number): Promise<Ceiling> {
   const pool = new Pool({ connectionString: dbUrl, max: concurrency });
-  await pool.query("CREATE TABLE IF NOT EXISTS rush_scratch (id bigserial PRIMARY KEY, k int NOT NULL, v text NOT NULL, at timestamptz NOT NULL DEFAULT now())");
+  await pool.query(
+    "CREATE TABLE IF NOT EXISTS rush_scratch (id bigserial PRIMARY KEY, k int NOT NULL, v text NOT NULL, at timestamptz NOT NULL DEFAULT now())",
+  );
   const clients = await Promise.all(Array.from({ length: concurrency }, () => pool.connect()));
   const lat = await closedLoop(concurrency, seconds, async (k) => {
     await clients[k].query("INSERT INTO rush_scratch (k, v) VALUES ($1, $2)", [k, "ceiling"]);
@@ -125,7 +127,13 @@ export async function seatMapCeiling(
   if (status !== "ACTIVE") throw new Error(`the seat-map probe is ${status}, not ACTIVE`);
   const body = JSON.stringify({ query: "query($d: ID!) { seats(concertDateId: $d) { number status } }", variables: { d: dateId } });
   const cpu0 = processCpuSeconds(server.pid);
-  const r = await runLoad({ url: server.url, concurrency: 4, warmupMs: WARMUP_MS, durationMs: seconds * 1000, next: () => ({ body, headers: { ...auth, "x-queue-token": token } }) });
+  const r = await runLoad({
+    url: server.url,
+    concurrency: 4,
+    warmupMs: WARMUP_MS,
+    durationMs: seconds * 1000,
+    next: () => ({ body, headers: { ...auth, "x-queue-token": token } }),
+  });
   const cpu = processCpuSeconds(server.pid) - cpu0;
   await graphql(server.url, "mutation($t: String!) { leaveQueue(token: $t) { status } }", { t: token }, probe.jwt);
   // Every answer in the loop, warm-up included, was paid for with the CPU measured.

@@ -125,8 +125,11 @@ export async function runChecks(input: {
     const maxStaleS = Math.max(0, ...input.holds.staleSeats);
     const letRunOut = input.users.filter((u) => u.outcome === "letRunOut" && u.reservationId).map((u) => u.reservationId!);
     const notExpired = letRunOut.length
-      ? await one(`SELECT count(*)::int FROM reservations r JOIN payments p ON p.reservation_id = r.id
-                    WHERE r.id = ANY($1::uuid[]) AND (r.status <> 'EXPIRED' OR p.status <> 'EXPIRED')`, [letRunOut])
+      ? await one(
+          `SELECT count(*)::int FROM reservations r JOIN payments p ON p.reservation_id = r.id
+                    WHERE r.id = ANY($1::uuid[]) AND (r.status <> 'EXPIRED' OR p.status <> 'EXPIRED')`,
+          [letRunOut],
+        )
       : 0;
     const runOutTokens = input.users.filter((u) => u.outcome === "letRunOut").map((u) => byToken.get(u.token!));
     const notHoldTimeout = runOutTokens.filter((t) => t?.r !== "HOLD_TIMEOUT").length;
@@ -219,7 +222,8 @@ export async function runChecks(input: {
     else if (admittedAt === 0 && sub.endReason === undefined) stillWaiting++;
     // Admitted before its socket got through: its first ticket, when it came, could only tell the state then.
     else if (admittedAt > 0 && (sub.firstAt === undefined || sub.firstAt > admittedAt || sub.firstStatus !== "WAITING")) admittedBeforeOpen++;
-    else if (sub.endReason !== "ABANDONED") missed.push(`user ${u.i}: ${admittedAt > 0 ? "admitted" : "never admitted"}, ${sub.error ?? sub.endReason ?? u.outcome}`);
+    else if (sub.endReason !== "ABANDONED")
+      missed.push(`user ${u.i}: ${admittedAt > 0 ? "admitted" : "never admitted"}, ${sub.error ?? sub.endReason ?? u.outcome}`);
   }
   add(
     "every waiting subscriber received its admission",

@@ -111,10 +111,7 @@ async function run(p: WorkerPlan, t0: number): Promise<WorkerResult> {
   let next = 0;
   let finished = 0;
 
-  const progress = setInterval(
-    () => send({ type: "progress", launched: next, finished, subscriptions: live.subscriptions }),
-    1_000,
-  );
+  const progress = setInterval(() => send({ type: "progress", launched: next, finished, subscriptions: live.subscriptions }), 1_000);
   await new Promise<void>((allLaunched) => {
     const launch = () => {
       const now = Date.now() - t0;

@@ -10,7 +10,17 @@ import type { HealthSamples, QueueSamples } from "./samplers";
 import type { UserResult } from "./user-flow";
 
 /** In report order; wsConnect (socket + connection_ack) and queueStatusChanged (subscribe to first ticket) are timed from the subscribe call. */
-export const OPS = ["signIn", "enterQueue", "wsConnect", "queueStatusChanged", "leaveQueue", "seats", "reserveSeats", "chargeBalance", "pay"] as const;
+export const OPS = [
+  "signIn",
+  "enterQueue",
+  "wsConnect",
+  "queueStatusChanged",
+  "leaveQueue",
+  "seats",
+  "reserveSeats",
+  "chargeBalance",
+  "pay",
+] as const;
 
 export interface OpFigure extends Quantiles {
   op: string;

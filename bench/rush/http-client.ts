@@ -49,7 +49,11 @@ export class HttpGraphql {
   private readonly agents: Agent[];
   private readonly targets: URL[];
 
-  constructor(urls: string[], socketsPerInstance: number, private readonly recorder: CallRecorder) {
+  constructor(
+    urls: string[],
+    socketsPerInstance: number,
+    private readonly recorder: CallRecorder,
+  ) {
     this.targets = urls.map((u) => new URL("/graphql", u));
     this.agents = urls.map(() => new Agent({ keepAlive: true, maxSockets: socketsPerInstance, maxFreeSockets: socketsPerInstance }));
   }

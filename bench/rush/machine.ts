@@ -37,7 +37,8 @@ export async function waitTurn(o: RushOptions) {
   while (quietSeconds < 3 && Date.now() - q0 < Math.max(60, o.quietMaxSeconds) * 1000) {
     busyPct = (await waitForQuiet(101, 1_000)).busyPct;
     quietSeconds = busyPct < QUIET_BUSY_PCT ? quietSeconds + 1 : 0;
-    if (quietSeconds === 0 && Date.now() - q0 > 5_000 && Date.now() - q0 < 6_200) log(`the machine is ${busyPct}% busy (other processes): waiting for it to calm down`);
+    if (quietSeconds === 0 && Date.now() - q0 > 5_000 && Date.now() - q0 < 6_200)
+      log(`the machine is ${busyPct}% busy (other processes): waiting for it to calm down`);
   }
   if (quietSeconds < 3) log(`the machine is still ${busyPct}% busy: figures may be low`);
   return { waitedForOthersSeconds, waitedForQuietSeconds: Math.round((Date.now() - q0) / 1000), busyPct };
@@ -47,7 +48,11 @@ export async function waitTurn(o: RushOptions) {
 export function othersRunning(): boolean {
   for (const pattern of ["dist/bench/queue.bench", "dist/bench/rush/rush.bench"]) {
     try {
-      const pids = execFileSync("pgrep", ["-f", pattern], { stdio: ["ignore", "pipe", "ignore"] }).toString().split(/\s+/).filter(Boolean).map(Number);
+      const pids = execFileSync("pgrep", ["-f", pattern], { stdio: ["ignore", "pipe", "ignore"] })
+        .toString()
+        .split(/\s+/)
+        .filter(Boolean)
+        .map(Number);
       if (pids.some((pid) => pid !== process.pid && pid !== process.ppid)) return true;
     } catch {
       // pgrep exits 1 when nothing matches
@@ -60,7 +65,9 @@ export function othersRunning(): boolean {
 export function tcpCounters(): Record<string, number> {
   const keep = ["ListenOverflows", "ListenDrops", "TCPSynRetrans", "TCPTimeouts", "TCPReqQFullDoCookies"];
   try {
-    const lines = readFileSync("/proc/net/netstat", "utf8").split("\n").filter((l) => l.startsWith("TcpExt:"));
+    const lines = readFileSync("/proc/net/netstat", "utf8")
+      .split("\n")
+      .filter((l) => l.startsWith("TcpExt:"));
     const names = lines[0].split(/\s+/);
     const values = lines[1].split(/\s+/);
     return Object.fromEntries(keep.map((k) => [k, Number(values[names.indexOf(k)] ?? NaN)]));
@@ -72,4 +79,3 @@ export function tcpCounters(): Record<string, number> {
 export async function redisPid(redis: Redis): Promise<number> {
   return Number(/process_id:(\d+)/.exec(await redis.info("server"))?.[1] ?? NaN);
 }
-

@@ -101,7 +101,9 @@ export function readOptions(argv = process.argv.slice(2), env = process.env): Ru
   };
   const int = (name: keyof typeof DEFAULTS, min: number, max: number) => Math.round(num(name, min, max));
   const bool = (name: keyof typeof DEFAULTS) => /^(1|true|yes)$/i.test(raw(name));
-  const instances = raw("instances").split(",").map((s) => Number(s.trim()));
+  const instances = raw("instances")
+    .split(",")
+    .map((s) => Number(s.trim()));
   if (instances.some((n) => !Number.isInteger(n) || n < 1 || n > 4)) throw new Error("instances is a list of 1..4, e.g. 1,2");
   const users = int("users", 10, 100_000);
   const o: RushOptions = {
@@ -132,7 +134,10 @@ export function readOptions(argv = process.argv.slice(2), env = process.env): Ru
     redisUrl: raw("redisUrl"),
     quietMaxSeconds: int("quietMaxSeconds", 0, 3_600),
     poolSize: int("poolSize", 1, 200),
-    serverNodeArgs: raw("serverNodeArgs").split(",").map((a) => a.trim()).filter(Boolean),
+    serverNodeArgs: raw("serverNodeArgs")
+      .split(",")
+      .map((a) => a.trim())
+      .filter(Boolean),
     out: raw("out") || (bool("profile") ? "rush-profile" : "rush-latest"),
     secondAct: int("secondAct", 0, 10_000),
   };

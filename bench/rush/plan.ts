@@ -52,17 +52,19 @@ export function peakArrivalRate(o: Pick<RushOptions, "users" | "arrivalSeconds" 
   return o.users / (o.arrivalSeconds - o.rampSeconds / 2);
 }
 
-export function planCrowd(
-  o: RushOptions,
-  users: { id: string; email: string; jwt: string }[],
-  instances: number,
-): PlannedUser[] {
+export function planCrowd(o: RushOptions, users: { id: string; email: string; jwt: string }[], instances: number): PlannedUser[] {
   const rnd = random(o.seed);
   const signInEvery = o.signIns > 0 ? users.length / o.signIns : Infinity;
   return users.map((u, i) => {
     const r = rnd();
     const ending: Ending =
-      r < o.giveUpShare ? "giveUp" : r < o.giveUpShare + o.letRunOutShare ? "letRunOut" : r < o.giveUpShare + o.letRunOutShare + o.doublePayShare ? "doublePay" : "buy";
+      r < o.giveUpShare
+        ? "giveUp"
+        : r < o.giveUpShare + o.letRunOutShare
+          ? "letRunOut"
+          : r < o.giveUpShare + o.letRunOutShare + o.doublePayShare
+            ? "doublePay"
+            : "buy";
     const signsIn = Math.floor(i / signInEvery) !== Math.floor((i + 1) / signInEvery);
     return {
       i,

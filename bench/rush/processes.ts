@@ -139,7 +139,10 @@ export function cpuOver(
   from: number,
   to: number,
 ): { processes: CpuShare[]; machinePct: number; otherPct: number; seconds: number; cores: number } {
-  const a = Math.max(0, s.t.findIndex((t) => t >= from));
+  const a = Math.max(
+    0,
+    s.t.findIndex((t) => t >= from),
+  );
   let b = s.t.length - 1;
   while (b > a && s.t[b] > to + 500) b--;
   const seconds = (s.t[b] - s.t[a]) / 1000;

@@ -46,45 +46,123 @@ export function renderReport(out: Out): string {
   );
 
   const ceiling = (t: TopologyResult, prefix: string) => t.ceilings.find((c) => c.what.startsWith(prefix));
-  row("ceiling: `{ __typename }`, 100 clients in all", (t) => { const c = ceiling(t, "{ __typename }"); return c ? `${n(c.rps)}/s, p99 ${c.p99} ms` : ""; });
-  row("ceiling: Redis PING, 50 connections", (t) => { const c = ceiling(t, "Redis"); return c ? `${n(c.rps)}/s, p99 ${c.p99} ms` : ""; });
-  row("ceiling: PostgreSQL 1-row INSERT, 20 connections", (t) => { const c = ceiling(t, "PostgreSQL"); return c ? `${n(c.rps)}/s, p99 ${c.p99} ms` : ""; });
-  if (ts.some((t) => ceiling(t, "seat map"))) row("ceiling: one seat map read (`seats { number status }`, this date), 4 clients, 1 instance: reads/s, p99; server CPU per read", (t) => {
-    const c = ceiling(t, "seat map") as (ReturnType<typeof ceiling> & { cpuMsPerCall?: number }) | undefined;
-    return c ? `${n(c.rps)}/s, p99 ${c.p99} ms; ${c.cpuMsPerCall} ms` : "";
+  row("ceiling: `{ __typename }`, 100 clients in all", (t) => {
+    const c = ceiling(t, "{ __typename }");
+    return c ? `${n(c.rps)}/s, p99 ${c.p99} ms` : "";
   });
-  row("arrivals: peak rate; launch lateness p99 / max", (t) => `${n(t.arrivals.peakPerSecond)}/s; ${t.arrivals.lateP99Ms} / ${t.arrivals.lateMaxMs} ms`);
+  row("ceiling: Redis PING, 50 connections", (t) => {
+    const c = ceiling(t, "Redis");
+    return c ? `${n(c.rps)}/s, p99 ${c.p99} ms` : "";
+  });
+  row("ceiling: PostgreSQL 1-row INSERT, 20 connections", (t) => {
+    const c = ceiling(t, "PostgreSQL");
+    return c ? `${n(c.rps)}/s, p99 ${c.p99} ms` : "";
+  });
+  if (ts.some((t) => ceiling(t, "seat map")))
+    row("ceiling: one seat map read (`seats { number status }`, this date), 4 clients, 1 instance: reads/s, p99; server CPU per read", (t) => {
+      const c = ceiling(t, "seat map") as (ReturnType<typeof ceiling> & { cpuMsPerCall?: number }) | undefined;
+      return c ? `${n(c.rps)}/s, p99 ${c.p99} ms; ${c.cpuMsPerCall} ms` : "";
+    });
+  row(
+    "arrivals: peak rate; launch lateness p99 / max",
+    (t) => `${n(t.arrivals.peakPerSecond)}/s; ${t.arrivals.lateP99Ms} / ${t.arrivals.lateMaxMs} ms`,
+  );
   const opNames = [...new Set(ts.flatMap((t) => t.ops.map((x) => x.op)))];
   for (const op of opNames) {
     const goal = op === "reserveSeats" || op === "pay" ? `p99 < ${GOALS.holdPayP99Ms} ms` : "";
     row(`\`${op}\`: answers/s mean (peak); p50 / p95 / p99 / max ms; errors`, (t) => opCell(t.ops.find((x) => x.op === op)), goal);
   }
-  row("admission → ACTIVE push: p50 / p95 / p99 / max ms (subscribers)", (t) => `${t.push.p50} / ${t.push.p95} / **${t.push.p99}** / ${t.push.max} (${n(t.push.count)}; ${n(t.push.alreadyActiveAtSubscribe)} already ACTIVE at subscribe)`, `p99 < ${GOALS.pushP99Ms} ms`);
+  row(
+    "admission → ACTIVE push: p50 / p95 / p99 / max ms (subscribers)",
+    (t) =>
+      `${t.push.p50} / ${t.push.p95} / **${t.push.p99}** / ${t.push.max} (${n(t.push.count)}; ${n(t.push.alreadyActiveAtSubscribe)} already ACTIVE at subscribe)`,
+    `p99 < ${GOALS.pushP99Ms} ms`,
+  );
   if (ts.some((t) => t.secondAct)) {
-    row("second act: refund → next admission push, p50 / p95 / p99 / max ms (refunds; waiting)", (t) =>
-      t.secondAct ? `${t.secondAct.refundToPush.p50} / ${t.secondAct.refundToPush.p95} / **${t.secondAct.refundToPush.p99}** / ${t.secondAct.refundToPush.max} (${n(t.secondAct.refunds)}; ${n(t.secondAct.waiters)})` : "—", `p99 < ${GOALS.pushP99Ms} ms`);
+    row(
+      "second act: refund → next admission push, p50 / p95 / p99 / max ms (refunds; waiting)",
+      (t) =>
+        t.secondAct
+          ? `${t.secondAct.refundToPush.p50} / ${t.secondAct.refundToPush.p95} / **${t.secondAct.refundToPush.p99}** / ${t.secondAct.refundToPush.max} (${n(t.secondAct.refunds)}; ${n(t.secondAct.waiters)})`
+          : "—",
+      `p99 < ${GOALS.pushP99Ms} ms`,
+    );
     row("second act: refundReservation p50 / p99 ms", (t) => (t.secondAct ? `${t.secondAct.refundMs.p50} / ${t.secondAct.refundMs.p99}` : "—"));
   }
-  row("tickets sold per second: peak (1 s buckets; sliding 1 s); mean from opening", (t) => `**${n(t.tickets.peakPerSecond)}** (${n(t.tickets.peakSlidingSecond)}); ${n(t.tickets.meanPerSecond)}`, `≥ ${n(GOALS.ticketsPeak)} at the peak`);
-  row("tickets sold; payments; first sale, 50% and 90% of the tickets sold, last sale (s after opening)", (t) => `${n(t.tickets.total)}; ${n(t.tickets.payments)}; ${t.tickets.firstSaleSeconds}, ${t.tickets.halfSoldSeconds}, ${t.tickets.ninetyPctSoldSeconds}, ${t.tickets.lastSaleSeconds} s`);
-  row("opening → sold out (last seat paid); first SOLD_OUT a client saw", (t) => `${t.soldOut ? `**${t.soldOutSeconds} s**` : "not sold out"}; ${t.firstSoldOutSeenSeconds ?? "–"} s`);
-  row("queueStatusChanged messages received: in all; busiest second", (t) => `${n(t.series.pushes.reduce((a, b) => a + b, 0))}; ${n(Math.max(0, ...t.series.pushes))}/s`);
-  row("TCP during the crowd: accept-queue overflows (ListenOverflows); SYN retransmissions", (t) => `${n(t.tcp?.ListenOverflows ?? NaN)}; ${n(t.tcp?.TCPSynRetrans ?? NaN)}`);
-  row("subscribers' sockets: reconnects; closed before the end, by code", (t) => `${n(t.sockets?.reconnects ?? NaN)}; ${Object.entries(t.sockets?.closesByCode ?? {}).map(([k, v]) => `${k}: ${n(v)}`).join(", ") || "none"}`);
-  row("GET /healthz every 250 ms per instance (event-loop wait): p50 / p99 / max ms; unanswered in 10 s", (t) => (t.healthz ?? []).map((h) => `${h.p50} / ${h.p99} / ${h.max}; ${h.unanswered}`).join(" · "));
-  row("queue: most WAITING; most ACTIVE (samples; queueStats p99)", (t) => `${n(t.queue.maxWaiting)}; ${n(t.queue.maxActive)} (${n(t.queue.samples)}; ${t.queue.statsP99Ms} ms)`);
-  row("endings of the users", (t) => Object.entries(t.outcomes).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${n(v)}`).join(", "));
-  row("why users ended in error or were still going when stopped", (t) => Object.entries(t.notes ?? {}).slice(0, 4).map(([k, v]) => `${k.replace(/\|/g, "/")} (${n(v)})`).join("; ") || "–");
-  row("errors by code (all operations)", (t) => Object.entries(t.errors).map(([k, v]) => `${k} ${n(v)}`).join(", ") || "none");
+  row(
+    "tickets sold per second: peak (1 s buckets; sliding 1 s); mean from opening",
+    (t) => `**${n(t.tickets.peakPerSecond)}** (${n(t.tickets.peakSlidingSecond)}); ${n(t.tickets.meanPerSecond)}`,
+    `≥ ${n(GOALS.ticketsPeak)} at the peak`,
+  );
+  row(
+    "tickets sold; payments; first sale, 50% and 90% of the tickets sold, last sale (s after opening)",
+    (t) =>
+      `${n(t.tickets.total)}; ${n(t.tickets.payments)}; ${t.tickets.firstSaleSeconds}, ${t.tickets.halfSoldSeconds}, ${t.tickets.ninetyPctSoldSeconds}, ${t.tickets.lastSaleSeconds} s`,
+  );
+  row(
+    "opening → sold out (last seat paid); first SOLD_OUT a client saw",
+    (t) => `${t.soldOut ? `**${t.soldOutSeconds} s**` : "not sold out"}; ${t.firstSoldOutSeenSeconds ?? "–"} s`,
+  );
+  row(
+    "queueStatusChanged messages received: in all; busiest second",
+    (t) => `${n(t.series.pushes.reduce((a, b) => a + b, 0))}; ${n(Math.max(0, ...t.series.pushes))}/s`,
+  );
+  row(
+    "TCP during the crowd: accept-queue overflows (ListenOverflows); SYN retransmissions",
+    (t) => `${n(t.tcp?.ListenOverflows ?? NaN)}; ${n(t.tcp?.TCPSynRetrans ?? NaN)}`,
+  );
+  row(
+    "subscribers' sockets: reconnects; closed before the end, by code",
+    (t) =>
+      `${n(t.sockets?.reconnects ?? NaN)}; ${
+        Object.entries(t.sockets?.closesByCode ?? {})
+          .map(([k, v]) => `${k}: ${n(v)}`)
+          .join(", ") || "none"
+      }`,
+  );
+  row("GET /healthz every 250 ms per instance (event-loop wait): p50 / p99 / max ms; unanswered in 10 s", (t) =>
+    (t.healthz ?? []).map((h) => `${h.p50} / ${h.p99} / ${h.max}; ${h.unanswered}`).join(" · "),
+  );
+  row(
+    "queue: most WAITING; most ACTIVE (samples; queueStats p99)",
+    (t) => `${n(t.queue.maxWaiting)}; ${n(t.queue.maxActive)} (${n(t.queue.samples)}; ${t.queue.statsP99Ms} ms)`,
+  );
+  row("endings of the users", (t) =>
+    Object.entries(t.outcomes)
+      .sort((a, b) => b[1] - a[1])
+      .map(([k, v]) => `${k} ${n(v)}`)
+      .join(", "),
+  );
+  row(
+    "why users ended in error or were still going when stopped",
+    (t) =>
+      Object.entries(t.notes ?? {})
+        .slice(0, 4)
+        .map(([k, v]) => `${k.replace(/\|/g, "/")} (${n(v)})`)
+        .join("; ") || "–",
+  );
+  row(
+    "errors by code (all operations)",
+    (t) =>
+      Object.entries(t.errors)
+        .map(([k, v]) => `${k} ${n(v)}`)
+        .join(", ") || "none",
+  );
   const cpuOf = (t: TopologyResult, g: string) => t.cpu.processes.filter((p) => p.group === g).reduce((a, p) => a + p.cpuPct, 0);
   const memOf = (t: TopologyResult, g: string) => t.cpu.processes.filter((p) => p.group === g).map((p) => p.memMaxMiB);
   row(
     "CPU from the opening to the sell-out (or the end of the crowd; seconds in brackets), % of one core: servers (each); PostgreSQL; Redis; load generators; orchestrator; anything else; whole machine",
     (t) =>
-      `${cpuOf(t, "server")} (${t.cpu.processes.filter((p) => p.group === "server").map((p) => p.cpuPct).join(" + ")}); ${cpuOf(t, "postgres")}; ${cpuOf(t, "redis")}; ` +
+      `${cpuOf(t, "server")} (${t.cpu.processes
+        .filter((p) => p.group === "server")
+        .map((p) => p.cpuPct)
+        .join(" + ")}); ${cpuOf(t, "postgres")}; ${cpuOf(t, "redis")}; ` +
       `${cpuOf(t, "loadgen")}; ${cpuOf(t, "orchestrator")}; ${t.cpu.otherPct}; **${t.cpu.machinePct}** of ${t.cpu.cores * 100} (${t.cpu.seconds} s)`,
   );
-  row("memory, max MiB: servers (RSS each); PostgreSQL (PSS); Redis; load generators", (t) => `${memOf(t, "server").join(" + ")}; ${memOf(t, "postgres").join()}; ${memOf(t, "redis").join()}; ${memOf(t, "loadgen").join(" + ")}`);
+  row(
+    "memory, max MiB: servers (RSS each); PostgreSQL (PSS); Redis; load generators",
+    (t) => `${memOf(t, "server").join(" + ")}; ${memOf(t, "postgres").join()}; ${memOf(t, "redis").join()}; ${memOf(t, "loadgen").join(" + ")}`,
+  );
   row("ratios: all answers at the peak second ÷ `{ __typename }` ceiling", (t) => {
     const c = ceiling(t, "{ __typename }");
     const totals = sumRows(Object.values(t.series.perSecond));
@@ -100,13 +178,16 @@ export function renderReport(out: Out): string {
   row("ratios: server CPU-ms per user served; per ticket sold", (t) => {
     const serverSeconds = t.cpu.processes.filter((p) => p.group === "server").reduce((a, p) => a + p.cpuSeconds, 0);
     const allSeconds = t.cpu.processes.reduce((a, p) => a + p.cpuSeconds, 0);
-    return `${(serverSeconds * 1000 / Math.max(1, o.users)).toFixed(1)}; ${(serverSeconds * 1000 / Math.max(1, t.tickets.total)).toFixed(1)} (all processes: ${(allSeconds * 1000 / Math.max(1, t.tickets.total)).toFixed(1)})`;
+    return `${((serverSeconds * 1000) / Math.max(1, o.users)).toFixed(1)}; ${((serverSeconds * 1000) / Math.max(1, t.tickets.total)).toFixed(1)} (all processes: ${((allSeconds * 1000) / Math.max(1, t.tickets.total)).toFixed(1)})`;
   });
   row("crowd run; whole topology incl. set-up and checks", (t) => `${t.crowdSeconds} s; ${t.runSeconds} s`);
   L.push(table(head, rows), "");
   for (const t of ts) {
     if (t.cpu.otherPct > 10) {
-      L.push(`Note: during the ${t.instances}-instance rush, processes outside the bench used ${t.cpu.otherPct}% of a core on average: its figures are lower than a quiet machine would give.`, "");
+      L.push(
+        `Note: during the ${t.instances}-instance rush, processes outside the bench used ${t.cpu.otherPct}% of a core on average: its figures are lower than a quiet machine would give.`,
+        "",
+      );
     }
   }
 
@@ -116,10 +197,13 @@ export function renderReport(out: Out): string {
   L.push(
     table(
       ["check", ...ts.map((t) => `${t.instances} instance${t.instances > 1 ? "s" : ""}`)],
-      checkNames.map((name) => [name, ...ts.map((t) => {
-        const c = t.checks.find((x) => x.name === name);
-        return c ? `${c.ok ? "**ok**" : "**FAILED**"}: ${c.detail}` : "";
-      })]),
+      checkNames.map((name) => [
+        name,
+        ...ts.map((t) => {
+          const c = t.checks.find((x) => x.name === name);
+          return c ? `${c.ok ? "**ok**" : "**FAILED**"}: ${c.detail}` : "";
+        }),
+      ]),
     ),
     "",
   );
@@ -128,12 +212,37 @@ export function renderReport(out: Out): string {
   const goalRows: string[][] = [];
   const hp = (t: TopologyResult) => Math.max(...["reserveSeats", "pay"].map((op) => t.ops.find((x) => x.op === op)?.p99 ?? NaN));
   const invariants = (t: TopologyResult) => t.checks.filter((c) => !c.name.startsWith("every user reached"));
-  goalRows.push([`${n(o.users)} users, zero invariant violations`, ...ts.map((t) => yes(invariants(t).every((c) => c.ok), `${invariants(t).filter((c) => !c.ok).length} of ${invariants(t).length} invariant checks failed`))]);
-  goalRows.push(["every user served to an expected ending", ...ts.map((t) => {
-    const c = t.checks.find((x) => x.name.startsWith("every user reached"));
-    return c ? yes(c.ok, c.ok ? "all" : `${n(Object.entries(t.outcomes).filter(([k]) => k === "error" || k === "timeout").reduce((a, [, v]) => a + v, 0))} not`) : "";
-  })]);
-  goalRows.push([`≥ ${n(GOALS.ticketsPeak)} tickets sold per second at the peak`, ...ts.map((t) => yes(t.tickets.peakPerSecond >= GOALS.ticketsPeak, `${n(t.tickets.peakPerSecond)}/s`))]);
+  goalRows.push([
+    `${n(o.users)} users, zero invariant violations`,
+    ...ts.map((t) =>
+      yes(
+        invariants(t).every((c) => c.ok),
+        `${invariants(t).filter((c) => !c.ok).length} of ${invariants(t).length} invariant checks failed`,
+      ),
+    ),
+  ]);
+  goalRows.push([
+    "every user served to an expected ending",
+    ...ts.map((t) => {
+      const c = t.checks.find((x) => x.name.startsWith("every user reached"));
+      return c
+        ? yes(
+            c.ok,
+            c.ok
+              ? "all"
+              : `${n(
+                  Object.entries(t.outcomes)
+                    .filter(([k]) => k === "error" || k === "timeout")
+                    .reduce((a, [, v]) => a + v, 0),
+                )} not`,
+          )
+        : "";
+    }),
+  ]);
+  goalRows.push([
+    `≥ ${n(GOALS.ticketsPeak)} tickets sold per second at the peak`,
+    ...ts.map((t) => yes(t.tickets.peakPerSecond >= GOALS.ticketsPeak, `${n(t.tickets.peakPerSecond)}/s`)),
+  ]);
   goalRows.push([`holds and pays p99 < ${GOALS.holdPayP99Ms} ms`, ...ts.map((t) => yes(hp(t) < GOALS.holdPayP99Ms, `${hp(t)} ms`))]);
   goalRows.push([`admission → push p99 < ${n(GOALS.pushP99Ms)} ms`, ...ts.map((t) => yes(t.push.p99 < GOALS.pushP99Ms, `${t.push.p99} ms`))]);
   L.push("Goals (issue 5):", "", table(["goal", ...ts.map((t) => `${t.instances} instance${t.instances > 1 ? "s" : ""}`)], goalRows), "");
@@ -142,7 +251,9 @@ export function renderReport(out: Out): string {
 
 function opCell(f: OpFigure | undefined): string {
   if (!f) return "–";
-  const errors = Object.entries(f.errors).map(([k, v]) => `${k} ${n(v)}`).join(", ");
+  const errors = Object.entries(f.errors)
+    .map(([k, v]) => `${k} ${n(v)}`)
+    .join(", ");
   return `${n(f.meanPerSecond)} (${n(f.peakPerSecond)}); ${f.p50} / ${f.p95} / **${f.p99}** / ${f.max}; ${n(f.count)} calls${errors ? `, ${errors}` : ""}`;
 }
 
@@ -157,7 +268,9 @@ function sumRows(rows: number[][]): number[] {
 
 function fmtSettings(s: Record<string, string> | undefined): string {
   if (!s) return "";
-  return Object.entries(s).map(([k, v]) => `${k} ${v}`).join(", ");
+  return Object.entries(s)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(", ");
 }
 
 const yes = (ok: boolean, detail: string) => `${ok ? "met" : "**not met**"} (${detail})`;

@@ -104,9 +104,13 @@ async function main() {
     await redis.set("rush:lock", stamp, "EX", 1_800);
   }
   const machine = await describeMachine(redis);
-  log(`machine: ${machine.nproc} × ${machine.cpuModel}, ${machine.memoryGiB} GiB, Node ${machine.node}, PostgreSQL ${machine.postgres}, Redis ${machine.redis}`);
-  log(`crowd: ${o.users.toLocaleString("en")} users over ${o.arrivalSeconds} s (ramp ${o.rampSeconds} s, peak ${Math.round(peakArrivalRate(o))}/s), ` +
-    `${o.seats.toLocaleString("en")} seats, maxActiveUsers ${o.maxActive}, admitPerSecond ${o.admitPerSecond}, HOLD_SECONDS ${o.holdSeconds}; topologies ${o.instances.join(", ")}`);
+  log(
+    `machine: ${machine.nproc} × ${machine.cpuModel}, ${machine.memoryGiB} GiB, Node ${machine.node}, PostgreSQL ${machine.postgres}, Redis ${machine.redis}`,
+  );
+  log(
+    `crowd: ${o.users.toLocaleString("en")} users over ${o.arrivalSeconds} s (ramp ${o.rampSeconds} s, peak ${Math.round(peakArrivalRate(o))}/s), ` +
+      `${o.seats.toLocaleString("en")} seats, maxActiveUsers ${o.maxActive}, admitPerSecond ${o.admitPerSecond}, HOLD_SECONDS ${o.holdSeconds}; topologies ${o.instances.join(", ")}`,
+  );
   const topologies: TopologyResult[] = [];
   let shared: Ceiling[] = [];
   try {
@@ -184,7 +188,13 @@ async function runTopology(o: RushOptions, n: number, stamp: string, redis: Redi
     const logFile = (k: number) => join(RESULTS, `rush-server-${n}-${k + 1}.log`);
     for (let k = 0; k < n; k++) rmSync(logFile(k), { force: true });
     const nodeArgs = o.serverNodeArgs;
-    servers.push(await startServer({ env: settings, nodeArgs: [...nodeArgs, ...(o.profile ? ["--cpu-prof", "--cpu-prof-dir", profileDir] : [])], logFile: logFile(0) }));
+    servers.push(
+      await startServer({
+        env: settings,
+        nodeArgs: [...nodeArgs, ...(o.profile ? ["--cpu-prof", "--cpu-prof-dir", profileDir] : [])],
+        logFile: logFile(0),
+      }),
+    );
     servers.push(...(await Promise.all(Array.from({ length: n - 1 }, (_, k) => startServer({ env: settings, nodeArgs, logFile: logFile(k + 1) })))));
     for (const s of servers) CHILDREN.add(s.pid);
     log(`servers: ${servers.map((s) => `pid ${s.pid} :${s.port}`).join(", ")}; database ${db.name}; Redis ${o.redisUrl}`);
@@ -194,11 +204,15 @@ async function runTopology(o: RushOptions, n: number, stamp: string, redis: Redi
     const seeded = await seed(db.url, o.users, 0);
     const emails = await emailsOf(db.url, seeded.userIds);
     const tokens = createAccessTokens(jwtSecret, 86_400);
-    const users = await Promise.all(seeded.userIds.map(async (id) => ({ id, email: emails.get(id)!, jwt: await tokens.issue({ id, role: "USER" }) })));
+    const users = await Promise.all(
+      seeded.userIds.map(async (id) => ({ id, email: emails.get(id)!, jwt: await tokens.issue({ id, role: "USER" }) })),
+    );
     const adminJwt = await tokens.issue({ id: await userId(db.url, ADMIN.email), role: "ADMIN" });
     const { concertId, dateId } = await putOnSale(servers[0].url, adminJwt, o);
     const plan = planCrowd(o, users, n);
-    log(`seeded ${o.users.toLocaleString("en")} users, concert ${concertId}, date ${dateId} with ${o.seats} seats (${Math.round(performance.now() - t)} ms)`);
+    log(
+      `seeded ${o.users.toLocaleString("en")} users, concert ${concertId}, date ${dateId} with ${o.seats} seats (${Math.round(performance.now() - t)} ms)`,
+    );
 
     // Ceilings, measured now on the same machine and database.
     const ceilings: Ceiling[] = [];
@@ -219,7 +233,10 @@ async function runTopology(o: RushOptions, n: number, stamp: string, redis: Redi
     const results: Promise<WorkerResult>[] = [];
     const progress = new Map<number, { launched: number; finished: number; subscriptions: number }>();
     for (let w = 0; w < o.workers; w++) {
-      const child = fork(join(__dirname, "crowd-worker.js"), [], { stdio: ["ignore", "inherit", "inherit", "ipc"], execArgv: ["--max-old-space-size=4096"] });
+      const child = fork(join(__dirname, "crowd-worker.js"), [], {
+        stdio: ["ignore", "inherit", "inherit", "ipc"],
+        execArgv: ["--max-old-space-size=4096"],
+      });
       workers.push(child);
       CHILDREN.add(child.pid!);
       child.once("exit", () => CHILDREN.delete(child.pid!));
@@ -263,8 +280,16 @@ async function runTopology(o: RushOptions, n: number, stamp: string, redis: Redi
     const procSampler = new ProcessSampler(watched, since);
     const queueSampler = new QueueSampler(servers[0].url, concertId, adminJwt, since);
     const holdSampler = new HoldSampler(db.url, since);
-    const healthSampler = new HealthSampler(servers.map((x) => x.url), since);
-    cleanups.push(() => queueSampler.stop(), () => holdSampler.stop(), () => procSampler.stop(), () => healthSampler.stop());
+    const healthSampler = new HealthSampler(
+      servers.map((x) => x.url),
+      since,
+    );
+    cleanups.push(
+      () => queueSampler.stop(),
+      () => holdSampler.stop(),
+      () => procSampler.stop(),
+      () => healthSampler.stop(),
+    );
     await holdSampler.start();
     t0 = Date.now() + 1_500;
     const profileFrom = monotonicMicros() + 1_500_000;
@@ -276,10 +301,15 @@ async function runTopology(o: RushOptions, n: number, stamp: string, redis: Redi
     log(`opening at ${new Date(t0).toISOString()}; ${o.workers} load generators`);
 
     const ticker = setInterval(() => {
-      const p = [...progress.values()].reduce((a, b) => ({ launched: a.launched + b.launched, finished: a.finished + b.finished, subscriptions: a.subscriptions + b.subscriptions }), { launched: 0, finished: 0, subscriptions: 0 });
+      const p = [...progress.values()].reduce(
+        (a, b) => ({ launched: a.launched + b.launched, finished: a.finished + b.finished, subscriptions: a.subscriptions + b.subscriptions }),
+        { launched: 0, finished: 0, subscriptions: 0 },
+      );
       const s = queueSampler.samples;
       const k = s.t.length - 1;
-      log(`t+${Math.round((Date.now() - t0) / 1000)} s: arrived ${p.launched}, done ${p.finished}, subscriptions open ${p.subscriptions}, waiting ${s.waiting[k] ?? "?"}, active ${s.active[k] ?? "?"}, HELD ${holdSampler.samples.held.at(-1) ?? "?"}`);
+      log(
+        `t+${Math.round((Date.now() - t0) / 1000)} s: arrived ${p.launched}, done ${p.finished}, subscriptions open ${p.subscriptions}, waiting ${s.waiting[k] ?? "?"}, active ${s.active[k] ?? "?"}, HELD ${holdSampler.samples.held.at(-1) ?? "?"}`,
+      );
     }, 5_000);
     let crowd: WorkerResult[];
     try {
@@ -304,7 +334,18 @@ async function runTopology(o: RushOptions, n: number, stamp: string, redis: Redi
     const allUsers = crowd.flatMap((c) => c.users).sort((a, b) => a.i - b.i);
     const tokenFacts = await readTokens(redis, concertId, allUsers);
     const { sales, soldOut } = await salesOf(db.url, t0);
-    const checks = await runChecks({ dbUrl: db.url, dateId, maxActive: o.maxActive, plan, users: allUsers, tokens: tokenFacts, queue, holds, soldOut, crowdStoppedAt: t0 + crowdMs });
+    const checks = await runChecks({
+      dbUrl: db.url,
+      dateId,
+      maxActive: o.maxActive,
+      plan,
+      users: allUsers,
+      tokens: tokenFacts,
+      queue,
+      holds,
+      soldOut,
+      crowdStoppedAt: t0 + crowdMs,
+    });
     const merged = mergeCalls(crowd.map((c) => c.calls));
     const tickets = ticketFigures(sales);
     const soldOutEnter = merged.byOp.get("enterQueue");
@@ -345,7 +386,14 @@ async function runTopology(o: RushOptions, n: number, stamp: string, redis: Redi
       instances: n,
       database: db.name,
       quiet,
-      settings: { ...settings, DATABASE_URL: db.url.replace(/\/\/[^@]*@/, "//…@"), JWT_SECRET: "(random)", ADMIN_PASSWORD: "(random)", maxActiveUsers: o.maxActive, admitPerSecond: o.admitPerSecond },
+      settings: {
+        ...settings,
+        DATABASE_URL: db.url.replace(/\/\/[^@]*@/, "//…@"),
+        JWT_SECRET: "(random)",
+        ADMIN_PASSWORD: "(random)",
+        maxActiveUsers: o.maxActive,
+        admitPerSecond: o.admitPerSecond,
+      },
       ceilings,
       ops: opFigures(merged),
       push: pushDelays(allUsers, tokenFacts),
@@ -401,7 +449,9 @@ async function runTopology(o: RushOptions, n: number, stamp: string, redis: Redi
 }
 
 function newest(dir: string, ext: string): string {
-  const files = readdirSync(dir).filter((f) => f.endsWith(ext)).map((f) => join(dir, f));
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith(ext))
+    .map((f) => join(dir, f));
   if (files.length === 0) throw new Error(`no ${ext} in ${dir}`);
   return files.sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
 }
@@ -417,8 +467,10 @@ const quantile99 = (xs: number[]) => {
   return s[Math.min(s.length - 1, Math.ceil(0.99 * s.length) - 1)];
 };
 
-
-main().then(() => process.exit(0), (error) => {
-  process.stderr.write(`bench:rush failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-  process.exit(1);
-});
+main().then(
+  () => process.exit(0),
+  (error) => {
+    process.stderr.write(`bench:rush failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exit(1);
+  },
+);

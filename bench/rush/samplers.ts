@@ -24,7 +24,13 @@ export class QueueSampler {
   private stopped = false;
   private loop: Promise<void> | undefined;
 
-  constructor(url: string, private readonly concertId: string, private readonly adminJwt: string, private readonly t0: () => number, private readonly everyMs = 250) {
+  constructor(
+    url: string,
+    private readonly concertId: string,
+    private readonly adminJwt: string,
+    private readonly t0: () => number,
+    private readonly everyMs = 250,
+  ) {
     this.http = new HttpGraphql([url], 1, new CallRecorder(0));
   }
 
@@ -32,9 +38,15 @@ export class QueueSampler {
     this.loop = (async () => {
       while (!this.stopped) {
         const began = Date.now();
-        const a = await this.http.call<{ queueStats: { waiting: number; active: number } }>(0, "queueStats", STATS, { c: this.concertId }, {
-          authorization: `Bearer ${this.adminJwt}`,
-        });
+        const a = await this.http.call<{ queueStats: { waiting: number; active: number } }>(
+          0,
+          "queueStats",
+          STATS,
+          { c: this.concertId },
+          {
+            authorization: `Bearer ${this.adminJwt}`,
+          },
+        );
         if (a.data) {
           this.samples.t.push(Date.now() - this.t0());
           this.samples.waiting.push(a.data.queueStats.waiting);
@@ -76,7 +88,10 @@ export class HoldSampler {
   private client: Client;
   private busy = false;
 
-  constructor(url: string, private readonly t0: () => number) {
+  constructor(
+    url: string,
+    private readonly t0: () => number,
+  ) {
     this.client = new Client({ connectionString: url });
     this.client.on("error", () => undefined); // the database is dropped at the end; a failed sample is skipped
   }
@@ -129,7 +144,11 @@ export class HealthSampler {
   private loops: Promise<void>[] = [];
   private readonly agent = new Agent({ keepAlive: true, maxSockets: 1 });
 
-  constructor(private readonly urls: string[], private readonly t0: () => number, private readonly everyMs = 250) {
+  constructor(
+    private readonly urls: string[],
+    private readonly t0: () => number,
+    private readonly everyMs = 250,
+  ) {
     this.samples = { t: urls.map(() => []), ms: urls.map(() => []) };
   }
 

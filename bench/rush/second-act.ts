@@ -87,7 +87,12 @@ export async function playSecondAct(act: Act): Promise<{ result: SecondActResult
     const buyers = people.slice(0, n);
     const waiters = people.slice(n);
 
-    const c = await graphql<{ createConcert: { id: string } }>(act.urls[0], `mutation { createConcert(input: { title: "Second act", keepLineAfterSellOut: true }) { id } }`, {}, act.adminJwt);
+    const c = await graphql<{ createConcert: { id: string } }>(
+      act.urls[0],
+      `mutation { createConcert(input: { title: "Second act", keepLineAfterSellOut: true }) { id } }`,
+      {},
+      act.adminJwt,
+    );
     const concertId = c.createConcert.id;
     const d = await graphql<{ addConcertDate: { id: string } }>(
       act.urls[0],
@@ -96,8 +101,12 @@ export async function playSecondAct(act: Act): Promise<{ result: SecondActResult
       act.adminJwt,
     );
     const dateId = d.addConcertDate.id;
-    await graphql(act.urls[0], "mutation($c: ID!, $i: QueuePolicyInput!) { updateQueuePolicy(concertId: $c, input: $i) { maxActiveUsers } }",
-      { c: concertId, i: { maxActiveUsers: 10 * n, admitPerSecond: 10 * n } }, act.adminJwt);
+    await graphql(
+      act.urls[0],
+      "mutation($c: ID!, $i: QueuePolicyInput!) { updateQueuePolicy(concertId: $c, input: $i) { maxActiveUsers } }",
+      { c: concertId, i: { maxActiveUsers: 10 * n, admitPerSecond: 10 * n } },
+      act.adminJwt,
+    );
     await inBatches(people, 20, async (p, i) => {
       await call(url(i), CHARGE, { a: act.price }, p.jwt);
     });
@@ -137,9 +146,15 @@ export async function playSecondAct(act: Act): Promise<{ result: SecondActResult
     };
     for (const [i, w] of waiters.entries()) {
       const e = await call<{ enterQueue: { token: string; status: string } }>(url(i), ENTER, { c: concertId }, w.jwt);
-      if (e.data?.enterQueue.status !== "WAITING") throw new Error(`second act: waiter ${i} entered as ${e.code ?? e.data?.enterQueue.status}, not WAITING`);
+      if (e.data?.enterQueue.status !== "WAITING")
+        throw new Error(`second act: waiter ${i} entered as ${e.code ?? e.data?.enterQueue.status}, not WAITING`);
       w.token = e.data.enterQueue.token;
-      w.client = createClient({ url: act.wsUrls[i % act.wsUrls.length], webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${w.jwt}` }, retryAttempts: 0 });
+      w.client = createClient({
+        url: act.wsUrls[i % act.wsUrls.length],
+        webSocketImpl: WebSocket,
+        connectionParams: { authorization: `Bearer ${w.jwt}` },
+        retryAttempts: 0,
+      });
       w.client.subscribe<{ queueStatusChanged: { status: string } }>(
         { query: WATCH, variables: { t: w.token } },
         {
@@ -173,12 +188,19 @@ export async function playSecondAct(act: Act): Promise<{ result: SecondActResult
       }),
     );
     const deadline = Date.now() + 30_000;
-    while (Date.now() < deadline && (waiters.filter((w) => w.activeAt !== undefined).length < n || seatsToTake.length + waiters.filter((w) => w.error).length < n)) await sleep(200);
+    while (
+      Date.now() < deadline &&
+      (waiters.filter((w) => w.activeAt !== undefined).length < n || seatsToTake.length + waiters.filter((w) => w.error).length < n)
+    )
+      await sleep(200);
     await sleep(2_000); // and nobody else is admitted
     for (const w of waiters) await w.client?.dispose();
 
     const admitted = waiters.map((w, k) => (w.activeAt !== undefined ? k : -1)).filter((k) => k >= 0);
-    const pushes = waiters.filter((w) => w.activeAt !== undefined).map((w) => w.activeAt!).sort((a, b) => a - b);
+    const pushes = waiters
+      .filter((w) => w.activeAt !== undefined)
+      .map((w) => w.activeAt!)
+      .sort((a, b) => a - b);
     const starts = [...refundStarts].sort((a, b) => a - b);
     const deltas = pushes.slice(0, starts.length).map((t, k) => t - starts[k]);
     const statuses = await pg.query<{ status: string; n: number }>(
@@ -208,7 +230,12 @@ export async function playSecondAct(act: Act): Promise<{ result: SecondActResult
         name: "second act: each released seat admitted the earliest waiting user still in line, exactly once",
         ok: admittedEarly === 0 && JSON.stringify(admitted) === JSON.stringify(expected),
         detail: `${admitted.length} admitted of ${waiters.length} waiting (${admittedEarly} before any refund); ${
-          JSON.stringify(admitted) === JSON.stringify(expected) ? `exactly places 1–${n} in entry order` : `places ${admitted.slice(0, 12).map((k) => k + 1).join(",")}…`
+          JSON.stringify(admitted) === JSON.stringify(expected)
+            ? `exactly places 1–${n} in entry order`
+            : `places ${admitted
+                .slice(0, 12)
+                .map((k) => k + 1)
+                .join(",")}…`
         }`,
       },
       {
@@ -222,8 +249,16 @@ export async function playSecondAct(act: Act): Promise<{ result: SecondActResult
         detail: `${money.rows[0].wrong} balances off their ledger; refunded ${money.rows[0].refunded} = ${n} × ${act.price} (no fee: the date is more than REFUND_FREE_DAYS away)`,
       },
     ];
-    const result: SecondActResult = { refunds: n, waiters: waiters.length, refundToPush: quantiles(deltas), refundMs: quantiles(refundMs), seconds: Math.round((Date.now() - began) / 1000) };
-    act.log(`second act: ${n} refunds, ${admitted.length} admitted; refund → push p50 ${result.refundToPush.p50} ms, p99 ${result.refundToPush.p99} ms`);
+    const result: SecondActResult = {
+      refunds: n,
+      waiters: waiters.length,
+      refundToPush: quantiles(deltas),
+      refundMs: quantiles(refundMs),
+      seconds: Math.round((Date.now() - began) / 1000),
+    };
+    act.log(
+      `second act: ${n} refunds, ${admitted.length} admitted; refund → push p50 ${result.refundToPush.p50} ms, p99 ${result.refundToPush.p99} ms`,
+    );
     return { result, checks };
   } finally {
     await pg.end();

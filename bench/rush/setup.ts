@@ -6,7 +6,12 @@ import type { Sale } from "./figures";
 import type { RushOptions } from "./options";
 
 export async function putOnSale(url: string, adminJwt: string, o: RushOptions) {
-  const c = await graphql<{ createConcert: { id: string } }>(url, "mutation($t: String!) { createConcert(input: { title: $t }) { id } }", { t: "The on-sale rush" }, adminJwt);
+  const c = await graphql<{ createConcert: { id: string } }>(
+    url,
+    "mutation($t: String!) { createConcert(input: { title: $t }) { id } }",
+    { t: "The on-sale rush" },
+    adminJwt,
+  );
   const concertId = c.createConcert.id;
   const d = await graphql<{ addConcertDate: { id: string } }>(
     url,

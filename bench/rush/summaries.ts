@@ -21,7 +21,10 @@ export function socketFigures(users: { sub?: { reconnects: number; closeCodes: n
   return { reconnects, closesByCode };
 }
 
-export function problemUsers(users: UserResult[], tokens: { token: string; q: number; a: number; s: string; r: string }[]): Record<string, unknown[]> {
+export function problemUsers(
+  users: UserResult[],
+  tokens: { token: string; q: number; a: number; s: string; r: string }[],
+): Record<string, unknown[]> {
   const byToken = new Map(tokens.map((t) => [t.token, t]));
   const out: Record<string, unknown[]> = {};
   for (const u of users) {
@@ -37,10 +40,17 @@ export function notesOf(users: { outcome: string; note?: string }[]): Record<str
   const out: Record<string, number> = {};
   for (const u of users) {
     if (u.outcome !== "error" && u.outcome !== "timeout") continue;
-    const kind = `${u.outcome}: ${(u.note ?? "?").replace(/[0-9a-f]{8}-[0-9a-f-]{27}/g, "…").replace(/\d+/g, "N").slice(0, 120)}`;
+    const kind = `${u.outcome}: ${(u.note ?? "?")
+      .replace(/[0-9a-f]{8}-[0-9a-f-]{27}/g, "…")
+      .replace(/\d+/g, "N")
+      .slice(0, 120)}`;
     out[kind] = (out[kind] ?? 0) + 1;
   }
-  return Object.fromEntries(Object.entries(out).sort((a, b) => b[1] - a[1]).slice(0, 12));
+  return Object.fromEntries(
+    Object.entries(out)
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 12),
+  );
 }
 
 /** The servers' log lines at warn or error, counted by message. */
@@ -68,5 +78,9 @@ export function warningsOf(dir: string, n: number): Record<string, number> {
       out[key] = (out[key] ?? 0) + 1;
     }
   }
-  return Object.fromEntries(Object.entries(out).sort((a, b) => b[1] - a[1]).slice(0, 12));
+  return Object.fromEntries(
+    Object.entries(out)
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 12),
+  );
 }

@@ -92,7 +92,10 @@ const MAP_REREAD_PAUSES_MS = [2_000, 4_000];
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 class Stop extends Error {
-  constructor(readonly outcome: Outcome, note?: string) {
+  constructor(
+    readonly outcome: Outcome,
+    note?: string,
+  ) {
     super(note ?? outcome);
   }
 }
@@ -161,7 +164,13 @@ async function play(u: PlannedUser, env: FlowEnv, r: UserResult): Promise<void> 
       continue;
     }
     r.holdAttempts++;
-    const a = await http.call<{ reserveSeats: { id: string; totalPrice: number } }>(u.instance, "reserveSeats", Q.hold, { d: env.dateId, s: wanted }, withToken);
+    const a = await http.call<{ reserveSeats: { id: string; totalPrice: number } }>(
+      u.instance,
+      "reserveSeats",
+      Q.hold,
+      { d: env.dateId, s: wanted },
+      withToken,
+    );
     if (a.data) {
       held = a.data.reserveSeats;
       r.seatsHeld = wanted.length;

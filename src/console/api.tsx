@@ -10,7 +10,10 @@ const WS_URL = (location.protocol === "https:" ? "wss:" : "ws:") + "//" + locati
 
 /** A GraphQL error as the page shows it: the server's message and its code. */
 export class ApiError extends Error {
-  constructor(message: string, readonly code: string | undefined) {
+  constructor(
+    message: string,
+    readonly code: string | undefined,
+  ) {
     super(message);
   }
 }

@@ -61,9 +61,7 @@ export function App() {
           </p>
         )}
       </header>
-      <main>
-        {session && caps ? <Workspace session={session} caps={caps} onSignedOut={signOut} /> : <SignIn onSignedIn={start} error={error} />}
-      </main>
+      <main>{session && caps ? <Workspace session={session} caps={caps} onSignedOut={signOut} /> : <SignIn onSignedIn={start} error={error} />}</main>
     </>
   );
 }
@@ -79,7 +77,8 @@ function SignIn(props: { onSignedIn: (token: string, email: string) => Promise<v
     setError(null);
     try {
       const d = await request<{ signIn: { accessToken: string; user: { email: string; role: string } } }>(SIGN_IN, { e: email, p: password });
-      if (d.signIn.user.role !== "ADMIN") throw new ApiError("This account is not an admin: the console is for the people running a sale.", "FORBIDDEN");
+      if (d.signIn.user.role !== "ADMIN")
+        throw new ApiError("This account is not an admin: the console is for the people running a sale.", "FORBIDDEN");
       await props.onSignedIn(d.signIn.accessToken, d.signIn.user.email);
     } catch (err) {
       setError((err as Error).message);
@@ -165,7 +164,13 @@ function Workspace(props: { session: Session; caps: Capabilities; onSignedOut: (
   );
 }
 
-function ConcertView(props: { session: Session; caps: Capabilities; concertId: string; say: (k: "ok" | "error", t: string) => void; onError: (e: ApiError) => void }) {
+function ConcertView(props: {
+  session: Session;
+  caps: Capabilities;
+  concertId: string;
+  say: (k: "ok" | "error", t: string) => void;
+  onError: (e: ApiError) => void;
+}) {
   const { session, caps, concertId, say, onError } = props;
   const now = useNow();
   const docs = useMemo(() => documents(caps), [caps]);
@@ -278,7 +283,7 @@ function lastInLineWait(stats: QueueStats, policy: QueuePolicy | undefined, conc
   const opensAt = concert.saleOpensAt ? new Date(concert.saleOpensAt).getTime() : 0;
   const untilOpening = Math.max(0, (opensAt - now) / 1000);
   const observed = stats.admittedPerSecond ?? 0;
-  const rate = observed > 0 ? observed : policy?.admitPerSecond ?? 0;
+  const rate = observed > 0 ? observed : (policy?.admitPerSecond ?? 0);
   if (rate <= 0) return "no estimate: nobody is being admitted";
   return `≈ ${formatSeconds(untilOpening + ahead / rate)}`;
 }
@@ -290,7 +295,15 @@ const LINE_COLUMNS: Record<string, (s: Sample) => number> = {
   "admitted/s": (s) => s.admittedPerSecond,
 };
 
-function LinePanel(props: { stats: QueueStats | undefined; history: Sample[]; live: "push" | "poll"; policy: QueuePolicy | undefined; concert: Concert; now: number; caps: Capabilities }) {
+function LinePanel(props: {
+  stats: QueueStats | undefined;
+  history: Sample[];
+  live: "push" | "poll";
+  policy: QueuePolicy | undefined;
+  concert: Concert;
+  now: number;
+  caps: Capabilities;
+}) {
   const { stats, history, live, policy, concert, now, caps } = props;
   const series = useMemo(
     () => [
@@ -312,16 +325,29 @@ function LinePanel(props: { stats: QueueStats | undefined; history: Sample[]; li
       {stats ? (
         <dl className="figures">
           <Figure label="Waiting" value={stats.waiting.toLocaleString()} testId="stat-waiting" />
-          {stats.preQueue !== undefined && <Figure label="Pre-queue" value={stats.preQueue.toLocaleString()} testId="stat-prequeue" hint="(of the waiting)" />}
-          <Figure label="Active" value={stats.active.toLocaleString()} testId="stat-active" hint={policy ? `of ${policy.maxActiveUsers}` : undefined} />
-          {stats.admittedPerSecond !== undefined && <Figure label="Admitted per second" value={stats.admittedPerSecond.toFixed(1)} testId="stat-admitted" hint="(last minute)" />}
+          {stats.preQueue !== undefined && (
+            <Figure label="Pre-queue" value={stats.preQueue.toLocaleString()} testId="stat-prequeue" hint="(of the waiting)" />
+          )}
+          <Figure
+            label="Active"
+            value={stats.active.toLocaleString()}
+            testId="stat-active"
+            hint={policy ? `of ${policy.maxActiveUsers}` : undefined}
+          />
+          {stats.admittedPerSecond !== undefined && (
+            <Figure label="Admitted per second" value={stats.admittedPerSecond.toFixed(1)} testId="stat-admitted" hint="(last minute)" />
+          )}
           {stats.seatsLeft !== undefined && <Figure label="Seats left" value={stats.seatsLeft.toLocaleString()} testId="stat-seats-left" />}
           <Figure label="Wait of the last in line" value={lastInLineWait(stats, policy, concert, now)} testId="stat-last-wait" />
         </dl>
       ) : (
         <p>Reading the line…</p>
       )}
-      <TimeChart title={`The line over the last ${HISTORY_SECONDS / 60} minutes: ${series.map((s) => s.label).join(", ")} (one sample a second).`} series={series} data={shown} />
+      <TimeChart
+        title={`The line over the last ${HISTORY_SECONDS / 60} minutes: ${series.map((s) => s.label).join(", ")} (one sample a second).`}
+        series={series}
+        data={shown}
+      />
     </section>
   );
 }
@@ -351,7 +377,9 @@ function SalesPanel(props: { concert: Concert; sales: SalesReport | undefined; h
       ) : (
         <p className="muted">Revenue and seats sold per second need salesReport, which this server does not have.</p>
       )}
-      {hasSales && <TimeChart title={`Seats sold per second over the last ${HISTORY_SECONDS / 60} minutes.`} series={series} data={data} height={120} />}
+      {hasSales && (
+        <TimeChart title={`Seats sold per second over the last ${HISTORY_SECONDS / 60} minutes.`} series={series} data={data} height={120} />
+      )}
       <h3>Seats left per date and grade</h3>
       <table className="sales-table" aria-label="Seats left per date and grade">
         <thead>
@@ -382,7 +410,9 @@ function SalesPanel(props: { concert: Concert; sales: SalesReport | undefined; h
                 </tr>
               ));
             }
-            const grades = d.grades?.length ? d.grades : [{ name: "all seats", price: NaN, totalSeats: d.totalSeats, availableSeats: d.availableSeats }];
+            const grades = d.grades?.length
+              ? d.grades
+              : [{ name: "all seats", price: NaN, totalSeats: d.totalSeats, availableSeats: d.availableSeats }];
             return grades.map((g) => (
               <tr key={`${d.id}-${g.name}`}>
                 <td>{when}</td>

@@ -5,7 +5,11 @@ import { useEffect, useRef } from "react";
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 
-export interface ChartSeries { label: string; stroke: string; dash?: number[] }
+export interface ChartSeries {
+  label: string;
+  stroke: string;
+  dash?: number[];
+}
 
 export function TimeChart(props: { title: string; series: ChartSeries[]; data: [number[], ...number[][]]; height?: number }) {
   const box = useRef<HTMLDivElement>(null);
@@ -22,7 +26,10 @@ export function TimeChart(props: { title: string; series: ChartSeries[]; data: [
         legend: { show: true, live: false },
         cursor: { show: false },
         // At least the last minute on the time axis, so that a young history does not zoom in on seconds.
-        scales: { x: { time: true, range: (_u, min, max) => [Math.min(min, max - 60), max] }, y: { range: (_u, _min, max) => [0, Math.max(1, max * 1.1)] } },
+        scales: {
+          x: { time: true, range: (_u, min, max) => [Math.min(min, max - 60), max] },
+          y: { range: (_u, _min, max) => [0, Math.max(1, max * 1.1)] },
+        },
         axes: [{ stroke: "#334155" }, { stroke: "#334155", size: 56 }],
         series: [{}, ...series.map((s) => ({ label: s.label, stroke: s.stroke, width: 2, dash: s.dash, points: { show: false } }))],
       },

@@ -49,7 +49,12 @@ export function PolicyForm(props: { session: Session; caps: Capabilities; policy
   const { session, caps, policy, onChanged, say } = props;
   const [form, setForm] = useState({ maxActiveUsers: "", admitPerSecond: "", activeSessionSeconds: "" });
   useEffect(() => {
-    if (policy) setForm({ maxActiveUsers: String(policy.maxActiveUsers), admitPerSecond: String(policy.admitPerSecond), activeSessionSeconds: String(policy.activeSessionSeconds) });
+    if (policy)
+      setForm({
+        maxActiveUsers: String(policy.maxActiveUsers),
+        admitPerSecond: String(policy.admitPerSecond),
+        activeSessionSeconds: String(policy.activeSessionSeconds),
+      });
   }, [policy?.concertId, policy?.maxActiveUsers, policy?.admitPerSecond, policy?.activeSessionSeconds]);
   if (!policy) return <p className="muted">Reading the queue policy…</p>;
   const submit = async (e: FormEvent) => {
@@ -57,7 +62,11 @@ export function PolicyForm(props: { session: Session; caps: Capabilities; policy
     try {
       await session.query(documents(caps).updatePolicy, {
         id: policy.concertId,
-        input: { maxActiveUsers: Number(form.maxActiveUsers), admitPerSecond: Number(form.admitPerSecond), activeSessionSeconds: Number(form.activeSessionSeconds) },
+        input: {
+          maxActiveUsers: Number(form.maxActiveUsers),
+          admitPerSecond: Number(form.admitPerSecond),
+          activeSessionSeconds: Number(form.activeSessionSeconds),
+        },
       });
       say("ok", "Queue policy saved.");
       onChanged();
@@ -157,8 +166,7 @@ export function OpeningControl(props: { session: Session; caps: Capabilities; co
       {canUpdate && (opensAt === null || ahead) && (
         <form onSubmit={submit} aria-label="Opening time">
           <label>
-            Opening time (your local time){" "}
-            <input type="datetime-local" step={1} required value={value} onChange={(e) => setValue(e.target.value)} />
+            Opening time (your local time) <input type="datetime-local" step={1} required value={value} onChange={(e) => setValue(e.target.value)} />
           </label>
           <button type="submit">Set the opening time</button>
           {ahead && (
@@ -200,11 +208,16 @@ export function GradesEditor(props: { session: Session; setGrades: string; date:
   return (
     <form onSubmit={submit} aria-label={`Seat grades of ${new Date(date.startsAt).toLocaleString()}`}>
       <p className="muted">
-        Grades can change only while no seat of the date is held or sold. Read in seat order, contiguous ranges are assumed
-        for the current grades.
+        Grades can change only while no seat of the date is held or sold. Read in seat order, contiguous ranges are assumed for the current grades.
       </p>
       {rows.map((g, i) => (
-        <GradeFields key={i} index={i} row={g} onChange={(p) => setRows((all) => all.map((x, j) => (j === i ? { ...x, ...p } : x)))} onRemove={() => setRows((all) => all.filter((_, j) => j !== i))} />
+        <GradeFields
+          key={i}
+          index={i}
+          row={g}
+          onChange={(p) => setRows((all) => all.map((x, j) => (j === i ? { ...x, ...p } : x)))}
+          onRemove={() => setRows((all) => all.filter((_, j) => j !== i))}
+        />
       ))}
       <button type="button" onClick={() => setRows((all) => [...all, { name: "", price: "100", fromSeat: "1", toSeat: String(date.totalSeats) }])}>
         Add a grade

@@ -6,12 +6,25 @@ import type { Capabilities, Session } from "./api";
 import { documents } from "./documents";
 import { fromLocalInput, toLocalInput } from "./model";
 
-interface DateRow { startsAt: string; seatCount: string; price: string }
-interface GradeRow { name: string; price: string; fromSeat: string; toSeat: string }
+interface DateRow {
+  startsAt: string;
+  seatCount: string;
+  price: string;
+}
+interface GradeRow {
+  name: string;
+  price: string;
+  fromSeat: string;
+  toSeat: string;
+}
 
 const inAMonth = () => toLocalInput(new Date(Date.now() + 30 * 86_400_000)).replace(/:\d\d$/, ":00");
 
-export function CreateConcert(props: { session: Session; caps: Capabilities; onCreated: (concertId: string, message: string, complete: boolean) => void }) {
+export function CreateConcert(props: {
+  session: Session;
+  caps: Capabilities;
+  onCreated: (concertId: string, message: string, complete: boolean) => void;
+}) {
   const { session, caps, onCreated } = props;
   const [title, setTitle] = useState("");
   const [opensAt, setOpensAt] = useState("");
@@ -83,8 +96,7 @@ export function CreateConcert(props: { session: Session; caps: Capabilities; onC
       )}
       {canLimit && (
         <label>
-          Ticket limit per user (empty: the server's default){" "}
-          <input type="number" min={1} value={limit} onChange={(e) => setLimit(e.target.value)} />
+          Ticket limit per user (empty: the server's default) <input type="number" min={1} value={limit} onChange={(e) => setLimit(e.target.value)} />
         </label>
       )}
       <fieldset>
@@ -92,7 +104,8 @@ export function CreateConcert(props: { session: Session; caps: Capabilities; onC
         {dates.map((d, i) => (
           <div className="row" key={i}>
             <label>
-              Date {i + 1} starts at <input type="datetime-local" step={1} required value={d.startsAt} onChange={(e) => setDate(i, { startsAt: e.target.value })} />
+              Date {i + 1} starts at{" "}
+              <input type="datetime-local" step={1} required value={d.startsAt} onChange={(e) => setDate(i, { startsAt: e.target.value })} />
             </label>
             <label>
               Seats <input type="number" min={1} required value={d.seatCount} onChange={(e) => setDate(i, { seatCount: e.target.value })} />
@@ -115,7 +128,13 @@ export function CreateConcert(props: { session: Session; caps: Capabilities; onC
         <fieldset>
           <legend>Seat grades (the same for every date; seats in no grade keep the date's price)</legend>
           {grades.map((g, i) => (
-            <GradeFields key={i} index={i} row={g} onChange={(p) => setGrade(i, p)} onRemove={() => setGrades((all) => all.filter((_, j) => j !== i))} />
+            <GradeFields
+              key={i}
+              index={i}
+              row={g}
+              onChange={(p) => setGrade(i, p)}
+              onRemove={() => setGrades((all) => all.filter((_, j) => j !== i))}
+            />
           ))}
           <button type="button" onClick={() => setGrades((all) => [...all, nextGrade(all, Number(dates[0]?.seatCount || 0))])}>
             Add a grade
@@ -140,7 +159,12 @@ export function gradeInput(g: GradeRow) {
 
 function nextGrade(all: GradeRow[], seats: number): GradeRow {
   const from = all.length ? Number(all[all.length - 1].toSeat) + 1 : 1;
-  return { name: ["VIP", "R", "S", "A", "B"][all.length] ?? `G${all.length + 1}`, price: "100", fromSeat: String(from), toSeat: String(Math.max(from, seats)) };
+  return {
+    name: ["VIP", "R", "S", "A", "B"][all.length] ?? `G${all.length + 1}`,
+    price: "100",
+    fromSeat: String(from),
+    toSeat: String(Math.max(from, seats)),
+  };
 }
 
 export function GradeFields(props: { index: number; row: GradeRow; onChange: (patch: Partial<GradeRow>) => void; onRemove: () => void }) {

@@ -58,10 +58,18 @@ export function documents(caps: Capabilities) {
     createConcert: `mutation ConsoleCreateConcert($input: CreateConcertInput!) { createConcert(input: $input) { id } }`,
     addDate: `mutation ConsoleAddDate($input: AddConcertDateInput!) { addConcertDate(input: $input) { id } }`,
     // v2: only sent when the server has them.
-    statsLive: caps.has("Subscription", "queueStatsChanged") ? `subscription ConsoleStatsLive($id: ID!) { queueStatsChanged(concertId: $id) { ${stats} } }` : null,
-    setAdmission: caps.has("Mutation", "setAdmission") ? `mutation ConsoleAdmission($id: ID!, $open: Boolean!) { setAdmission(concertId: $id, open: $open) { ${policy} } }` : null,
-    updateConcert: caps.has("Mutation", "updateConcert") ? `mutation ConsoleOpening($id: ID!, $input: UpdateConcertInput!) { updateConcert(id: $id, input: $input) { id } }` : null,
-    setGrades: caps.has("Mutation", "setSeatGrades") ? `mutation ConsoleGrades($d: ID!, $g: [SeatGradeInput!]!) { setSeatGrades(concertDateId: $d, grades: $g) { id } }` : null,
+    statsLive: caps.has("Subscription", "queueStatsChanged")
+      ? `subscription ConsoleStatsLive($id: ID!) { queueStatsChanged(concertId: $id) { ${stats} } }`
+      : null,
+    setAdmission: caps.has("Mutation", "setAdmission")
+      ? `mutation ConsoleAdmission($id: ID!, $open: Boolean!) { setAdmission(concertId: $id, open: $open) { ${policy} } }`
+      : null,
+    updateConcert: caps.has("Mutation", "updateConcert")
+      ? `mutation ConsoleOpening($id: ID!, $input: UpdateConcertInput!) { updateConcert(id: $id, input: $input) { id } }`
+      : null,
+    setGrades: caps.has("Mutation", "setSeatGrades")
+      ? `mutation ConsoleGrades($d: ID!, $g: [SeatGradeInput!]!) { setSeatGrades(concertDateId: $d, grades: $g) { id } }`
+      : null,
     sales: caps.has("Query", "salesReport")
       ? `query ConsoleSales($id: ID!) { salesReport(concertId: $id) {
   concertId sold revenue waiting active

@@ -77,8 +77,10 @@ export function useQueueStats(session: Session, caps: Capabilities, concertId: s
     let stop: () => void = () => undefined;
     let poll: ReturnType<typeof setInterval> | undefined;
     const read = () =>
-      session.query<{ queueStats: QueueStats }>(docs.stats, { id: concertId })
-        .then((d) => take(d.queueStats), (e) => !stopped && errorRef.current(e));
+      session.query<{ queueStats: QueueStats }>(docs.stats, { id: concertId }).then(
+        (d) => take(d.queueStats),
+        (e) => !stopped && errorRef.current(e),
+      );
     if (statsLive) {
       setLive("push");
       stop = session.subscribe<{ queueStatsChanged: QueueStats }>(

@@ -2,7 +2,12 @@
 
 export type SeatStatus = "AVAILABLE" | "HELD" | "SOLD";
 
-export interface SeatGrade { name: string; price: number; totalSeats: number; availableSeats: number }
+export interface SeatGrade {
+  name: string;
+  price: number;
+  totalSeats: number;
+  availableSeats: number;
+}
 export interface ConcertDate {
   id: string;
   startsAt: string;
@@ -21,12 +26,55 @@ export interface Concert {
   ticketLimitPerUser?: number;
   keepLineAfterSellOut?: boolean;
 }
-export interface QueueStats { concertId: string; waiting: number; active: number; admittedPerSecond?: number; preQueue?: number; seatsLeft?: number }
-export interface QueuePolicy { concertId: string; maxActiveUsers: number; admitPerSecond: number; activeSessionSeconds: number; admissionOpen?: boolean }
-export interface Seat { id: string; number: number; price: number; status: SeatStatus; grade?: string }
-export interface GradeSales { grade: string; price: number; sold: number; held: number; available: number; revenue: number }
-export interface DateSales { concertDateId: string; startsAt: string; grades: GradeSales[]; sold: number; held: number; available: number; revenue: number; refunded: number; checkedIn: number }
-export interface SalesReport { concertId: string; dates: DateSales[]; sold: number; revenue: number; waiting: number; active: number }
+export interface QueueStats {
+  concertId: string;
+  waiting: number;
+  active: number;
+  admittedPerSecond?: number;
+  preQueue?: number;
+  seatsLeft?: number;
+}
+export interface QueuePolicy {
+  concertId: string;
+  maxActiveUsers: number;
+  admitPerSecond: number;
+  activeSessionSeconds: number;
+  admissionOpen?: boolean;
+}
+export interface Seat {
+  id: string;
+  number: number;
+  price: number;
+  status: SeatStatus;
+  grade?: string;
+}
+export interface GradeSales {
+  grade: string;
+  price: number;
+  sold: number;
+  held: number;
+  available: number;
+  revenue: number;
+}
+export interface DateSales {
+  concertDateId: string;
+  startsAt: string;
+  grades: GradeSales[];
+  sold: number;
+  held: number;
+  available: number;
+  revenue: number;
+  refunded: number;
+  checkedIn: number;
+}
+export interface SalesReport {
+  concertId: string;
+  dates: DateSales[];
+  sold: number;
+  revenue: number;
+  waiting: number;
+  active: number;
+}
 
 /** A datetime-local input's value (local time, to the second) for a moment. */
 export function toLocalInput(date: Date): string {

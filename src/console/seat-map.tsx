@@ -19,7 +19,14 @@ function cellSize(count: number): number {
   return 7;
 }
 
-interface Layout { cell: number; gap: number; cols: number; rows: number; width: number; height: number }
+interface Layout {
+  cell: number;
+  gap: number;
+  cols: number;
+  rows: number;
+  width: number;
+  height: number;
+}
 
 function layoutFor(count: number, width: number): Layout {
   const cell = cellSize(count);
@@ -163,10 +170,7 @@ export function SeatMap(props: { session: Session; caps: Capabilities; date: Con
         errorRef.current(e);
       },
     );
-    const offs = [
-      session.onReconnected(() => !stopped && void read()),
-      session.onLink((up) => !stopped && setLinkDown(!up)),
-    ];
+    const offs = [session.onReconnected(() => !stopped && void read()), session.onLink((up) => !stopped && setLinkDown(!up))];
     void read();
     return () => {
       stopped = true;
@@ -199,14 +203,13 @@ export function SeatMap(props: { session: Session; caps: Capabilities; date: Con
     const i = indexOf.current.get(n);
     return i === undefined ? undefined : seats.current[i];
   };
-  const describe = (s: Seat | undefined) =>
-    s ? `Seat ${s.number}: ${s.status} · grade ${s.grade ?? "GENERAL"} · price ${money(s.price)}` : "";
+  const describe = (s: Seat | undefined) => (s ? `Seat ${s.number}: ${s.status} · grade ${s.grade ?? "GENERAL"} · price ${money(s.price)}` : "");
 
   const move = (e: KeyboardEvent<HTMLCanvasElement>) => {
     const list = seats.current;
     if (!list.length) return;
     const cols = layout.cols;
-    const i = cursor === null ? -1 : indexOf.current.get(cursor) ?? -1;
+    const i = cursor === null ? -1 : (indexOf.current.get(cursor) ?? -1);
     const steps: Record<string, number> = { ArrowRight: 1, ArrowLeft: -1, ArrowDown: cols, ArrowUp: -cols, PageDown: cols * 10, PageUp: -cols * 10 };
     let next: number;
     if (e.key === "Home") next = 0;
@@ -239,7 +242,8 @@ export function SeatMap(props: { session: Session; caps: Capabilities; date: Con
         {counts.map(([grade, row]) => (
           <li key={grade}>
             <span className="swatch" data-colour={colourOf(grade)} ref={paint(colourOf(grade))} aria-hidden="true" />
-            {grade} (seats {row.from}–{row.to}, price {[...row.price].map(money).join("/")}): {row.AVAILABLE} available, {row.HELD} held, {row.SOLD} sold
+            {grade} (seats {row.from}–{row.to}, price {[...row.price].map(money).join("/")}): {row.AVAILABLE} available, {row.HELD} held, {row.SOLD}{" "}
+            sold
           </li>
         ))}
         <li>
@@ -269,8 +273,7 @@ export function SeatMap(props: { session: Session; caps: Capabilities; date: Con
         {cursor === null ? "Point at a seat, or focus the map and use the arrow keys." : describe(seatAt(cursor))}
       </p>
       <label className="inline">
-        Find seat number{" "}
-        <input type="number" min={1} max={date.totalSeats} value={lookup} onChange={(e) => setLookup(e.target.value)} />
+        Find seat number <input type="number" min={1} max={date.totalSeats} value={lookup} onChange={(e) => setLookup(e.target.value)} />
       </label>{" "}
       <output aria-live="polite" className="seat-lookup" data-version={version}>
         {lookup === "" ? "" : looked ? describe(looked) : `No seat ${lookup} on this date.`}

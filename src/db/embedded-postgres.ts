@@ -23,9 +23,7 @@ const DATABASE = "tickets";
 const USER = "postgres";
 const PASSWORD = "postgres";
 
-export async function startEmbeddedPostgres(
-  options: EmbeddedPostgresOptions,
-): Promise<{ url: string; stop(): Promise<void> }> {
+export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<{ url: string; stop(): Promise<void> }> {
   const log = options.log ?? (() => {});
   const dataDir = path.resolve(options.dataDir);
   const isRoot = process.getuid?.() === 0;
@@ -83,10 +81,7 @@ export async function startEmbeddedPostgres(
     // The package keeps a handle on the dead process, and its own exit hook
     // would then wait forever for it to exit; forget it.
     (pg as unknown as { process?: unknown }).process = undefined;
-    throw new Error(
-      `Embedded PostgreSQL failed to start on port ${port} (data: ${dataDir}):\n${recent.join("\n")}`,
-      { cause: err },
-    );
+    throw new Error(`Embedded PostgreSQL failed to start on port ${port} (data: ${dataDir}):\n${recent.join("\n")}`, { cause: err });
   }
   log(`embedded-postgres: listening on 127.0.0.1:${port}`);
 
@@ -165,9 +160,7 @@ async function removeStalePid(dataDir: string, log: (msg: string) => void): Prom
   const [pidLine, , , portLine] = (await readFile(pidFile, "utf8")).split("\n");
   const pid = Number(pidLine);
   if (Number.isInteger(pid) && pid > 0 && isPostgresRunning(pid)) {
-    throw new Error(
-      `Embedded PostgreSQL already runs on this data folder (pid ${pid}, port ${portLine?.trim()}): ${dataDir}`,
-    );
+    throw new Error(`Embedded PostgreSQL already runs on this data folder (pid ${pid}, port ${portLine?.trim()}): ${dataDir}`);
   }
   log(`embedded-postgres: removing stale ${pidFile} (pid ${pidLine} is gone)`);
   await rm(pidFile, { force: true });

@@ -53,10 +53,7 @@ const sha256 = (data: Buffer | string) => createHash("sha256").update(data).dige
 function matchesChecksum(script: Buffer, checksum: string): boolean {
   if (sha256(script) === checksum) return true;
   const text = script.toString("utf8");
-  return (
-    sha256(text.replace(/\r\n/g, "\n")) === checksum ||
-    sha256(text.replace(/\n/g, "\r\n")) === checksum
-  );
+  return sha256(text.replace(/\r\n/g, "\n")) === checksum || sha256(text.replace(/\n/g, "\r\n")) === checksum;
 }
 
 interface LocalMigration {
@@ -71,7 +68,10 @@ async function readMigrations(dir: string): Promise<LocalMigration[]> {
   });
   // Prisma orders by folder name (timestamp prefix); files such as
   // migration_lock.toml are not migrations.
-  const names = entries.filter((e) => e.isDirectory()).map((e) => e.name).sort();
+  const names = entries
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name)
+    .sort();
   const out: LocalMigration[] = [];
   for (const name of names) {
     const file = path.join(dir, name, "migration.sql");
@@ -83,10 +83,12 @@ async function readMigrations(dir: string): Promise<LocalMigration[]> {
 
 /** The function files, in name order (prisma/functions/README.md). */
 async function readFunctions(dir: string): Promise<{ name: string; script: string }[]> {
-  const names = (await readdir(dir).catch((err: NodeJS.ErrnoException) => {
-    if (err.code === "ENOENT") return [] as string[];
-    throw err;
-  }))
+  const names = (
+    await readdir(dir).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === "ENOENT") return [] as string[];
+      throw err;
+    })
+  )
     .filter((n) => n.endsWith(".sql"))
     .sort();
   return Promise.all(names.map(async (name) => ({ name, script: await readFile(path.join(dir, name), "utf8") })));
@@ -99,10 +101,7 @@ interface Row {
   rolled_back_at: Date | null;
 }
 
-export async function migrate(
-  databaseUrl: string,
-  options: MigrateOptions = {},
-): Promise<{ applied: string[] }> {
+export async function migrate(databaseUrl: string, options: MigrateOptions = {}): Promise<{ applied: string[] }> {
   const log = options.log ?? (() => {});
   const dir = options.dir ?? defaultMigrationsDir();
   const local = await readMigrations(dir);
@@ -120,9 +119,7 @@ export async function migrate(
     // TABLE IF NOT EXISTS, which can fail with a duplicate pg_type key). The
     // lock is session-level, so everything below runs on this one connection;
     // if the process dies the server drops the lock with the connection.
-    const { rows: tryRows } = await client.query<{ ok: boolean }>(
-      `SELECT pg_try_advisory_lock(${LOCK_KEY}) AS ok`,
-    );
+    const { rows: tryRows } = await client.query<{ ok: boolean }>(`SELECT pg_try_advisory_lock(${LOCK_KEY}) AS ok`);
     if (!tryRows[0].ok) {
       log("migrate: another migration run holds the lock; waiting");
       await client.query(`SELECT pg_advisory_lock(${LOCK_KEY})`);
@@ -147,9 +144,7 @@ export async function migrate(
       }
       const file = byName.get(row.migration_name);
       if (!file) {
-        throw new Error(
-          `Migration "${row.migration_name}" is recorded as applied in the database but is missing from ${dir}.`,
-        );
+        throw new Error(`Migration "${row.migration_name}" is recorded as applied in the database but is missing from ${dir}.`);
       }
       if (!matchesChecksum(file.script, row.checksum)) {
         throw new Error(

@@ -40,12 +40,10 @@ export class AppError extends GraphQLError {
   }
 }
 
-export const badInput = (message: string, field?: string) =>
-  new AppError("BAD_USER_INPUT", message, field ? { field } : undefined);
+export const badInput = (message: string, field?: string) => new AppError("BAD_USER_INPUT", message, field ? { field } : undefined);
 
 export const notFound = (what: string) => new AppError("NOT_FOUND", `No ${what} has that ID.`);
 
-export const unauthenticated = (message = "Sign in first: send Authorization: Bearer <accessToken>.") =>
-  new AppError("UNAUTHENTICATED", message);
+export const unauthenticated = (message = "Sign in first: send Authorization: Bearer <accessToken>.") => new AppError("UNAUTHENTICATED", message);
 
 export const forbidden = (message: string) => new AppError("FORBIDDEN", message);

@@ -40,11 +40,10 @@ export function refusalError(error: unknown, facts: RefusalFacts = {}): Error | 
     }
     case "TICKET_LIMIT": {
       const [limit, owned] = (detail ?? "").split(",").map(Number);
-      return new AppError(
-        "TICKET_LIMIT",
-        `One person may have at most ${limit} seats of this date; you have ${owned} already: none was held.`,
-        { ticketLimitPerUser: limit, seatsOwned: owned },
-      );
+      return new AppError("TICKET_LIMIT", `One person may have at most ${limit} seats of this date; you have ${owned} already: none was held.`, {
+        ticketLimitPerUser: limit,
+        seatsOwned: owned,
+      });
     }
     case "NOT_HELD":
       try {

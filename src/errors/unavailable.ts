@@ -47,11 +47,22 @@ const MESSAGES = [
 export function unavailableDependency(error: unknown, depth = 0): "database" | "redis" | null {
   if (!error || typeof error !== "object" || depth > 5) return null;
   if (error instanceof AppError) return null;
-  const e = error as { name?: unknown; code?: unknown; message?: unknown; cause?: unknown; errors?: unknown; originalError?: unknown; meta?: { driverAdapterError?: unknown }; originalCode?: unknown };
+  const e = error as {
+    name?: unknown;
+    code?: unknown;
+    message?: unknown;
+    cause?: unknown;
+    errors?: unknown;
+    originalError?: unknown;
+    meta?: { driverAdapterError?: unknown };
+    originalCode?: unknown;
+  };
   const name = typeof e.name === "string" ? e.name : "";
   const message = typeof e.message === "string" ? e.message : "";
   const code = typeof e.code === "string" ? e.code : "";
-  const redisish = /Redis|Cluster|MaxRetriesPerRequest/.test(name) || /ioredis|Stream isn't writeable|Command timed out|CLUSTER|slots cache|startup nodes/i.test(message);
+  const redisish =
+    /Redis|Cluster|MaxRetriesPerRequest/.test(name) ||
+    /ioredis|Stream isn't writeable|Command timed out|CLUSTER|slots cache|startup nodes/i.test(message);
   if (name === "MaxRetriesPerRequestError" || name === "ClusterAllFailedError") return "redis";
   if (PRISMA_UNAVAILABLE.has(code)) return "database";
   if (code && PG_UNAVAILABLE.test(code) && code.length === 5) return "database";

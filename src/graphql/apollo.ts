@@ -26,7 +26,15 @@ export function createApollo(deps: { schema: GraphQLSchema; logger: Logger; gate
       unavailablePlugin(),
       // No response caching here: the default cache-control plugin would wrap every field.
       ApolloServerPluginCacheControlDisabled(),
-      { async serverWillStart() { return { async renderLandingPage() { return { html: "" }; } }; } },
+      {
+        async serverWillStart() {
+          return {
+            async renderLandingPage() {
+              return { html: "" };
+            },
+          };
+        },
+      },
     ],
   });
 }

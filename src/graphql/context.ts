@@ -68,9 +68,7 @@ export class Loaders {
   }
 
   get paymentOfReservation() {
-    return (this.made.paymentOfReservation ??= new DataLoader((ids: readonly string[]) =>
-      this.services.payments.paymentsOfReservations(ids),
-    ));
+    return (this.made.paymentOfReservation ??= new DataLoader((ids: readonly string[]) => this.services.payments.paymentsOfReservations(ids)));
   }
 
   get ticketsOfReservation() {

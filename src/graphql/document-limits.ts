@@ -2,14 +2,7 @@
 // query is refused before anything executes. Fragments are measured once and
 // reused, so a fragment that spreads another many times cannot make the check
 // itself slow.
-import {
-  GraphQLError,
-  Kind,
-  type ASTVisitor,
-  type FragmentDefinitionNode,
-  type SelectionSetNode,
-  type ValidationContext,
-} from "graphql";
+import { GraphQLError, Kind, type ASTVisitor, type FragmentDefinitionNode, type SelectionSetNode, type ValidationContext } from "graphql";
 
 export const MAX_DEPTH = 15;
 export const MAX_FIELDS = 1_000;
@@ -30,9 +23,7 @@ export function measureSelectionSet(
   for (const selection of set.selections) {
     let inner: Measure;
     if (selection.kind === Kind.FIELD) {
-      const sub = selection.selectionSet
-        ? measureSelectionSet(selection.selectionSet, fragments, memo, visiting)
-        : { depth: 0, fields: 0 };
+      const sub = selection.selectionSet ? measureSelectionSet(selection.selectionSet, fragments, memo, visiting) : { depth: 0, fields: 0 };
       inner = { depth: sub.depth + 1, fields: sub.fields + 1 };
     } else if (selection.kind === Kind.INLINE_FRAGMENT) {
       inner = measureSelectionSet(selection.selectionSet, fragments, memo, visiting);
@@ -41,7 +32,8 @@ export function measureSelectionSet(
       const known = memo.get(name);
       const fragment = fragments.get(name);
       if (known) inner = known;
-      else if (!fragment || visiting.has(name)) inner = { depth: 0, fields: 0 }; // other rules report these
+      else if (!fragment || visiting.has(name))
+        inner = { depth: 0, fields: 0 }; // other rules report these
       else {
         visiting.add(name);
         inner = measureSelectionSet(fragment.selectionSet, fragments, memo, visiting);

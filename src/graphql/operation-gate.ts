@@ -39,9 +39,7 @@ type Checked = { document: DocumentNode } | { errors: GraphQLError[] };
 export class OperationGate {
   private readonly documents = new Map<string, Checked>();
 
-  constructor(
-    private readonly deps: { schema: GraphQLSchema; guard: RequestGuard; metrics: Metrics; sizes: ListSizes },
-  ) {}
+  constructor(private readonly deps: { schema: GraphQLSchema; guard: RequestGuard; metrics: Metrics; sizes: ListSizes }) {}
 
   /**
    * Step 1 for transports that do not parse themselves (WebSocket), cached by
@@ -62,7 +60,12 @@ export class OperationGate {
    * Step 2: RATE_LIMITED, or BAD_USER_INPUT for an operation that is not in the
    * document, variables that do not coerce, or a cost over MAX_COST.
    */
-  async admit(context: Context, document: DocumentNode, operationName: string | undefined, variables: Record<string, unknown> | undefined): Promise<void> {
+  async admit(
+    context: Context,
+    document: DocumentNode,
+    operationName: string | undefined,
+    variables: Record<string, unknown> | undefined,
+  ): Promise<void> {
     await this.deps.guard.checkRate(context);
     const { schema } = this.deps;
     const operation = getOperationAST(document, operationName);

@@ -6,10 +6,7 @@ import { HeaderMap, type ApolloServer } from "@apollo/server";
 import type { Context } from "../graphql/context";
 import { BodyTooLarge, readBody } from "./read-body";
 
-export function createGraphqlHttpHandler(
-  apollo: ApolloServer<Context>,
-  makeContext: (req: IncomingMessage) => Promise<Context>,
-) {
+export function createGraphqlHttpHandler(apollo: ApolloServer<Context>, makeContext: (req: IncomingMessage) => Promise<Context>) {
   return async (req: IncomingMessage, res: ServerResponse, search: string): Promise<void> => {
     let body: unknown;
     if (req.method === "POST") {

@@ -111,15 +111,26 @@ export function attachGraphqlWs(deps: {
         const requestId = `${requestIdOf(ctx.extra.request)}:${id}`;
         const operation = op?.name ?? payload.operationName ?? "anonymous";
         for (const error of result.errors) {
-          if (isUnexpected(error)) logger.error("unexpected error", { requestId, operation, code: "INTERNAL_SERVER_ERROR", error: error.originalError ?? error });
+          if (isUnexpected(error))
+            logger.error("unexpected error", { requestId, operation, code: "INTERNAL_SERVER_ERROR", error: error.originalError ?? error });
         }
         const errors = result.errors.map((e) => formatError(e.toJSON(), e));
-        failed(ctx, id, { operationName: operation }, errors.map((e) => String(e.extensions?.code ?? "UNKNOWN")));
+        failed(
+          ctx,
+          id,
+          { operationName: operation },
+          errors.map((e) => String(e.extensions?.code ?? "UNKNOWN")),
+        );
         return { ...result, errors };
       },
       onError(ctx, id, payload, errors) {
         const formatted = errors.map((e) => formatError(e.toJSON(), e));
-        failed(ctx, id, payload, formatted.map((e) => String(e.extensions?.code ?? "UNKNOWN")));
+        failed(
+          ctx,
+          id,
+          payload,
+          formatted.map((e) => String(e.extensions?.code ?? "UNKNOWN")),
+        );
         return formatted;
       },
     },

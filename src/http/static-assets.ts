@@ -19,7 +19,11 @@ const TYPES: Record<string, string> = {
   ".ttf": "font/ttf",
 };
 
-interface Asset { body: Buffer; gzip?: Buffer; type: string }
+interface Asset {
+  body: Buffer;
+  gzip?: Buffer;
+  type: string;
+}
 
 export interface StaticAssets {
   /** True when every file of `required` was found in the folder. */

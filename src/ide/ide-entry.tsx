@@ -52,7 +52,7 @@ function operationOf(params: FetcherParams): { subscription: boolean; operationN
   }
   const named = params.operationName ? ops.find((d) => d.name?.value === params.operationName) : undefined;
   const op = named ?? (ops.length === 1 ? ops[0] : undefined);
-  return { subscription: op?.operation === "subscription", operationName: op ? op.name?.value : params.operationName ?? undefined };
+  return { subscription: op?.operation === "subscription", operationName: op ? op.name?.value : (params.operationName ?? undefined) };
 }
 
 // One socket per distinct set of connection params; a new token opens a new socket.

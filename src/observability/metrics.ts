@@ -186,10 +186,30 @@ export class Metrics {
       buckets: LAG_BUCKETS,
       registers,
     });
-    this.seatsSold = new Counter({ name: "seats_sold_total", help: "Seats sold by payments on this instance, per concert.", labelNames: ["concert"], registers });
-    this.revenue = new Counter({ name: "revenue_won_total", help: "Won taken by payments on this instance, per concert.", labelNames: ["concert"], registers });
-    this.refundCount = new Counter({ name: "refunds_total", help: "Refunds made on this instance, per concert.", labelNames: ["concert"], registers });
-    this.refundAmount = new Counter({ name: "refunded_won_total", help: "Won refunded on this instance, per concert.", labelNames: ["concert"], registers });
+    this.seatsSold = new Counter({
+      name: "seats_sold_total",
+      help: "Seats sold by payments on this instance, per concert.",
+      labelNames: ["concert"],
+      registers,
+    });
+    this.revenue = new Counter({
+      name: "revenue_won_total",
+      help: "Won taken by payments on this instance, per concert.",
+      labelNames: ["concert"],
+      registers,
+    });
+    this.refundCount = new Counter({
+      name: "refunds_total",
+      help: "Refunds made on this instance, per concert.",
+      labelNames: ["concert"],
+      registers,
+    });
+    this.refundAmount = new Counter({
+      name: "refunded_won_total",
+      help: "Won refunded on this instance, per concert.",
+      labelNames: ["concert"],
+      registers,
+    });
 
     this.wsOpen = new Gauge({ name: "websocket_open", help: "WebSockets open on this instance.", registers });
     this.wsConnects = new Counter({ name: "websocket_connects_total", help: "WebSockets accepted by this instance.", registers });
@@ -216,7 +236,12 @@ export class Metrics {
       buckets: LATENCY_BUCKETS,
       registers,
     });
-    this.redisFailures = new Counter({ name: "redis_command_failures_total", help: "Redis commands that failed, by command.", labelNames: ["command"], registers });
+    this.redisFailures = new Counter({
+      name: "redis_command_failures_total",
+      help: "Redis commands that failed, by command.",
+      labelNames: ["command"],
+      registers,
+    });
     this.dbDuration = new Histogram({
       name: "db_query_duration_seconds",
       help: "PostgreSQL queries, by pool, from send to result.",
@@ -224,7 +249,12 @@ export class Metrics {
       buckets: LATENCY_BUCKETS,
       registers,
     });
-    this.dbFailures = new Counter({ name: "db_query_failures_total", help: "PostgreSQL queries that failed, by pool.", labelNames: ["pool"], registers });
+    this.dbFailures = new Counter({
+      name: "db_query_failures_total",
+      help: "PostgreSQL queries that failed, by pool.",
+      labelNames: ["pool"],
+      registers,
+    });
     this.poolWait = new Histogram({
       name: "db_pool_wait_seconds",
       help: "Time to get a connection from the pool, by pool.",
@@ -238,7 +268,16 @@ export class Metrics {
       labelNames: ["pool"],
       registers,
     });
-    this.byConcert.push(this.admissions, this.holdsMade, this.holdsExpired, this.holdsLate, this.seatsSold, this.revenue, this.refundCount, this.refundAmount);
+    this.byConcert.push(
+      this.admissions,
+      this.holdsMade,
+      this.holdsExpired,
+      this.holdsLate,
+      this.seatsSold,
+      this.revenue,
+      this.refundCount,
+      this.refundAmount,
+    );
     new Gauge({
       name: "db_pool_connections",
       help: "Connections in the pool, by pool and state (idle, busy) and requests waiting for one (waiting).",

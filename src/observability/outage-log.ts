@@ -7,7 +7,10 @@ export class OutageLog {
   private since: number | undefined;
   private failures = 0;
 
-  constructor(private readonly logger: Logger | undefined, private readonly what: string) {}
+  constructor(
+    private readonly logger: Logger | undefined,
+    private readonly what: string,
+  ) {}
 
   get down(): boolean {
     return this.since !== undefined;

@@ -1,13 +1,5 @@
 import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from "type-graphql";
-import {
-  AddConcertDateInput,
-  Concert,
-  ConcertDate,
-  CreateConcertInput,
-  SeatGrade,
-  SeatGradeInput,
-  UpdateConcertInput,
-} from "../schema/concert.type";
+import { AddConcertDateInput, Concert, ConcertDate, CreateConcertInput, SeatGrade, SeatGradeInput, UpdateConcertInput } from "../schema/concert.type";
 import type { Context } from "../graphql/context";
 import { actorOf } from "../graphql/auth-checker";
 import type { ConcertDateView, ConcertView } from "../services/concert.service";
@@ -43,21 +35,15 @@ export class ConcertResolver {
 
   @Authorized()
   @Mutation(() => Concert, {
-    description:
-      "Admin only. Fields left out keep their value; saleOpensAt and ticketLimitPerUser only before the sale opens (rule 16).",
+    description: "Admin only. Fields left out keep their value; saleOpensAt and ticketLimitPerUser only before the sale opens (rule 16).",
   })
-  updateConcert(
-    @Arg("id", () => ID) id: string,
-    @Arg("input", () => UpdateConcertInput) input: UpdateConcertInput,
-    @Ctx() ctx: Context,
-  ) {
+  updateConcert(@Arg("id", () => ID) id: string, @Arg("input", () => UpdateConcertInput) input: UpdateConcertInput, @Ctx() ctx: Context) {
     return ctx.services.concerts.updateConcert(actorOf(ctx), id, { ...input });
   }
 
   @Authorized()
   @Mutation(() => ConcertDate, {
-    description:
-      "Admin only. Sets the grades and prices of a date's seats before any is held or sold (rule 20); seats in no grade keep theirs.",
+    description: "Admin only. Sets the grades and prices of a date's seats before any is held or sold (rule 20); seats in no grade keep theirs.",
   })
   async setSeatGrades(
     @Arg("concertDateId", () => ID) concertDateId: string,

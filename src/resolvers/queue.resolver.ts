@@ -45,19 +45,14 @@ export class QueueResolver {
   @Mutation(() => QueuePolicy, {
     description: "Admin only. Stops (false) or resumes (true) admission from the line of a concert; ACTIVE sessions go on (rule 25).",
   })
-  setAdmission(
-    @Arg("concertId", () => ID) concertId: string,
-    @Arg("open", () => Boolean) open: boolean,
-    @Ctx() ctx: Context,
-  ) {
+  setAdmission(@Arg("concertId", () => ID) concertId: string, @Arg("open", () => Boolean) open: boolean, @Ctx() ctx: Context) {
     return ctx.services.queue.setAdmission(actorOf(ctx), concertId, open);
   }
 
   @Authorized()
   @Subscription(() => QueueStats, {
     description: "Admin only. The concert's QueueStats now, then about once a second while anything in it changes (rule 26).",
-    subscribe: ({ args, context }) =>
-      (context as Context).services.queueStats.subscribe(actorOf(context as Context), args.concertId as string),
+    subscribe: ({ args, context }) => (context as Context).services.queueStats.subscribe(actorOf(context as Context), args.concertId as string),
   })
   queueStatsChanged(@Arg("concertId", () => ID) _concertId: string, @Root() stats: QueueStatsView): QueueStatsView {
     return stats;

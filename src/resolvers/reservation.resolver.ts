@@ -14,11 +14,7 @@ export class ReservationResolver {
     description:
       "Hold 1 to 4 seats of one date for the hold time (5 minutes by default), all or none. Needs an ACTIVE queue token for the concert. Creates the PENDING payment.",
   })
-  reserveSeats(
-    @Arg("concertDateId", () => ID) concertDateId: string,
-    @Arg("seatNumbers", () => [Int]) seatNumbers: number[],
-    @Ctx() ctx: Context,
-  ) {
+  reserveSeats(@Arg("concertDateId", () => ID) concertDateId: string, @Arg("seatNumbers", () => [Int]) seatNumbers: number[], @Ctx() ctx: Context) {
     return ctx.services.reservations.reserveSeats(actorOf(ctx), { concertDateId, seatNumbers, queueToken: ctx.queueToken });
   }
 
@@ -30,8 +26,7 @@ export class ReservationResolver {
 
   @Authorized()
   @Mutation(() => Reservation, {
-    description:
-      "Give a CONFIRMED reservation back: money to the balance less the fee, seats on sale again (rule 21). Needs only the access token.",
+    description: "Give a CONFIRMED reservation back: money to the balance less the fee, seats on sale again (rule 21). Needs only the access token.",
   })
   refundReservation(
     @Arg("reservationId", () => ID) reservationId: string,

@@ -104,11 +104,13 @@ export class ConcertService {
 
   /** Concerts with no date yet or a date still to come, sold out or not. */
   listConcerts(): Promise<ConcertView[]> {
-    return this.deps.prisma.concert.findMany({
-      where: { OR: [{ dates: { none: {} } }, { dates: { some: { startsAt: { gt: new Date() } } } }] },
-      select: concertSelect,
-      orderBy: [{ createdAt: "asc" }, { id: "asc" }],
-    }).then((rows) => rows.map(toConcertView));
+    return this.deps.prisma.concert
+      .findMany({
+        where: { OR: [{ dates: { none: {} } }, { dates: { some: { startsAt: { gt: new Date() } } } }] },
+        select: concertSelect,
+        orderBy: [{ createdAt: "asc" }, { id: "asc" }],
+      })
+      .then((rows) => rows.map(toConcertView));
   }
 
   async findConcert(id: string): Promise<ConcertView | null> {
@@ -258,10 +260,7 @@ export class ConcertService {
   }
 
   /** Creates the date and its seats 1..seatCount, each at `price`, in one transaction. */
-  async addConcertDate(
-    actor: Actor,
-    input: { concertId: string; startsAt: Date; seatCount: number; price: number },
-  ): Promise<ConcertDateView> {
+  async addConcertDate(actor: Actor, input: { concertId: string; startsAt: Date; seatCount: number; price: number }): Promise<ConcertDateView> {
     const { concertId, startsAt, seatCount, price } = input;
     if (!(startsAt.getTime() > Date.now())) throw badInput("A concert date must start in the future.", "startsAt");
     if (!Number.isInteger(seatCount) || seatCount < 1 || seatCount > MAX_SEATS_PER_DATE) {

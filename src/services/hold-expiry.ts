@@ -75,9 +75,6 @@ async function expire(client: PoolClient, statement: string, values: unknown[]):
 /** After the commit: each hold's token ends (HOLD_TIMEOUT) and the freed seats are pushed. */
 export async function announceExpiry(deps: { queue: QueueGate; bus: EventBus }, expired: ExpiredHolds): Promise<void> {
   if (expired.holds.length === 0) return;
-  await Promise.all([
-    ...expired.holds.map((h) => deps.queue.expireToken(h.queueToken, "HOLD_TIMEOUT")),
-    publishSeatChanges(deps.bus, expired.seats),
-  ]);
+  await Promise.all([...expired.holds.map((h) => deps.queue.expireToken(h.queueToken, "HOLD_TIMEOUT")), publishSeatChanges(deps.bus, expired.seats)]);
   await deps.queue.seatsBackOnSale(expired.seats);
 }

@@ -39,7 +39,9 @@ export function checkIdempotencyKey(key: string | null | undefined): string | un
 
 /** What a key is stored with: the same key with another hash is another request. */
 export const requestHash = (call: IdempotentCall) =>
-  createHash("sha256").update(JSON.stringify([call.operation, call.args])).digest("hex");
+  createHash("sha256")
+    .update(JSON.stringify([call.operation, call.args]))
+    .digest("hex");
 
 export const keyReused = () =>
   badInput("This idempotencyKey was already used with other arguments: use a new key for a new request.", "idempotencyKey");

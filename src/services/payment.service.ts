@@ -181,10 +181,7 @@ export class PaymentService {
    * sold the last seat ends PAID and every other one SOLD_OUT.
    */
   private async announceSale(reservation: HeldReservation, seats: SeatChange[]): Promise<void> {
-    await Promise.all([
-      this.deps.queue.expireToken(reservation.queueToken, "PAID"),
-      publishSeatChanges(this.deps.bus, seats),
-    ]);
+    await Promise.all([this.deps.queue.expireToken(reservation.queueToken, "PAID"), publishSeatChanges(this.deps.bus, seats)]);
     if (await isConcertSoldOut(this.deps.pool, reservation.concertId, reservation.concertDateId)) {
       // A hold that ran out before the sell-out (its seats then taken and sold)
       // ends HOLD_TIMEOUT (a hold that runs out unpaid ends its token so), even if no sweeper has reached it yet:

@@ -56,8 +56,15 @@ export class RefundService {
         `SELECT replayed, concert_date_id AS "concertDateId",
                 seat_ids AS "seatIds", seat_numbers AS "seatNumbers", seat_prices AS "seatPrices"
            FROM ticket_refund($1, $2, $3, $4, $5, $6, $7)`,
-        [reservation.id, actor.id, call?.key ?? null, call ? requestHash(call) : null,
-          settings.refundClosesHours, settings.refundFeePercent, settings.refundFreeDays],
+        [
+          reservation.id,
+          actor.id,
+          call?.key ?? null,
+          call ? requestHash(call) : null,
+          settings.refundClosesHours,
+          settings.refundFeePercent,
+          settings.refundFreeDays,
+        ],
       );
     } catch (error) {
       throw refusalError(error) ?? error;
@@ -70,10 +77,7 @@ export class RefundService {
       price: row.seatPrices[i],
       status: "AVAILABLE",
     }));
-    await afterCommit(this.deps.logger, () =>
-      Promise.all([publishSeatChanges(this.deps.bus, seats), this.deps.queue.seatsBackOnSale(seats, true)]),
-    );
+    await afterCommit(this.deps.logger, () => Promise.all([publishSeatChanges(this.deps.bus, seats), this.deps.queue.seatsBackOnSale(seats, true)]));
     return { ...reservation, status: "REFUNDED" };
   }
-
 }

@@ -53,8 +53,7 @@ interface HoldRow {
   seatGrades: string[];
 }
 
-const holdLimit = () =>
-  new AppError("HOLD_LIMIT", "You already hold seats for this concert: pay for or cancel that reservation first.");
+const holdLimit = () => new AppError("HOLD_LIMIT", "You already hold seats for this concert: pay for or cancel that reservation first.");
 
 export class ReservationService {
   private readonly dates: DateDirectory;
@@ -120,11 +119,7 @@ export class ReservationService {
       return { reservation: { ...found, status: "CANCELLED" as const }, seats: released, queueToken: rows[0].queueToken };
     });
     await afterCommit(this.deps.logger, () =>
-      Promise.all([
-        this.deps.queue.holdReleased(queueToken),
-        publishSeatChanges(this.deps.bus, seats),
-        this.deps.queue.seatsBackOnSale(seats),
-      ]),
+      Promise.all([this.deps.queue.holdReleased(queueToken), publishSeatChanges(this.deps.bus, seats), this.deps.queue.seatsBackOnSale(seats)]),
     );
     return reservation;
   }

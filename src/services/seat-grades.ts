@@ -58,10 +58,7 @@ export class SeatGradeService {
     const byFrom = [...given].sort((a, b) => a.fromSeat - b.fromSeat);
     for (let i = 1; i < byFrom.length; i++) {
       if (byFrom[i].fromSeat <= byFrom[i - 1].toSeat) {
-        throw badInput(
-          `Seats ${byFrom[i - 1].fromSeat}–${byFrom[i - 1].toSeat} and ${byFrom[i].fromSeat}–${byFrom[i].toSeat} overlap.`,
-          "grades",
-        );
+        throw badInput(`Seats ${byFrom[i - 1].fromSeat}–${byFrom[i - 1].toSeat} and ${byFrom[i].fromSeat}–${byFrom[i].toSeat} overlap.`, "grades");
       }
     }
     const prices = new Map<string, number>();
@@ -115,5 +112,4 @@ export class SeatGradeService {
   }
 }
 
-const heldOrSold = () =>
-  badInput("Grades can only change while no seat of the date is held or sold.", "concertDateId");
+const heldOrSold = () => badInput("Grades can only change while no seat of the date is held or sold.", "concertDateId");

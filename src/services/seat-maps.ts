@@ -320,7 +320,13 @@ function differs(before: readonly SeatRow[], after: readonly SeatRow[]): boolean
   for (let i = 0; i < after.length; i++) {
     const a = before[i];
     const b = after[i];
-    if (a.id !== b.id || a.status !== b.status || a.price !== b.price || a.grade !== b.grade || (a.status === "HELD" && a.heldUntil !== b.heldUntil)) {
+    if (
+      a.id !== b.id ||
+      a.status !== b.status ||
+      a.price !== b.price ||
+      a.grade !== b.grade ||
+      (a.status === "HELD" && a.heldUntil !== b.heldUntil)
+    ) {
       return true;
     }
   }

@@ -9,8 +9,7 @@
 import type { Pool } from "pg";
 
 /** SQL: the date `date` (an alias of concert_dates) still has a seat not SOLD. */
-export const dateHasUnsoldSeat = (date: string) =>
-  `EXISTS (SELECT 1 FROM seats s WHERE s.concert_date_id = ${date}.id AND s.status <> 'SOLD')`;
+export const dateHasUnsoldSeat = (date: string) => `EXISTS (SELECT 1 FROM seats s WHERE s.concert_date_id = ${date}.id AND s.status <> 'SOLD')`;
 
 /** SQL: the concert whose id is `concertId` (a parameter or column) is sold out. */
 export const concertIsSoldOut = (concertId: string) =>
@@ -19,10 +18,7 @@ export const concertIsSoldOut = (concertId: string) =>
 
 export async function isConcertSoldOut(pool: Pool, concertId: string, soldDateId: string): Promise<boolean> {
   // Most sales leave their own date with seats: answer that cheaply first.
-  const date = await pool.query<{ done: boolean }>(
-    `SELECT NOT ${dateHasUnsoldSeat("d")} AS done FROM concert_dates d WHERE d.id = $1`,
-    [soldDateId],
-  );
+  const date = await pool.query<{ done: boolean }>(`SELECT NOT ${dateHasUnsoldSeat("d")} AS done FROM concert_dates d WHERE d.id = $1`, [soldDateId]);
   if (!date.rows[0]?.done) return false;
   const concert = await pool.query<{ done: boolean }>(`SELECT ${concertIsSoldOut("$1")} AS done`, [concertId]);
   return concert.rows[0].done;

@@ -69,7 +69,8 @@ export class TicketService {
       [code],
     );
     const ticket = now.rows[0];
-    if (!ticket || ticket.voided || !ticket.checkedInAt) throw new AppError("NOT_FOUND", "No valid ticket has that code (unknown, or void after a refund).");
+    if (!ticket || ticket.voided || !ticket.checkedInAt)
+      throw new AppError("NOT_FOUND", "No valid ticket has that code (unknown, or void after a refund).");
     throw new AppError("ALREADY_CHECKED_IN", `This ticket was already checked in at ${ticket.checkedInAt.toISOString()}.`, {
       checkedInAt: ticket.checkedInAt.toISOString(),
     });

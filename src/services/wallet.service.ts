@@ -34,8 +34,7 @@ export class WalletService {
       throw badInput(`amount must be from 1 to ${maxCharge}.`, "amount");
     }
     const key = checkIdempotencyKey(input.idempotencyKey);
-    const call: IdempotentCall | undefined =
-      key === undefined ? undefined : { userId: actor.id, key, operation: "chargeBalance", args: { amount } };
+    const call: IdempotentCall | undefined = key === undefined ? undefined : { userId: actor.id, key, operation: "chargeBalance", args: { amount } };
     // A retry after success is answered without a write; the claim inside
     // ticket_charge still decides when two calls with the key overlap.
     if (call) {

@@ -111,7 +111,9 @@ describe("access tokens", () => {
     const [header, payload] = genuine.split(".");
     expect(await tokens.verify("not-a-token")).toEqual({ error: "The access token is malformed." });
     expect(await tokens.verify(`${header}.${payload}.${"A".repeat(43)}`)).toEqual({ error: "The access token is not valid." });
-    expect(await tokens.verify(signedTheOldWay({ sub: user.id, role: "OWNER", exp: claimsOf(user.id, "USER", 60).exp }))).toEqual({ error: "The access token is malformed." });
+    expect(await tokens.verify(signedTheOldWay({ sub: user.id, role: "OWNER", exp: claimsOf(user.id, "USER", 60).exp }))).toEqual({
+      error: "The access token is malformed.",
+    });
     expect(await tokens.verify(signedTheOldWay({ sub: user.id, role: "USER" }))).toEqual({ error: "The access token is malformed." });
     expect(await tokens.verify(await createAccessTokens(secret, -1).issue({ id: user.id, role: "USER" }))).toEqual({
       error: "The access token has expired: sign in again.",

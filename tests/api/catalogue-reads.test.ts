@@ -28,11 +28,9 @@ const moveToPast = (dateId: string) =>
 async function setSeats(dateId: string, numbers: number[], status: "HELD" | "SOLD", heldUntil: string | null) {
   const [date] = await sql<{ concert_id: string }>(deployment.db.url, "SELECT concert_id FROM concert_dates WHERE id = $1", [dateId]);
   // A user of its own: one user may hold only one reservation per concert.
-  const [owner] = await sql<{ id: string }>(
-    deployment.db.url,
-    "INSERT INTO users (email, password_hash) VALUES ($1, 'x') RETURNING id",
-    [`${randomUUID()}@example.com`],
-  );
+  const [owner] = await sql<{ id: string }>(deployment.db.url, "INSERT INTO users (email, password_hash) VALUES ($1, 'x') RETURNING id", [
+    `${randomUUID()}@example.com`,
+  ]);
   const [reservation] = await sql<{ id: string }>(
     deployment.db.url,
     `INSERT INTO reservations (user_id, concert_id, concert_date_id, queue_token, total_price, status, held_until)
@@ -71,7 +69,10 @@ describe("concert(id)", () => {
   it("answers the concert with its dates, earliest first", async () => {
     const concert = await newConcert(deployment.server, admin, {
       title: "Two nights",
-      dates: [{ startsInSeconds: 7 * 86_400, seatCount: 3 }, { startsInSeconds: 86_400, seatCount: 4 }],
+      dates: [
+        { startsInSeconds: 7 * 86_400, seatCount: 3 },
+        { startsInSeconds: 86_400, seatCount: 4 },
+      ],
     });
     const r = await gql(url, ConcertDocument, { id: concert.id });
     expect(r.data!.concert).toMatchObject({ id: concert.id, title: "Two nights" });

@@ -31,7 +31,11 @@ describe("the console's GraphQL documents", () => {
   it("are valid against the contract, with every v2 control there", () => {
     const schema = buildSchema(contractText);
     const docs = docsFor(schema);
-    expect(Object.entries(docs).filter(([, d]) => d === null).map(([n]) => n)).toEqual([]);
+    expect(
+      Object.entries(docs)
+        .filter(([, d]) => d === null)
+        .map(([n]) => n),
+    ).toEqual([]);
     const errors = errorsOf(schema, docs);
     expect(Object.keys(errors).length).toBe(Object.keys(docs).length + 2);
     expect(Object.values(errors).flat()).toEqual([]);
@@ -46,7 +50,12 @@ describe("the console's GraphQL documents", () => {
     expect(contractText).toContain(V2_MARK);
     const schema = buildSchema(contractText.slice(0, contractText.indexOf(V2_MARK)));
     const docs = docsFor(schema);
-    expect(Object.entries(docs).filter(([, d]) => d === null).map(([n]) => n).sort()).toEqual(["sales", "setAdmission", "setGrades", "statsLive", "updateConcert"]);
+    expect(
+      Object.entries(docs)
+        .filter(([, d]) => d === null)
+        .map(([n]) => n)
+        .sort(),
+    ).toEqual(["sales", "setAdmission", "setGrades", "statsLive", "updateConcert"]);
     expect(Object.values(errorsOf(schema, docs)).flat()).toEqual([]);
     expect(docs.concert).not.toContain("saleOpensAt");
     expect(docs.stats).not.toContain("preQueue");

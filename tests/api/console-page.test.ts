@@ -57,7 +57,13 @@ describe("seats for the operator", () => {
 
     const read = await gql(server.url, OPERATOR_SEATS, { d: date }, admin.headers);
     expect(read.errors).toBeUndefined();
-    expect(read.data.seats.map((s: { number: number; status: string }) => `${s.number}:${s.status}`)).toEqual(["1:AVAILABLE", "2:AVAILABLE", "3:AVAILABLE", "4:AVAILABLE", "5:AVAILABLE"]);
+    expect(read.data.seats.map((s: { number: number; status: string }) => `${s.number}:${s.status}`)).toEqual([
+      "1:AVAILABLE",
+      "2:AVAILABLE",
+      "3:AVAILABLE",
+      "4:AVAILABLE",
+      "5:AVAILABLE",
+    ]);
 
     const fan = await signUp(server.url, "fan");
     expect(codeOf(await gql(server.url, SEATS, { d: date }, fan.headers))).toBe("QUEUE_TOKEN_REQUIRED");
@@ -87,12 +93,17 @@ describe("seats for the operator", () => {
       // Listening once a probe change arrives: hold and cancel seat 5 until the stream shows it.
       const buyer = await newShopper(server.url, concert.id, 1_000);
       const seen = () => sub.events.map((e) => `${e.data?.seatStatusChanged.number}:${e.data?.seatStatusChanged.status}`);
-      await expect.poll(async () => {
-        if (seen().includes("5:AVAILABLE")) return true;
-        const probe = await gql(server.url, RESERVE, { d: date, n: [5] }, buyer.q);
-        await gql(server.url, CANCEL, { r: probe.data.reserveSeats.id }, buyer.headers);
-        return seen().includes("5:AVAILABLE");
-      }, { timeout: 15_000, interval: 200 }).toBe(true);
+      await expect
+        .poll(
+          async () => {
+            if (seen().includes("5:AVAILABLE")) return true;
+            const probe = await gql(server.url, RESERVE, { d: date, n: [5] }, buyer.q);
+            await gql(server.url, CANCEL, { r: probe.data.reserveSeats.id }, buyer.headers);
+            return seen().includes("5:AVAILABLE");
+          },
+          { timeout: 15_000, interval: 200 },
+        )
+        .toBe(true);
       const held = await gql(server.url, RESERVE, { d: date, n: [2] }, buyer.q);
       expect(held.errors).toBeUndefined();
       await expect.poll(seen, { timeout: 10_000 }).toContain("2:HELD");

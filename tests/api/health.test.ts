@@ -25,7 +25,10 @@ describe("without Redis", () => {
   });
 
   it("answers /readyz with 200 while the database answers", async () => {
-    expect(await getJson(`${deployment.server.url}/readyz`)).toEqual({ status: 200, body: { status: "ready", checks: { database: true }, down: [] } });
+    expect(await getJson(`${deployment.server.url}/readyz`)).toEqual({
+      status: 200,
+      body: { status: "ready", checks: { database: true }, down: [] },
+    });
   });
 });
 
@@ -51,7 +54,10 @@ describe("when the database is gone", () => {
     try {
       expect((await getJson(`${server.url}/readyz`)).status).toBe(200);
       await db.drop();
-      expect(await getJson(`${server.url}/readyz`)).toEqual({ status: 503, body: { status: "not ready", checks: { database: false }, down: ["database"] } });
+      expect(await getJson(`${server.url}/readyz`)).toEqual({
+        status: 503,
+        body: { status: "not ready", checks: { database: false }, down: ["database"] },
+      });
       expect((await getJson(`${server.url}/healthz`)).status).toBe(200);
     } finally {
       await server.close();
@@ -80,10 +86,14 @@ describe.runIf(redisUrl)("when Redis is gone", () => {
 
   async function startRedis(): Promise<void> {
     redis = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" });
-    const ping = () => new Promise<string>((resolve) => execFile("redis-cli", ["-p", String(port), "ping"], (_e, out) => resolve(String(out).trim())));
-    await vi.waitFor(async () => {
-      if ((await ping()) !== "PONG") throw new Error(`redis-server on port ${port} does not answer yet`);
-    }, { timeout: 10_000, interval: 100 });
+    const ping = () =>
+      new Promise<string>((resolve) => execFile("redis-cli", ["-p", String(port), "ping"], (_e, out) => resolve(String(out).trim())));
+    await vi.waitFor(
+      async () => {
+        if ((await ping()) !== "PONG") throw new Error(`redis-server on port ${port} does not answer yet`);
+      },
+      { timeout: 10_000, interval: 100 },
+    );
   }
   async function stopRedis(): Promise<void> {
     const child = redis;
@@ -108,16 +118,20 @@ describe.runIf(redisUrl)("when Redis is gone", () => {
   it("answers /readyz with 503 naming Redis while it is down, and with 200 again once it is back", { timeout: 60_000 }, async () => {
     expect(await getJson(`${server.url}/readyz`)).toMatchObject({ status: 200, body: { checks: { database: true, redis: true } } });
     await stopRedis();
-    await expect.poll(() => getJson(`${server.url}/readyz`), { timeout: 15_000, interval: 200 }).toMatchObject({
-      status: 503,
-      body: { checks: { database: true, redis: false } },
-    });
+    await expect
+      .poll(() => getJson(`${server.url}/readyz`), { timeout: 15_000, interval: 200 })
+      .toMatchObject({
+        status: 503,
+        body: { checks: { database: true, redis: false } },
+      });
     // Liveness is not readiness: the process still runs.
     expect((await getJson(`${server.url}/healthz`)).status).toBe(200);
     await startRedis();
-    await expect.poll(() => getJson(`${server.url}/readyz`), { timeout: 20_000, interval: 200 }).toMatchObject({
-      status: 200,
-      body: { checks: { database: true, redis: true } },
-    });
+    await expect
+      .poll(() => getJson(`${server.url}/readyz`), { timeout: 20_000, interval: 200 })
+      .toMatchObject({
+        status: 200,
+        body: { checks: { database: true, redis: true } },
+      });
   });
 });

@@ -47,7 +47,10 @@ describe("logs", () => {
     const res = await fetch(`${server.url}/graphql`, {
       method: "POST",
       headers: { "content-type": "application/json", "x-request-id": "client-req-1", ...fan.headers },
-      body: JSON.stringify({ query: `mutation Hold($d:ID!){ reserveSeats(concertDateId:$d, seatNumbers:[1]){ id } }`, variables: { d: concert.dates[0].id } }),
+      body: JSON.stringify({
+        query: `mutation Hold($d:ID!){ reserveSeats(concertDateId:$d, seatNumbers:[1]){ id } }`,
+        variables: { d: concert.dates[0].id },
+      }),
     });
     expect(res.headers.get("x-request-id")).toBe("client-req-1");
     expect(((await res.json()) as any).errors[0].extensions.code).toBe("QUEUE_TOKEN_REQUIRED");
@@ -68,7 +71,12 @@ describe("logs", () => {
       throw new Error(`store broke reading ${queueToken} for Bearer ${fan.token}`);
     };
     try {
-      const broken = await gql(server.url, `query Where($t:String!){ queueStatus(token:$t){ status } }`, { t: queueToken }, bearer(fan.token, queueToken));
+      const broken = await gql(
+        server.url,
+        `query Where($t:String!){ queueStatus(token:$t){ status } }`,
+        { t: queueToken },
+        bearer(fan.token, queueToken),
+      );
       expect(codeOf(broken)).toBe("INTERNAL_SERVER_ERROR");
     } finally {
       queue.queueStatus = original;
@@ -81,7 +89,11 @@ describe("logs", () => {
     const text = lines.join("");
     // pino's JSON: ISO time, the level as a word, msg.
     for (const l of log) {
-      expect(l).toMatchObject({ time: expect.stringMatching(/^\d{4}-\d\d-\d\dT/), level: expect.stringMatching(/^(debug|info|warn|error)$/), msg: expect.any(String) });
+      expect(l).toMatchObject({
+        time: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+        level: expect.stringMatching(/^(debug|info|warn|error)$/),
+        msg: expect.any(String),
+      });
     }
 
     // Every HTTP request has its id, ours or the client's, and the failure names its operation and code.

@@ -72,13 +72,16 @@ describe.runIf(redisUrl)(SUITE, () => {
         gql((i % 2 ? b : a).url, `mutation($c:ID!){ enterQueue(concertId:$c){ token status queuePosition } }`, { c: concert.id }, fan.headers),
       ),
     );
-    const tickets = entered.map((r, i) => ({ fan: fans[i], server: i % 2 ? b : a, ...r.data.enterQueue }) as {
-      fan: TestUser;
-      server: TestServer;
-      token: string;
-      status: string;
-      queuePosition: number;
-    });
+    const tickets = entered.map(
+      (r, i) =>
+        ({ fan: fans[i], server: i % 2 ? b : a, ...r.data.enterQueue }) as {
+          fan: TestUser;
+          server: TestServer;
+          token: string;
+          status: string;
+          queuePosition: number;
+        },
+    );
     const active = tickets.filter((t) => t.status === "ACTIVE");
     const waiting = tickets.filter((t) => t.status === "WAITING").sort((x, y) => x.queuePosition - y.queuePosition);
     expect(active).toHaveLength(MAX_ACTIVE);
@@ -110,7 +113,10 @@ describe.runIf(redisUrl)(SUITE, () => {
 
     // 3. Two active fans hold and pay one seat each; the third holds one and lets it run out.
     const [p1, p2, idle] = active;
-    for (const [t, seat] of [[p1, 1], [p2, 2]] as const) {
+    for (const [t, seat] of [
+      [p1, 1],
+      [p2, 2],
+    ] as const) {
       const held = await gql(t.server.url, RESERVE, { d: date, n: [seat] }, bearer(t.fan.token, t.token));
       expect(held.errors).toBeUndefined();
       const paid = await gql(t.server.url, PAY, { r: held.data.reserveSeats.id }, bearer(t.fan.token, t.token));

@@ -38,7 +38,13 @@ describe("/metrics", () => {
   it("shows process figures and nothing a Prometheus parser would refuse", async () => {
     const { text } = await scrape();
     // prom-client's default metrics (collectDefaultMetrics), event-loop delay among them.
-    for (const name of ["process_cpu_seconds_total", "process_resident_memory_bytes", "nodejs_heap_size_used_bytes", "nodejs_eventloop_lag_seconds", "nodejs_eventloop_lag_p99_seconds"]) {
+    for (const name of [
+      "process_cpu_seconds_total",
+      "process_resident_memory_bytes",
+      "nodejs_heap_size_used_bytes",
+      "nodejs_eventloop_lag_seconds",
+      "nodejs_eventloop_lag_p99_seconds",
+    ]) {
       expect(text).toMatch(new RegExp(`^${name} \\d`, "m"));
     }
     const sample = /^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\\n]|\\.)*",?)*\})? (-?\d+(\.\d+)?(e[+-]?\d+)?|NaN|[+-]Inf)$/;

@@ -31,9 +31,7 @@ describe.runIf(redisUrl)("rate limits across two instances sharing Redis", () =>
     it("counts one user's requests to both instances together", async () => {
       const [a, b] = deployment.servers;
       const user = await signUp(a.url, "spread");
-      const burst = await inOneSecond(() =>
-        Promise.all([a, b, a, b, a, b, a, b, a, b, a, b].map((s) => gql(s.url, MeDocument, {}, user.headers))),
-      );
+      const burst = await inOneSecond(() => Promise.all([a, b, a, b, a, b, a, b, a, b, a, b].map((s) => gql(s.url, MeDocument, {}, user.headers))));
       expect({ served: served(burst), limited: limited(burst) }).toEqual({ served: LIMIT, limited: 12 - LIMIT });
     });
 

@@ -94,7 +94,9 @@ async function answered(server: Started, timeoutMs = 90_000): Promise<number> {
 async function terminate(server: Started): Promise<{ code: number | null; ms: number }> {
   const started = performance.now();
   server.child.kill("SIGTERM");
-  const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`still running 10 s after SIGTERM:\n${server.output()}`)), 10_000));
+  const timeout = new Promise<never>((_, reject) =>
+    setTimeout(() => reject(new Error(`still running 10 s after SIGTERM:\n${server.output()}`)), 10_000),
+  );
   const { code } = await Promise.race([server.exited, timeout]);
   return { code, ms: Math.round(performance.now() - started) };
 }
@@ -181,21 +183,40 @@ describe("SIGTERM with requests in flight", () => {
       await blocker.connect();
       await blocker.query("BEGIN");
       await blocker.query("SELECT id FROM users WHERE id = $1 FOR UPDATE", [user.id]);
-      const charges = [100, 200, 300, 400, 500].map((a) => gql(server.url, `mutation($a:Int!){ chargeBalance(amount:$a) }`, { a }, bearer(accessToken)));
-      const waiting = () => sql<{ n: number }>(db.url, `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`);
+      const charges = [100, 200, 300, 400, 500].map((a) =>
+        gql(server.url, `mutation($a:Int!){ chargeBalance(amount:$a) }`, { a }, bearer(accessToken)),
+      );
+      const waiting = () =>
+        sql<{ n: number }>(db.url, `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`);
       await expect.poll(waiting, { timeout: 20_000, interval: 20 }).toEqual([{ n: 5 }]);
 
       const started = performance.now();
       server.child.kill("SIGTERM");
       // It stops taking work: a new connection is refused while the five are still in flight.
-      await expect.poll(() => fetch(`${server.url}/healthz`).then(() => "served", () => "refused"), { timeout: 5_000, interval: 50 }).toBe("refused");
+      await expect
+        .poll(
+          () =>
+            fetch(`${server.url}/healthz`).then(
+              () => "served",
+              () => "refused",
+            ),
+          { timeout: 5_000, interval: 50 },
+        )
+        .toBe("refused");
       expect(server.child.exitCode).toBeNull();
       await blocker.query("ROLLBACK");
       // Each of the five is finished and answered, and only then does the process exit 0.
       const answers = await Promise.all(charges);
       expect(answers.map((r) => r.errors)).toEqual(answers.map(() => undefined));
-      expect(answers.map((r) => r.data.chargeBalance).sort((a, b) => a - b).at(-1)).toBe(1500);
-      const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`still running 10 s after SIGTERM:\n${server.output()}`)), 10_000));
+      expect(
+        answers
+          .map((r) => r.data.chargeBalance)
+          .sort((a, b) => a - b)
+          .at(-1),
+      ).toBe(1500);
+      const timeout = new Promise<never>((_, reject) =>
+        setTimeout(() => reject(new Error(`still running 10 s after SIGTERM:\n${server.output()}`)), 10_000),
+      );
       const { code } = await Promise.race([server.exited, timeout]);
       expect(code).toBe(0);
       expect(performance.now() - started).toBeLessThan(10_000);

@@ -34,11 +34,18 @@ describe.each(queueStores("hold-expiry"))("hold expiry ($name)", ({ instances, r
       await sleep(Math.max(0, Date.parse(held.heldUntil) - Date.now()) + 1_000);
       const mine = (await gql(url(1), `{ reservations { status payment { status } } }`, {}, user.headers)).data.reservations;
       expect(mine).toEqual([{ status: "EXPIRED", payment: { status: "EXPIRED" } }]);
-      const stored = await sql(deployment.db.url, `SELECT r.status::text AS r, p.status::text AS p FROM reservations r JOIN payments p ON p.reservation_id = r.id WHERE r.id = $1`, [held.id]);
+      const stored = await sql(
+        deployment.db.url,
+        `SELECT r.status::text AS r, p.status::text AS p FROM reservations r JOIN payments p ON p.reservation_id = r.id WHERE r.id = $1`,
+        [held.id],
+      );
       expect(stored).toEqual([{ r: "EXPIRED", p: "EXPIRED" }]);
       const seats = await sql(deployment.db.url, `SELECT count(*)::int AS n FROM seats WHERE concert_date_id = $1 AND status <> 'AVAILABLE'`, [date]);
       expect(seats).toEqual([{ n: 0 }]);
-      expect((await gql(url(0), STATUS, { t: user.queueToken }, user.headers)).data.queueStatus).toEqual({ status: "EXPIRED", expiredReason: "HOLD_TIMEOUT" });
+      expect((await gql(url(0), STATUS, { t: user.queueToken }, user.headers)).data.queueStatus).toEqual({
+        status: "EXPIRED",
+        expiredReason: "HOLD_TIMEOUT",
+      });
       // Too late to pay: HOLD_EXPIRED comes before the EXPIRED token's error, and nothing is charged.
       expect(codeOf(await gql(url(1), PAY, { r: held.id }, user.q))).toBe("HOLD_EXPIRED");
       expect((await gql(url(0), `{ balance }`, {}, user.headers)).data.balance).toBe(5000);
@@ -81,7 +88,9 @@ describe.each(queueStores("hold-expiry"))("hold expiry ($name)", ({ instances, r
       // Rounds until both outcomes were seen (a loaded machine can push a whole round to one side), at most ROUNDS.
       for (let round = 0; round < ROUNDS && (completed === 0 || refused === 0); round++) {
         const users = await Promise.all(Array.from({ length: 25 }, (_, i) => newShopper(url(i), concert.id, 1000)));
-        const holds = await Promise.all(users.map((u, i) => gql(url(i), RESERVE, { d: date, n: [round * 50 + i * 2 + 1, round * 50 + i * 2 + 2] }, u.q)));
+        const holds = await Promise.all(
+          users.map((u, i) => gql(url(i), RESERVE, { d: date, n: [round * 50 + i * 2 + 1, round * 50 + i * 2 + 2] }, u.q)),
+        );
         // Aim the pays over a range around each hold's end, from 400 ms before to 300 ms after.
         const results = await Promise.all(
           users.map(async (u, i) => {
@@ -94,7 +103,10 @@ describe.each(queueStores("hold-expiry"))("hold expiry ($name)", ({ instances, r
         // Every lost hold of the round is swept (the rule gives the sweeper a second; the deadline is generous).
         const ids = results.map(({ res }) => res.id);
         await expect
-          .poll(() => sql(deployment.db.url, `SELECT count(*)::int AS n FROM reservations WHERE id = ANY($1) AND status = 'HELD'`, [ids]), { timeout: 10_000, interval: 100 })
+          .poll(() => sql(deployment.db.url, `SELECT count(*)::int AS n FROM reservations WHERE id = ANY($1) AND status = 'HELD'`, [ids]), {
+            timeout: 10_000,
+            interval: 100,
+          })
           .toEqual([{ n: 0 }]);
         for (const { r, res, u } of results) {
           const [row] = await sql<{ status: string; balance: number; sold: number; payment: string }>(

@@ -89,7 +89,9 @@ describe("the hold sweeper under load", () => {
       loading = false;
       await monitor.end();
     }
-    console.info(`hold sweeper under load: ${served} requests served, ${blocks} event-loop blocks, worst hold ${Math.round(worstLateMs)} ms past its time`);
+    console.info(
+      `hold sweeper under load: ${served} requests served, ${blocks} event-loop blocks, worst hold ${Math.round(worstLateMs)} ms past its time`,
+    );
     // It was loaded: requests were served and the loop was blocked throughout.
     expect(served).toBeGreaterThan(0);
     expect(blocks).toBeGreaterThanOrEqual(3);

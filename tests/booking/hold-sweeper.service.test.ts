@@ -74,7 +74,15 @@ describe.each(stores)("hold sweeper and expiry rules (%s)", (name, makeStore) =>
     const made = makeStore();
     closeStore = made.close;
     const policies = new QueuePolicies(db.prisma, { maxActiveUsers: 100_000, admitPerSecond: 100_000, activeSessionSeconds: 600 }, bus);
-    queue = new QueueService({ store: made.store, policies, pool: db.pool, bus, limiter: createMemoryRateLimiter(), idleSeconds: 120, enterPerSecond: 1000 });
+    queue = new QueueService({
+      store: made.store,
+      policies,
+      pool: db.pool,
+      bus,
+      limiter: createMemoryRateLimiter(),
+      idleSeconds: 120,
+      enterPerSecond: 1000,
+    });
     reservations = new ReservationService({ pool: db.pool, bus, queue: gate, settings: { holdSeconds: 300, maxSeatsPerReservation: 4 } });
     payments = new PaymentService({ pool: db.pool, bus, queue: gate });
     seats = new SeatService({ pool: db.pool, bus, queue: gate, tokens, maps: new SeatMaps(db.pool, bus) });
@@ -103,7 +111,10 @@ describe.each(stores)("hold sweeper and expiry rules (%s)", (name, makeStore) =>
       `INSERT INTO concert_dates (concert_id, starts_at, total_seats) VALUES ($1, now() + interval '1 day', $2) RETURNING id`,
       [c.id, seatCount],
     );
-    await sql(testDb.url, `INSERT INTO seats (concert_date_id, number, price) SELECT $1, n, 100 FROM generate_series(1, $2::int) n`, [d.id, seatCount]);
+    await sql(testDb.url, `INSERT INTO seats (concert_date_id, number, price) SELECT $1, n, 100 FROM generate_series(1, $2::int) n`, [
+      d.id,
+      seatCount,
+    ]);
     return { concertId: c.id, dateId: d.id };
   }
 
@@ -129,13 +140,17 @@ describe.each(stores)("hold sweeper and expiry rules (%s)", (name, makeStore) =>
     it("expires each due hold exactly once when several sweepers run at once", async () => {
       const { dateId } = await newDate(120);
       const users = await newUsers(60);
-      const { concertId } = (await sql<{ concertId: string }>(testDb.url, `SELECT concert_id AS "concertId" FROM concert_dates WHERE id = $1`, [dateId]))[0];
+      const { concertId } = (
+        await sql<{ concertId: string }>(testDb.url, `SELECT concert_id AS "concertId" FROM concert_dates WHERE id = $1`, [dateId])
+      )[0];
       const queueTokens = await Promise.all(users.map((u, i) => tokenFor(u, concertId, `t${i}`)));
       const held = await Promise.all(
         users.map((u, i) => reservations.reserveSeats(u, { concertDateId: dateId, seatNumbers: [2 * i + 1, 2 * i + 2], queueToken: queueTokens[i] })),
       );
       const pushed: number[] = [];
-      const stop = await bus.listen<SeatChangeMessage>(seatChannel(dateId), (m) => pushed.push(...m.seats.filter((s) => s.status === "AVAILABLE").map((s) => s.number)));
+      const stop = await bus.listen<SeatChangeMessage>(seatChannel(dateId), (m) =>
+        pushed.push(...m.seats.filter((s) => s.status === "AVAILABLE").map((s) => s.number)),
+      );
       await runOut(dateId);
       const sweepers = Array.from({ length: 4 }, () => new HoldSweeper({ pool: db.pool, bus, queue: gate }, { batchSize: 7 }));
       const counts = await Promise.all(sweepers.map((s) => s.sweep()));
@@ -145,7 +160,11 @@ describe.each(stores)("hold sweeper and expiry rules (%s)", (name, makeStore) =>
       expect(pushed.sort((a, b) => a - b)).toEqual(Array.from({ length: 120 }, (_, i) => i + 1));
       const left = await sql(testDb.url, `SELECT status::text, count(*)::int AS n FROM seats WHERE concert_date_id = $1 GROUP BY status`, [dateId]);
       expect(left).toEqual([{ status: "AVAILABLE", n: 120 }]);
-      const states = await sql(testDb.url, `SELECT r.status::text AS r, p.status::text AS p, count(*)::int AS n FROM reservations r JOIN payments p ON p.reservation_id = r.id WHERE r.concert_date_id = $1 GROUP BY 1, 2`, [dateId]);
+      const states = await sql(
+        testDb.url,
+        `SELECT r.status::text AS r, p.status::text AS p, count(*)::int AS n FROM reservations r JOIN payments p ON p.reservation_id = r.id WHERE r.concert_date_id = $1 GROUP BY 1, 2`,
+        [dateId],
+      );
       expect(states).toEqual([{ r: "EXPIRED", p: "EXPIRED", n: 60 }]);
     });
 
@@ -174,10 +193,16 @@ describe.each(stores)("hold sweeper and expiry rules (%s)", (name, makeStore) =>
       const map = await seats.seats(viewer, { concertDateId: dateId, queueToken: await tokenFor(viewer, concertId, "viewer") });
       expect(map.map((s) => s.status)).toEqual(["AVAILABLE", "AVAILABLE", "AVAILABLE", "AVAILABLE"]);
       expect((await reservations.reservations(a))[0]).toMatchObject({ id: old.id, status: "EXPIRED" });
-      const taken = await reservations.reserveSeats(b, { concertDateId: dateId, seatNumbers: [2, 3], queueToken: await tokenFor(b, concertId, "new") });
+      const taken = await reservations.reserveSeats(b, {
+        concertDateId: dateId,
+        seatNumbers: [2, 3],
+        queueToken: await tokenFor(b, concertId, "new"),
+      });
       await new HoldSweeper({ pool: db.pool, bus, queue: gate }).sweep();
       expect(expired).toEqual(["old:HOLD_TIMEOUT"]);
-      const rows = await sql(testDb.url, `SELECT number, status::text, reservation_id FROM seats WHERE concert_date_id = $1 ORDER BY number`, [dateId]);
+      const rows = await sql(testDb.url, `SELECT number, status::text, reservation_id FROM seats WHERE concert_date_id = $1 ORDER BY number`, [
+        dateId,
+      ]);
       expect(rows).toEqual([
         { number: 1, status: "AVAILABLE", reservation_id: null },
         { number: 2, status: "HELD", reservation_id: taken.id },
@@ -198,7 +223,11 @@ describe.each(stores)("hold sweeper and expiry rules (%s)", (name, makeStore) =>
       await payments.pay(b, { reservationId: taken.id, queueToken: buyer });
       // The buyer's token ends PAID, the run-out hold's HOLD_TIMEOUT, and only then every other one with the sell-out.
       expect(expired).toEqual(["buyer:PAID", "ran-out:HOLD_TIMEOUT", `${concertId}:SOLD_OUT`]);
-      const rows = await sql<{ t: string; r: string; p: string }>(testDb.url, `SELECT r.queue_token AS t, r.status::text AS r, p.status::text AS p FROM reservations r JOIN payments p ON p.reservation_id = r.id WHERE r.concert_date_id = $1`, [dateId]);
+      const rows = await sql<{ t: string; r: string; p: string }>(
+        testDb.url,
+        `SELECT r.queue_token AS t, r.status::text AS r, p.status::text AS p FROM reservations r JOIN payments p ON p.reservation_id = r.id WHERE r.concert_date_id = $1`,
+        [dateId],
+      );
       const states = rows.map((row) => ({ ...row, t: nameOf(row.t) })).sort((x, y) => x.t.localeCompare(y.t));
       expect(states).toEqual([
         { t: "buyer", r: "CONFIRMED", p: "COMPLETED" },
@@ -213,10 +242,14 @@ describe.each(stores)("hold sweeper and expiry rules (%s)", (name, makeStore) =>
       await reservations.reserveSeats(a, { concertDateId: dateId, seatNumbers: [1], queueToken: first });
       await runOut(dateId);
       // Same token: that token ended with the hold.
-      await expect(reservations.reserveSeats(a, { concertDateId: dateId, seatNumbers: [2], queueToken: first })).rejects.toMatchObject({ code: "QUEUE_TOKEN_EXPIRED" });
+      await expect(reservations.reserveSeats(a, { concertDateId: dateId, seatNumbers: [2], queueToken: first })).rejects.toMatchObject({
+        code: "QUEUE_TOKEN_EXPIRED",
+      });
       expect(expired).toEqual(["first:HOLD_TIMEOUT"]);
       // And stays ended: the real gate refuses it from now on.
-      await expect(reservations.reserveSeats(a, { concertDateId: dateId, seatNumbers: [1], queueToken: first })).rejects.toMatchObject({ code: "QUEUE_TOKEN_EXPIRED" });
+      await expect(reservations.reserveSeats(a, { concertDateId: dateId, seatNumbers: [1], queueToken: first })).rejects.toMatchObject({
+        code: "QUEUE_TOKEN_EXPIRED",
+      });
       expect((await queue.read(concertId, first, false))?.expiredReason).toBe("HOLD_TIMEOUT");
       // A new token: the hold that ran out is not in the way, and the new hold is (HOLD_LIMIT).
       const again = await tokenFor(a, concertId, "again");

@@ -35,7 +35,7 @@ describe(`ticket limit (${redis ? "two instances" : "one instance"})`, () => {
     for (let wave = 0; wave < 10; wave++) {
       const asks = Array.from({ length: 20 }, (_, i) => ({
         date: concert.dates[(wave + i) % 2].id,
-        seats: Array.from({ length: 1 + (i % 3) }, (_, k) => 1 + ((wave * 20 + i) * 3 + k) % 40),
+        seats: Array.from({ length: 1 + (i % 3) }, (_, k) => 1 + (((wave * 20 + i) * 3 + k) % 40)),
       }));
       const q = shopper.q;
       const results = await Promise.all(asks.map((a, i) => gql(url(i), RESERVE, { d: a.date, n: a.seats }, q)));
@@ -63,7 +63,12 @@ describe(`ticket limit (${redis ? "two instances" : "one instance"})`, () => {
 
   it("answers TICKET_LIMIT before SEAT_UNAVAILABLE, holding nothing, and follows the concert's own limit", async () => {
     const concert = await newConcert(deployment.server, admin, { dates: [{ seatCount: 10 }] });
-    const changed = await gql(url(1), `mutation($c:ID!){ updateConcert(id:$c, input:{ ticketLimitPerUser: 2 }){ ticketLimitPerUser } }`, { c: concert.id }, admin.headers);
+    const changed = await gql(
+      url(1),
+      `mutation($c:ID!){ updateConcert(id:$c, input:{ ticketLimitPerUser: 2 }){ ticketLimitPerUser } }`,
+      { c: concert.id },
+      admin.headers,
+    );
     expect(changed.data.updateConcert.ticketLimitPerUser).toBe(2);
     const other = await newShopper(url(0), concert.id);
     expect((await gql(url(0), RESERVE, { d: concert.dates[0].id, n: [5] }, other.q)).errors).toBeUndefined();
@@ -73,7 +78,12 @@ describe(`ticket limit (${redis ? "two instances" : "one instance"})`, () => {
     const held = await sql(deployment.db.url, `SELECT 1 FROM reservations WHERE user_id = $1`, [user.id]);
     expect(held).toEqual([]);
     // With a seat HELD, the limit can no longer change.
-    const refused = await gql(url(0), `mutation($c:ID!){ updateConcert(id:$c, input:{ ticketLimitPerUser: 3 }){ ticketLimitPerUser } }`, { c: concert.id }, admin.headers);
+    const refused = await gql(
+      url(0),
+      `mutation($c:ID!){ updateConcert(id:$c, input:{ ticketLimitPerUser: 3 }){ ticketLimitPerUser } }`,
+      { c: concert.id },
+      admin.headers,
+    );
     expect(codeOf(refused)).toBe("BAD_USER_INPUT");
   });
 });
@@ -85,7 +95,13 @@ describe(`seat grades (${redis ? "two instances" : "one instance"})`, () => {
     const set = await gql(
       url(1),
       GRADES,
-      { d: dateId, g: [{ name: "R", price: 3000, fromSeat: 3, toSeat: 6 }, { name: "VIP", price: 5000, fromSeat: 1, toSeat: 2 }] },
+      {
+        d: dateId,
+        g: [
+          { name: "R", price: 3000, fromSeat: 3, toSeat: 6 },
+          { name: "VIP", price: 5000, fromSeat: 1, toSeat: 2 },
+        ],
+      },
       admin.headers,
     );
     expect(set.errors).toBeUndefined();
@@ -99,8 +115,16 @@ describe(`seat grades (${redis ? "two instances" : "one instance"})`, () => {
     for (const i of [0, 1]) {
       const seats = await gql(url(i), SEATS, { d: dateId }, shopper.q);
       expect(seats.data.seats.map((s: { grade: string; price: number }) => `${s.grade}:${s.price}`)).toEqual([
-        "VIP:5000", "VIP:5000", "R:3000", "R:3000", "R:3000", "R:3000",
-        "GENERAL:1000", "GENERAL:1000", "GENERAL:1000", "GENERAL:1000",
+        "VIP:5000",
+        "VIP:5000",
+        "R:3000",
+        "R:3000",
+        "R:3000",
+        "R:3000",
+        "GENERAL:1000",
+        "GENERAL:1000",
+        "GENERAL:1000",
+        "GENERAL:1000",
       ]);
     }
     const hold = await gql(url(1), RESERVE, { d: dateId, n: [1, 3, 7] }, shopper.q);
@@ -126,21 +150,25 @@ describe(`seat grades (${redis ? "two instances" : "one instance"})`, () => {
     const concert = await newConcert(deployment.server, admin, { dates: [{ seatCount: 10, price: 1000 }] });
     const dateId = concert.dates[0].id;
     const bad = [
-      [{ name: "A", price: 100, fromSeat: 1, toSeat: 5 }, { name: "B", price: 200, fromSeat: 5, toSeat: 8 }],
+      [
+        { name: "A", price: 100, fromSeat: 1, toSeat: 5 },
+        { name: "B", price: 200, fromSeat: 5, toSeat: 8 },
+      ],
       [{ name: "A", price: 100, fromSeat: 8, toSeat: 11 }],
       [{ name: "A", price: 100, fromSeat: 0, toSeat: 2 }],
       [{ name: "A", price: 100, fromSeat: 4, toSeat: 2 }],
       [{ name: "", price: 100, fromSeat: 1, toSeat: 2 }],
       [{ name: "X".repeat(21), price: 100, fromSeat: 1, toSeat: 2 }],
       [{ name: "A", price: 0, fromSeat: 1, toSeat: 2 }],
-      [{ name: "A", price: 100, fromSeat: 1, toSeat: 2 }, { name: "A", price: 200, fromSeat: 3, toSeat: 4 }],
+      [
+        { name: "A", price: 100, fromSeat: 1, toSeat: 2 },
+        { name: "A", price: 200, fromSeat: 3, toSeat: 4 },
+      ],
       [{ name: "GENERAL", price: 5, fromSeat: 1, toSeat: 2 }],
     ];
     for (const g of bad) expect(codeOf(await gql(url(0), GRADES, { d: dateId, g }, admin.headers))).toBe("BAD_USER_INPUT");
     const user = await signUp(url(0));
-    expect(codeOf(await gql(url(0), GRADES, { d: dateId, g: [{ name: "A", price: 100, fromSeat: 1, toSeat: 2 }] }, user.headers))).toBe(
-      "FORBIDDEN",
-    );
+    expect(codeOf(await gql(url(0), GRADES, { d: dateId, g: [{ name: "A", price: 100, fromSeat: 1, toSeat: 2 }] }, user.headers))).toBe("FORBIDDEN");
     const seats = await sql(deployment.db.url, `SELECT DISTINCT grade, price FROM seats WHERE concert_date_id = $1`, [dateId]);
     expect(seats).toEqual([{ grade: "GENERAL", price: 1000 }]);
   });

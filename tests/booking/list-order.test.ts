@@ -68,7 +68,12 @@ describe("history lists", () => {
   afterAll(() => deployment.close());
 
   it("answers the ledger newest first past ten entries, and pages through it in that order", async () => {
-    const full = (await gql(url, LEDGER, { f: 200 }, fan.headers)).data.ledger as { id: string; kind: string; amount: number; balanceAfter: number }[];
+    const full = (await gql(url, LEDGER, { f: 200 }, fan.headers)).data.ledger as {
+      id: string;
+      kind: string;
+      amount: number;
+      balanceAfter: number;
+    }[];
     expect(full).toHaveLength(33);
     const ids = full.map((e) => BigInt(e.id));
     expect(ids).toEqual([...ids].sort((a, b) => (a > b ? -1 : a < b ? 1 : 0)));

@@ -8,7 +8,20 @@ import { startDeployment } from "../support/server";
 import { codeOf, gql, type GqlResult, type TestUser } from "../support/client";
 import { newAdmin, newConcert } from "../support/factories";
 import { sql } from "../support/sql";
-import { BALANCE, CANCEL, CHARGE, OPEN_QUEUE, PAY, RESERVE, STATUS, enterAs, expectLedgersMatchBalances, expectSeatInvariants, newShopper, type Shopper } from "../support/booking";
+import {
+  BALANCE,
+  CANCEL,
+  CHARGE,
+  OPEN_QUEUE,
+  PAY,
+  RESERVE,
+  STATUS,
+  enterAs,
+  expectLedgersMatchBalances,
+  expectSeatInvariants,
+  newShopper,
+  type Shopper,
+} from "../support/booking";
 
 describe.each(queueStores("money-races"))("money races ($name)", ({ instances, redis }) => {
   let deployment: Awaited<ReturnType<typeof startDeployment>>;
@@ -66,7 +79,9 @@ describe.each(queueStores("money-races"))("money races ($name)", ({ instances, r
     // Each charge answered the balance right after its own charge: 20 distinct running totals.
     const answers = results.slice(holds.length).map((r) => r.data.chargeBalance as number);
     expect(new Set(answers).size).toBe(20);
-    const reservations = await sql(deployment.db.url, `SELECT status::text, count(*)::int AS n FROM reservations WHERE user_id = $1 GROUP BY 1`, [user.id]);
+    const reservations = await sql(deployment.db.url, `SELECT status::text, count(*)::int AS n FROM reservations WHERE user_id = $1 GROUP BY 1`, [
+      user.id,
+    ]);
     expect(reservations).toEqual([{ status: "CONFIRMED", n: 6 }]);
   });
 
@@ -79,7 +94,12 @@ describe.each(queueStores("money-races"))("money races ($name)", ({ instances, r
     ]);
     const pays = results.slice(0, holds.length);
     expect(results.slice(holds.length).map((r) => codeOf(r) ?? "ok")).toEqual(Array(10).fill("ok"));
-    expect(pays.filter((r) => r.errors).map(codeOf).filter((c) => c !== "INSUFFICIENT_BALANCE")).toEqual([]);
+    expect(
+      pays
+        .filter((r) => r.errors)
+        .map(codeOf)
+        .filter((c) => c !== "INSUFFICIENT_BALANCE"),
+    ).toEqual([]);
     const won = pays.filter((r) => !r.errors).length;
     expect(won).toBeGreaterThanOrEqual(2); // 1,000 pays two whatever the order
     expect(won).toBeLessThanOrEqual(5);
@@ -92,7 +112,11 @@ describe.each(queueStores("money-races"))("money races ($name)", ({ instances, r
     ]);
     // A refused pay changed nothing: its reservation is still HELD with its payment PENDING.
     for (const [i, r] of pays.entries()) {
-      const [row] = await sql(deployment.db.url, `SELECT r.status::text AS r, p.status::text AS p FROM reservations r JOIN payments p ON p.reservation_id = r.id WHERE r.id = $1`, [holds[i].reservation.id]);
+      const [row] = await sql(
+        deployment.db.url,
+        `SELECT r.status::text AS r, p.status::text AS p FROM reservations r JOIN payments p ON p.reservation_id = r.id WHERE r.id = $1`,
+        [holds[i].reservation.id],
+      );
       expect(row).toEqual(r.errors ? { r: "HELD", p: "PENDING" } : { r: "CONFIRMED", p: "COMPLETED" });
     }
   });

@@ -6,7 +6,19 @@ import { startDeployment } from "../support/server";
 import { bearer, codeOf, gql, type TestUser } from "../support/client";
 import { newAdmin, newConcert } from "../support/factories";
 import { rowCounts, sql } from "../support/sql";
-import { BALANCE, CANCEL, OPEN_QUEUE, PAY, RESERVE, SEATS, STATUS, enterAs, expectLedgersMatchBalances, expectSeatInvariants, newShopper } from "../support/booking";
+import {
+  BALANCE,
+  CANCEL,
+  OPEN_QUEUE,
+  PAY,
+  RESERVE,
+  SEATS,
+  STATUS,
+  enterAs,
+  expectLedgersMatchBalances,
+  expectSeatInvariants,
+  newShopper,
+} from "../support/booking";
 
 const WRITES = ["payments", "ledger_entries", "idempotency_keys"] as const;
 
@@ -46,7 +58,10 @@ describe.each(queueStores("pay"))("pay ($name)", ({ instances, redis }) => {
       const mine = (await gql(url(0), `{ reservations { status seats { status } payment { status } } payments { id } }`, {}, user.headers)).data;
       expect(mine.reservations).toEqual([{ status: "CONFIRMED", seats: [{ status: "SOLD" }, { status: "SOLD" }], payment: { status: "COMPLETED" } }]);
       expect(mine.payments).toEqual([{ id: reservation.payment.id }]);
-      expect((await gql(url(1), STATUS, { t: user.queueToken }, user.headers)).data.queueStatus).toEqual({ status: "EXPIRED", expiredReason: "PAID" });
+      expect((await gql(url(1), STATUS, { t: user.queueToken }, user.headers)).data.queueStatus).toEqual({
+        status: "EXPIRED",
+        expiredReason: "PAID",
+      });
       // Another user sees them SOLD.
       const viewer = await newShopper(url(0), concert.id);
       const seats = (await gql(url(0), SEATS, { d: concert.dates[0].id }, viewer.q)).data.seats;
@@ -125,9 +140,16 @@ describe.each(queueStores("pay"))("pay ($name)", ({ instances, redis }) => {
       const results = await Promise.all(Array.from({ length: 20 }, (_, i) => gql(url(i), PAY, { r: reservation.id, k: keys[i % 4] }, user.q)));
       const paid = results.filter((r) => !r.errors);
       expect(new Set(paid.map((r) => r.data.pay.id))).toEqual(new Set([reservation.payment.id]));
-      expect(results.filter((r) => r.errors).map(codeOf).filter((c) => c !== "RESERVATION_NOT_HELD")).toEqual([]);
+      expect(
+        results
+          .filter((r) => r.errors)
+          .map(codeOf)
+          .filter((c) => c !== "RESERVATION_NOT_HELD"),
+      ).toEqual([]);
       expect((await gql(url(0), BALANCE, {}, user.headers)).data.balance).toBe(7000);
-      const entries = await sql(deployment.db.url, `SELECT count(*)::int AS n FROM ledger_entries WHERE user_id = $1 AND kind = 'PAYMENT'`, [user.id]);
+      const entries = await sql(deployment.db.url, `SELECT count(*)::int AS n FROM ledger_entries WHERE user_id = $1 AND kind = 'PAYMENT'`, [
+        user.id,
+      ]);
       expect(entries).toEqual([{ n: 1 }]);
     });
   });

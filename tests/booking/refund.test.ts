@@ -7,7 +7,17 @@ import { startDeployment } from "../support/server";
 import { codeOf, gql, subscribe, wsClient, type TestUser } from "../support/client";
 import { newAdmin, newConcert } from "../support/factories";
 import { rowCounts, sql } from "../support/sql";
-import { BALANCE, OPEN_QUEUE, PAY, RESERVE, SEATS, expectLedgersMatchBalances, expectSeatInvariants, newShopper, type Shopper } from "../support/booking";
+import {
+  BALANCE,
+  OPEN_QUEUE,
+  PAY,
+  RESERVE,
+  SEATS,
+  expectLedgersMatchBalances,
+  expectSeatInvariants,
+  newShopper,
+  type Shopper,
+} from "../support/booking";
 
 export const REFUND = `mutation($r:ID!,$k:String){ refundReservation(reservationId:$r, idempotencyKey:$k){
   id status totalPrice seats { number status } tickets { id } payment { status amount refundedAmount refundedAt paidAt } } }`;
@@ -58,12 +68,17 @@ async function codesOf(user: TestUser, reservationId: string): Promise<string[]>
 describe("refundReservation", () => {
   it("gives the whole total back while the date is more than REFUND_FREE_DAYS away, voids the tickets and puts the seats on sale again", async () => {
     // Two dates, so that the concert is not sold out (rule 6 would end the viewer's token) while the first is.
-    const concert = await newConcert(deployment.server, admin, { dates: [{ seatCount: 3, price: 1001, startsInSeconds: 10 * DAY }, { startsInSeconds: 10 * DAY }] });
+    const concert = await newConcert(deployment.server, admin, {
+      dates: [{ seatCount: 3, price: 1001, startsInSeconds: 10 * DAY }, { startsInSeconds: 10 * DAY }],
+    });
     const date = concert.dates[0].id;
     const user = await newShopper(url(0), concert.id, 10_000);
     const reservation = await buy(user, date, [1, 2]);
     const viewer = await newShopper(url(1), concert.id);
-    const watcher = wsClient(deployment.servers[1 % deployment.servers.length].wsUrl, { authorization: `Bearer ${viewer.token}`, queueToken: viewer.queueToken });
+    const watcher = wsClient(deployment.servers[1 % deployment.servers.length].wsUrl, {
+      authorization: `Bearer ${viewer.token}`,
+      queueToken: viewer.queueToken,
+    });
     clients.push(watcher);
     const pushes = subscribe(watcher, `subscription($d:ID!){ seatStatusChanged(concertDateId:$d){ number status } }`, { d: date });
     // The last seat's sale, seen by the watcher, proves it listens (however loaded the machine).
@@ -73,8 +88,10 @@ describe("refundReservation", () => {
     expect(firstPush.data.seatStatusChanged).toEqual({ number: 3, status: "HELD" });
     await lastSale;
     expect((await pushes.next()).data.seatStatusChanged).toEqual({ number: 3, status: "SOLD" });
-    const soldOut = async () => (await gql(url(1), `query($c:ID!){ concert(id:$c){ dates { id soldOut availableSeats } } }`, { c: concert.id })).data.concert.dates
-      .filter((d: { id: string }) => d.id === date).map(({ soldOut, availableSeats }: { soldOut: boolean; availableSeats: number }) => ({ soldOut, availableSeats }))[0];
+    const soldOut = async () =>
+      (await gql(url(1), `query($c:ID!){ concert(id:$c){ dates { id soldOut availableSeats } } }`, { c: concert.id })).data.concert.dates
+        .filter((d: { id: string }) => d.id === date)
+        .map(({ soldOut, availableSeats }: { soldOut: boolean; availableSeats: number }) => ({ soldOut, availableSeats }))[0];
     expect(await soldOut()).toEqual({ soldOut: true, availableSeats: 0 });
     expect(await codesOf(user, reservation.id)).toHaveLength(2);
 
@@ -83,7 +100,10 @@ describe("refundReservation", () => {
     expect(r.data.refundReservation).toMatchObject({
       id: reservation.id,
       status: "REFUNDED",
-      seats: [{ number: 1, status: "AVAILABLE" }, { number: 2, status: "AVAILABLE" }],
+      seats: [
+        { number: 1, status: "AVAILABLE" },
+        { number: 2, status: "AVAILABLE" },
+      ],
       tickets: [],
       payment: { status: "REFUNDED", amount: 2002, refundedAmount: 2002 },
     });
@@ -94,7 +114,9 @@ describe("refundReservation", () => {
       { kind: "REFUND", amount: 2002, balanceAfter: 10_000 },
       { kind: "PAYMENT", amount: -2002, balanceAfter: 7998 },
     ]);
-    expect(await sql(deployment.db.url, `SELECT count(*)::int AS n FROM tickets WHERE reservation_id = $1 AND voided_at IS NULL`, [reservation.id])).toEqual([{ n: 0 }]);
+    expect(
+      await sql(deployment.db.url, `SELECT count(*)::int AS n FROM tickets WHERE reservation_id = $1 AND voided_at IS NULL`, [reservation.id]),
+    ).toEqual([{ n: 0 }]);
     expect(await soldOut()).toEqual({ soldOut: false, availableSeats: 2 });
     // Pushed to a watcher on the other instance, and in that instance's seat map.
     const seen = [(await pushes.next()).data.seatStatusChanged, (await pushes.next()).data.seatStatusChanged];
@@ -131,7 +153,9 @@ describe("refundReservation", () => {
     expect((await gql(url(0), CHECK_IN, { c: code }, admin.headers)).errors).toBeUndefined();
     expect(await refund(mine.reservation.id, mine.user.headers, "k")).toBe("NOT_REFUNDABLE");
     expect(await rowCounts(deployment.db.url, tables)).toEqual(before);
-    const states = await sql(deployment.db.url, `SELECT status::text FROM reservations WHERE id = ANY($1::uuid[]) ORDER BY status`, [[late.reservation.id, mine.reservation.id]]);
+    const states = await sql(deployment.db.url, `SELECT status::text FROM reservations WHERE id = ANY($1::uuid[]) ORDER BY status`, [
+      [late.reservation.id, mine.reservation.id],
+    ]);
     expect(states).toEqual([{ status: "CONFIRMED" }, { status: "CONFIRMED" }]);
   });
 
@@ -152,12 +176,25 @@ describe("refundReservation", () => {
     const results = await Promise.all(Array.from({ length: 20 }, (_, i) => gql(url(i), REFUND, { r: reservation.id, k: keys[i % 4] }, user.headers)));
     const ok = results.filter((r) => !r.errors);
     expect(ok.length).toBeGreaterThanOrEqual(1);
-    expect(results.filter((r) => r.errors).map(codeOf).filter((c) => c !== "NOT_REFUNDABLE")).toEqual([]);
+    expect(
+      results
+        .filter((r) => r.errors)
+        .map(codeOf)
+        .filter((c) => c !== "NOT_REFUNDABLE"),
+    ).toEqual([]);
     expect(new Set(ok.map((r) => r.data.refundReservation.status))).toEqual(new Set(["REFUNDED"]));
     // Those that succeeded are the first and the replays of its key.
     expect((await gql(url(0), BALANCE, {}, user.headers)).data.balance).toBe(10_000);
-    const entries = await sql(deployment.db.url, `SELECT kind::text, count(*)::int AS n FROM ledger_entries WHERE user_id = $1 GROUP BY kind ORDER BY kind`, [user.id]);
-    expect(entries).toEqual([{ kind: "CHARGE", n: 1 }, { kind: "PAYMENT", n: 1 }, { kind: "REFUND", n: 1 }]);
+    const entries = await sql(
+      deployment.db.url,
+      `SELECT kind::text, count(*)::int AS n FROM ledger_entries WHERE user_id = $1 GROUP BY kind ORDER BY kind`,
+      [user.id],
+    );
+    expect(entries).toEqual([
+      { kind: "CHARGE", n: 1 },
+      { kind: "PAYMENT", n: 1 },
+      { kind: "REFUND", n: 1 },
+    ]);
   });
 
   it("lets exactly one of a refund and a check-in of its ticket win, many times over", async () => {
@@ -196,7 +233,12 @@ describe("refundReservation", () => {
         ]);
         expect(refund.errors).toBeUndefined();
         const won = holds.filter((h) => !h.errors);
-        expect(holds.filter((h) => h.errors).map(codeOf).filter((c) => c !== "SEAT_UNAVAILABLE")).toEqual([]);
+        expect(
+          holds
+            .filter((h) => h.errors)
+            .map(codeOf)
+            .filter((c) => c !== "SEAT_UNAVAILABLE"),
+        ).toEqual([]);
         expect(won.length).toBeLessThanOrEqual(1);
         // Whoever holds it pays; then the seat is SOLD once, to that reservation.
         const paid = await Promise.all(won.map((h) => gql(url(i), PAY, { r: h.data.reserveSeats.id }, hunters[holds.indexOf(h)].q)));

@@ -8,7 +8,6 @@ import { newAdmin, newConcert } from "../support/factories";
 import { sql } from "../support/sql";
 import { OPEN_QUEUE, RESERVE, expectSeatInvariants, newShopper, type Shopper } from "../support/booking";
 
-
 describe.each(queueStores("reserve-concurrency"))("concurrent holds ($name)", ({ instances, redis }) => {
   let deployment: Awaited<ReturnType<typeof startDeployment>>;
   let admin: TestUser;
@@ -69,7 +68,9 @@ describe.each(queueStores("reserve-concurrency"))("concurrent holds ($name)", ({
             [date],
           );
           expect(rows.map((r) => r.number).sort((a, b) => a - b)).toEqual([...taken].sort((a, b) => a - b));
-          await sql(own.db.url, `UPDATE reservations SET held_until = now() - interval '1 second' WHERE concert_date_id = $1 AND status = 'HELD'`, [date]);
+          await sql(own.db.url, `UPDATE reservations SET held_until = now() - interval '1 second' WHERE concert_date_id = $1 AND status = 'HELD'`, [
+            date,
+          ]);
           await sql(own.db.url, `UPDATE seats SET held_until = now() - interval '1 second' WHERE concert_date_id = $1 AND status = 'HELD'`, [date]);
         }
         await expectSeatInvariants(own.db.url);
@@ -80,7 +81,14 @@ describe.each(queueStores("reserve-concurrency"))("concurrent holds ($name)", ({
       // Not even one deadlock that a retry hid (the service retries them, so no answer shows those):
       // once the deployment's sessions have all ended, PostgreSQL has counted every deadlock they met.
       await expect
-        .poll(() => sql<{ n: number }>(own.db.url, `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`), { timeout: 20_000 })
+        .poll(
+          () =>
+            sql<{ n: number }>(
+              own.db.url,
+              `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`,
+            ),
+          { timeout: 20_000 },
+        )
         .toEqual([{ n: 0 }]);
       const [{ n }] = await sql<{ n: number }>(own.db.url, `SELECT deadlocks::int AS n FROM pg_stat_database WHERE datname = current_database()`);
       await own.db.drop();

@@ -62,7 +62,9 @@ describe.each(queueStores("reserve"))("holds and cancels ($name)", ({ instances,
       const seats = (await gql(other, SEATS, { d: date }, user.q)).data.seats;
       expect(seats.filter((s: { status: string }) => s.status === "HELD").map((s: { number: number }) => s.number)).toEqual([2, 5, 7]);
       const mine = (await gql(url, MY_RESERVATIONS, {}, user.headers)).data.reservations;
-      expect(mine).toEqual([{ id: res.id, status: "HELD", totalPrice: 4500, seats: [{ number: 2 }, { number: 5 }, { number: 7 }], payment: { status: "PENDING" } }]);
+      expect(mine).toEqual([
+        { id: res.id, status: "HELD", totalPrice: 4500, seats: [{ number: 2 }, { number: 5 }, { number: 7 }], payment: { status: "PENDING" } },
+      ]);
     });
 
     it("holds none of the seats when one of them is taken", async () => {
@@ -114,15 +116,22 @@ describe.each(queueStores("reserve"))("holds and cancels ($name)", ({ instances,
       const date = concert.dates[0].id;
       const elsewhere = await newConcert(deployment.server, admin);
       // Room for two at a time, set before anyone enters (so no instance has the old policy cached).
-      expect((await gql(url, POLICY, { c: concert.id, i: { maxActiveUsers: 2 } }, admin.headers)).data.updateQueuePolicy).toEqual({ maxActiveUsers: 2 });
+      expect((await gql(url, POLICY, { c: concert.id, i: { maxActiveUsers: 2 } }, admin.headers)).data.updateQueuePolicy).toEqual({
+        maxActiveUsers: 2,
+      });
       const [holder, left] = [await newShopper(url, concert.id), await newShopper(other, concert.id)];
       const away = await enterAs(url, left, elsewhere.id);
       // Both hold, so every ask of theirs would be HOLD_LIMIT once past the queue checks.
-      for (const [u, n] of [[holder, 1], [left, 2]] as const) expect((await gql(url, RESERVE, { d: date, n: [n] }, u.q)).errors).toBeUndefined();
+      for (const [u, n] of [
+        [holder, 1],
+        [left, 2],
+      ] as const)
+        expect((await gql(url, RESERVE, { d: date, n: [n] }, u.q)).errors).toBeUndefined();
       // `left` leaves the line (its hold stays), a third user takes the place, and `left` enters again: WAITING.
       expect((await gql(other, LEAVE, { t: left.queueToken }, left.headers)).data.leaveQueue).toEqual({ status: "EXPIRED" });
       await newShopper(url, concert.id);
-      const again = (await gql(other, `mutation($c:ID!){ enterQueue(concertId:$c){ token status } }`, { c: concert.id }, left.headers)).data.enterQueue;
+      const again = (await gql(other, `mutation($c:ID!){ enterQueue(concertId:$c){ token status } }`, { c: concert.id }, left.headers)).data
+        .enterQueue;
       expect(again.status).toBe("WAITING");
 
       const before = await stateOf(deployment.db.url, concert.id);
@@ -144,7 +153,9 @@ describe.each(queueStores("reserve"))("holds and cancels ($name)", ({ instances,
     it("gives one of many simultaneous holds by one user, and HOLD_LIMIT to the rest", async () => {
       const concert = await newConcert(deployment.server, admin, { dates: [{ seatCount: 40 }] });
       const user = await newShopper(url, concert.id);
-      const results = await Promise.all(Array.from({ length: 20 }, (_, i) => gql(url, RESERVE, { d: concert.dates[0].id, n: [i + 1, i + 21] }, user.q)));
+      const results = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => gql(url, RESERVE, { d: concert.dates[0].id, n: [i + 1, i + 21] }, user.q)),
+      );
       expect(results.filter((r) => !r.errors)).toHaveLength(1);
       expect(results.filter((r) => r.errors).map(codeOf)).toEqual(Array(19).fill("HOLD_LIMIT"));
     });
@@ -175,7 +186,10 @@ describe.each(queueStores("reserve"))("holds and cancels ($name)", ({ instances,
       const held = (await gql(url, RESERVE, { d: date, n: [4, 6] }, user.q)).data.reserveSeats;
       const r = await gql(url, CANCEL, { r: held.id }, user.headers);
       expect(r.data.cancelReservation).toMatchObject({ id: held.id, status: "CANCELLED", payment: { status: "CANCELLED" } });
-      expect(r.data.cancelReservation.seats).toEqual([{ number: 4, status: "AVAILABLE" }, { number: 6, status: "AVAILABLE" }]);
+      expect(r.data.cancelReservation.seats).toEqual([
+        { number: 4, status: "AVAILABLE" },
+        { number: 6, status: "AVAILABLE" },
+      ]);
       expect((await gql(url, STATUS, { t: user.queueToken }, user.headers)).data.queueStatus.status).toBe("ACTIVE");
       expect((await gql(url, RESERVE, { d: date, n: [6] }, next.q)).errors).toBeUndefined();
       // The canceller may hold again: the cancelled reservation no longer counts.

@@ -72,7 +72,11 @@ describe.each(queueStores("restart"))("restart ($name)", ({ instances, redis }) 
       await blocker.query(`SELECT id FROM seats WHERE concert_date_id = $1 AND number > $2 FOR UPDATE`, [date, 2 * (PAID + PAYING)]);
       const blockerPid = (await blocker.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0].pid;
 
-      const outcome = (p: Promise<GqlResult>) => p.then((r) => (r.errors ? "error" : "ok"), () => "cut off");
+      const outcome = (p: Promise<GqlResult>) =>
+        p.then(
+          (r) => (r.errors ? "error" : "ok"),
+          () => "cut off",
+        );
       const pays = paying.map((u, j) => outcome(gql(url(j), PAY, { r: held[j].id }, u.q)));
       const holds = holding.map((_, k) => outcome(hold(PAID + PAYING + k, [2 * (PAID + PAYING) + k + 1])));
       // Every one of them is in flight: its session waits for a lock of the blocker.
@@ -102,7 +106,11 @@ describe.each(queueStores("restart"))("restart ($name)", ({ instances, redis }) 
       await expectLedgersMatchBalances(db);
       // What was cut off left nothing behind: no hold of the holding users, the paying users' holds still HELD and unpaid.
       expect(await sql(db, `SELECT id FROM reservations WHERE user_id = ANY($1)`, [holding.map((u) => u.id)])).toEqual([]);
-      const unpaid = await sql(db, `SELECT r.status::text AS r, p.status::text AS p, u.balance FROM reservations r JOIN payments p ON p.reservation_id = r.id JOIN users u ON u.id = r.user_id WHERE r.id = ANY($1)`, [held.map((h) => h.id)]);
+      const unpaid = await sql(
+        db,
+        `SELECT r.status::text AS r, p.status::text AS p, u.balance FROM reservations r JOIN payments p ON p.reservation_id = r.id JOIN users u ON u.id = r.user_id WHERE r.id = ANY($1)`,
+        [held.map((h) => h.id)],
+      );
       expect(unpaid).toEqual(held.map(() => ({ r: "HELD", p: "PENDING", balance: 1000 })));
 
       // Their holds end on time (within a second of heldUntil), ended by the new instance's sweeper.
@@ -114,7 +122,9 @@ describe.each(queueStores("restart"))("restart ($name)", ({ instances, redis }) 
          UNION ALL SELECT 'seat', id::text FROM seats WHERE status = 'HELD' AND held_until < now() - interval '1 second'`,
       );
       expect(late).toEqual([]);
-      expect(await sql(db, `SELECT count(*)::int AS n FROM reservations WHERE id = ANY($1) AND status = 'EXPIRED'`, [held.map((h) => h.id)])).toEqual([{ n: PAYING }]);
+      expect(await sql(db, `SELECT count(*)::int AS n FROM reservations WHERE id = ANY($1) AND status = 'EXPIRED'`, [held.map((h) => h.id)])).toEqual(
+        [{ n: PAYING }],
+      );
       await expectSeatInvariants(db);
       await expectLedgersMatchBalances(db);
       // Money is where the sales are: what was paid equals what the seats sold for, and both are the sales before the crash.

@@ -22,9 +22,32 @@ beforeAll(async () => {
 });
 afterAll(() => deployment.close());
 
-interface GradeSales { grade: string; price: number; sold: number; held: number; available: number; revenue: number }
-interface DateSales { concertDateId: string; sold: number; held: number; available: number; revenue: number; refunded: number; checkedIn: number; grades: GradeSales[] }
-interface Report { concertId: string; sold: number; revenue: number; waiting: number; active: number; dates: DateSales[] }
+interface GradeSales {
+  grade: string;
+  price: number;
+  sold: number;
+  held: number;
+  available: number;
+  revenue: number;
+}
+interface DateSales {
+  concertDateId: string;
+  sold: number;
+  held: number;
+  available: number;
+  revenue: number;
+  refunded: number;
+  checkedIn: number;
+  grades: GradeSales[];
+}
+interface Report {
+  concertId: string;
+  sold: number;
+  revenue: number;
+  waiting: number;
+  active: number;
+  dates: DateSales[];
+}
 
 /** The same figures, summed straight from the tables by other SQL. */
 async function fromTables(concertId: string) {
@@ -88,11 +111,16 @@ describe("salesReport", () => {
 
   it("equals the sums of the tables, at every moment of concurrent sales and refunds", async () => {
     const concert = await newConcert(deployment.server, admin, {
-      dates: [{ seatCount: 24, price: 1000, startsInSeconds: 30 * DAY }, { seatCount: 24, price: 999, startsInSeconds: 3 * DAY }],
+      dates: [
+        { seatCount: 24, price: 1000, startsInSeconds: 30 * DAY },
+        { seatCount: 24, price: 999, startsInSeconds: 3 * DAY },
+      ],
     });
     const [free, feed] = concert.dates.map((d) => d.id);
     // Two grades per date (set in the table: no seat is held or sold yet).
-    await sql(deployment.db.url, `UPDATE seats SET grade = 'VIP', price = price * 3 + 7 WHERE concert_date_id = ANY($1::uuid[]) AND number <= 8`, [[free, feed]]);
+    await sql(deployment.db.url, `UPDATE seats SET grade = 'VIP', price = price * 3 + 7 WHERE concert_date_id = ANY($1::uuid[]) AND number <= 8`, [
+      [free, feed],
+    ]);
     const seatsPerGrade = new Map<string, number>();
     for (const d of [free, feed]) {
       seatsPerGrade.set(`${d}:VIP`, 8);
@@ -132,15 +160,23 @@ describe("salesReport", () => {
       [concert.id],
     );
     expect(tickets).toHaveLength(2);
-    for (const t of tickets) expect((await gql(url(0), `mutation($c:String!){ checkIn(code:$c){ id } }`, { c: t.code }, admin.headers)).errors).toBeUndefined();
+    for (const t of tickets)
+      expect((await gql(url(0), `mutation($c:String!){ checkIn(code:$c){ id } }`, { c: t.code }, admin.headers)).errors).toBeUndefined();
     const report: Report = (await gql(url(1), REPORT, { c: concert.id }, admin.headers)).data.salesReport;
     const tables = await fromTables(concert.id);
     expect(report.dates.map((d) => d.concertDateId)).toEqual([feed, free]); // by start
     for (const date of report.dates) {
       expect(date.grades).toEqual(
-        tables.grades.filter((g) => g.date === date.concertDateId).map(({ grade, price, sold, held, available }) => ({
-          grade, price, sold, held, available, revenue: expect.any(Number),
-        })),
+        tables.grades
+          .filter((g) => g.date === date.concertDateId)
+          .map(({ grade, price, sold, held, available }) => ({
+            grade,
+            price,
+            sold,
+            held,
+            available,
+            revenue: expect.any(Number),
+          })),
       );
       const money = tables.money.find((m) => m.date === date.concertDateId)!;
       expect({ revenue: date.revenue, refunded: date.refunded }).toEqual({ revenue: money.revenue, refunded: money.refunded });
@@ -149,7 +185,8 @@ describe("salesReport", () => {
     expect(report.dates.reduce((n, d) => n + d.checkedIn, 0)).toBe(2);
     expect(report.dates.find((d) => d.concertDateId === feed)!.refunded).toBeGreaterThan(0);
     expectConsistent(report, seatsPerGrade, free);
-    const stats = (await gql(url(0), `query($c:ID!){ queueStats(concertId:$c){ waiting active } }`, { c: concert.id }, admin.headers)).data.queueStats;
+    const stats = (await gql(url(0), `query($c:ID!){ queueStats(concertId:$c){ waiting active } }`, { c: concert.id }, admin.headers)).data
+      .queueStats;
     expect({ waiting: report.waiting, active: report.active }).toEqual(stats);
     await expectLedgersMatchBalances(deployment.db.url);
     await expectSeatInvariants(deployment.db.url);

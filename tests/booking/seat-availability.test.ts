@@ -106,7 +106,14 @@ describe.each(queueStores("seat-availability"))("seatAvailability ($name)", ({ i
     const graded = await gql(
       d.server.url,
       GRADES,
-      { d: date, g: [{ name: "VIP", price: 300, fromSeat: 1, toSeat: 6 }, { name: "R", price: 200, fromSeat: 7, toSeat: 20 }, { name: "VIP", price: 300, fromSeat: 25, toSeat: 30 }] },
+      {
+        d: date,
+        g: [
+          { name: "VIP", price: 300, fromSeat: 1, toSeat: 6 },
+          { name: "R", price: 200, fromSeat: 7, toSeat: 20 },
+          { name: "VIP", price: 300, fromSeat: 25, toSeat: 30 },
+        ],
+      },
       admin.headers,
     );
     expect(graded.errors).toBeUndefined();

@@ -15,7 +15,6 @@ import { CANCEL, OPEN_QUEUE, PAY, RESERVE, expectSeatInvariants, newShopper, typ
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 type Deployment = Awaited<ReturnType<typeof startDeployment>>;
 
-
 describe.each(queueStores("seat-maps"))("seat maps ($name)", ({ instances, redis }) => {
   // Maps never read again on their own: only the seat events can keep them right.
   let events: Deployment;
@@ -79,7 +78,9 @@ describe.each(queueStores("seat-maps"))("seat maps ($name)", ({ instances, redis
 
       // Overlapping asks fired at once from both instances: some win, some get SEAT_UNAVAILABLE.
       const holds = await Promise.all(
-        shoppers.map((s, i) => gql(url(events, i + 1), RESERVE, { d: date, n: [(i * 2) % 30 + 1, (i * 2 + 1) % 30 + 1, (i * 5) % 30 + 1] }, s.q)),
+        shoppers.map((s, i) =>
+          gql(url(events, i + 1), RESERVE, { d: date, n: [((i * 2) % 30) + 1, ((i * 2 + 1) % 30) + 1, ((i * 5) % 30) + 1] }, s.q),
+        ),
       );
       const won = holds.flatMap((h, i) => (h.data ? [{ shopper: shoppers[i], id: h.data.reserveSeats.id as string, i }] : []));
       expect(won.length).toBeGreaterThan(1);
@@ -94,7 +95,10 @@ describe.each(queueStores("seat-maps"))("seat maps ($name)", ({ instances, redis
       await expectMapsToMatch(events, date, viewers);
       // The holds left run out (HOLD_SECONDS 2) and the sweeper ends them: wait for that, with a generous deadline.
       await expect
-        .poll(() => sql(events.db.url, `SELECT count(*)::int AS n FROM reservations WHERE concert_date_id = $1 AND status = 'HELD'`, [date]), { timeout: 15_000, interval: 100 })
+        .poll(() => sql(events.db.url, `SELECT count(*)::int AS n FROM reservations WHERE concert_date_id = $1 AND status = 'HELD'`, [date]), {
+          timeout: 15_000,
+          interval: 100,
+        })
         .toEqual([{ n: 0 }]);
       await expectMapsToMatch(events, date, viewers);
       const statuses = new Set((await truth(events.db.url, date)).map((s) => s.split(":")[1]));
@@ -144,10 +148,28 @@ describe.each(queueStores("seat-maps"))("seat maps ($name)", ({ instances, redis
       expect(fast.errors).toBeUndefined();
       expect(fast).toEqual(slow);
       expect(fast.data.s.map((s: { n: number; status: string }) => `${s.n}:${s.status}`)).toEqual([
-        "1:AVAILABLE", "2:SOLD", "3:SOLD", "4:AVAILABLE", "5:AVAILABLE", "6:AVAILABLE",
-        "7:HELD", "8:AVAILABLE", "9:AVAILABLE", "10:AVAILABLE", "11:AVAILABLE", "12:AVAILABLE",
+        "1:AVAILABLE",
+        "2:SOLD",
+        "3:SOLD",
+        "4:AVAILABLE",
+        "5:AVAILABLE",
+        "6:AVAILABLE",
+        "7:HELD",
+        "8:AVAILABLE",
+        "9:AVAILABLE",
+        "10:AVAILABLE",
+        "11:AVAILABLE",
+        "12:AVAILABLE",
       ]);
-      expect(fast.data.s[0]).toEqual({ __typename: "Seat", id: expect.any(String), n: 1, number: 1, price: 250, status: "AVAILABLE", concertDateId: date });
+      expect(fast.data.s[0]).toEqual({
+        __typename: "Seat",
+        id: expect.any(String),
+        n: 1,
+        number: 1,
+        price: 250,
+        status: "AVAILABLE",
+        concertDateId: date,
+      });
       const literal = await gql(url(events, 0), `{ seats(concertDateId:"${date}"){ number status } }`, {}, user.q);
       expect(literal.data.seats).toHaveLength(12);
 

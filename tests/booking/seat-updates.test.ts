@@ -50,7 +50,12 @@ describe.each(queueStores("seat-updates"))("seat updates ($name)", ({ instances,
     await sub.ended(5_000);
     expect(sub.failure).toBeUndefined();
     expect(sub.events.filter((e) => e.errors)).toEqual([]);
-    const status = await gql(server(0).url, `query($t:String!){ queueStatus(token:$t){ status expiredReason } }`, { t: user.queueToken }, user.headers);
+    const status = await gql(
+      server(0).url,
+      `query($t:String!){ queueStatus(token:$t){ status expiredReason } }`,
+      { t: user.queueToken },
+      user.headers,
+    );
     expect(status.data.queueStatus).toEqual({ status: "EXPIRED", expiredReason });
   }
 
@@ -99,7 +104,7 @@ describe.each(queueStores("seat-updates"))("seat updates ($name)", ({ instances,
       const codeOfFirst = async (sub: ReturnType<typeof watch>) => {
         const e = await sub.next().catch(() => undefined);
         if (e) return e.errors?.[0]?.extensions?.code;
-        return ((sub.failure as { extensions?: { code?: string } }[] | undefined)?.[0])?.extensions?.code;
+        return (sub.failure as { extensions?: { code?: string } }[] | undefined)?.[0]?.extensions?.code;
       };
       expect(await codeOfFirst(watch(user, date))).toBe("QUEUE_TOKEN_REQUIRED");
       expect(await codeOfFirst(watch(user, date, "qt_nonsense"))).toBe("QUEUE_TOKEN_INVALID");

@@ -28,11 +28,20 @@ describe.each(queueStores("sold-out"))("sold out ($name)", ({ instances, redis }
         await newShopper(url(1), concert.id, 5000),
         await newShopper(url(0), concert.id),
       ];
-      await gql(url(0), `mutation($c:ID!){ updateQueuePolicy(concertId:$c, input:{maxActiveUsers:3}){ maxActiveUsers } }`, { c: concert.id }, admin.headers);
+      await gql(
+        url(0),
+        `mutation($c:ID!){ updateQueuePolicy(concertId:$c, input:{maxActiveUsers:3}){ maxActiveUsers } }`,
+        { c: concert.id },
+        admin.headers,
+      );
       // Every instance's policy cache has seen it (the change is announced; the deadline is generous).
       for (const s of deployment.servers) {
         await expect
-          .poll(async () => (await gql(s.url, `query($c:ID!){ queuePolicy(concertId:$c){ maxActiveUsers } }`, { c: concert.id }, admin.headers)).data.queuePolicy, { timeout: 10_000 })
+          .poll(
+            async () =>
+              (await gql(s.url, `query($c:ID!){ queuePolicy(concertId:$c){ maxActiveUsers } }`, { c: concert.id }, admin.headers)).data.queuePolicy,
+            { timeout: 10_000 },
+          )
           .toEqual({ maxActiveUsers: 3 });
       }
       const waiter = await signUp(url(1));
@@ -50,12 +59,17 @@ describe.each(queueStores("sold-out"))("sold out ($name)", ({ instances, redis }
       expect((await gql(url(1), PAY, { r: b.id }, last.q)).errors).toBeUndefined();
       const status = (u: TestUser, t: string) => gql(url(1), STATUS, { t }, u.headers).then((r) => r.data.queueStatus);
       // The rule gives the sell-out a second to reach every token; wait for it with a generous deadline.
-      await expect.poll(() => status(waiter, waiting.token), { timeout: 10_000, interval: 100 }).toEqual({ status: "EXPIRED", expiredReason: "SOLD_OUT" });
+      await expect
+        .poll(() => status(waiter, waiting.token), { timeout: 10_000, interval: 100 })
+        .toEqual({ status: "EXPIRED", expiredReason: "SOLD_OUT" });
       expect(await status(last, last.queueToken)).toEqual({ status: "EXPIRED", expiredReason: "PAID" });
       expect(await status(bystander, bystander.queueToken)).toEqual({ status: "EXPIRED", expiredReason: "SOLD_OUT" });
       expect(codeOf(await gql(url(0), ENTER, { c: concert.id }, (await signUp(url(0))).headers))).toBe("SOLD_OUT");
       const listed = (await gql(url(0), `query($c:ID!){ concert(id:$c){ dates { soldOut availableSeats } } }`, { c: concert.id })).data.concert;
-      expect(listed.dates).toEqual([{ soldOut: true, availableSeats: 0 }, { soldOut: true, availableSeats: 0 }]);
+      expect(listed.dates).toEqual([
+        { soldOut: true, availableSeats: 0 },
+        { soldOut: true, availableSeats: 0 },
+      ]);
     });
   });
 });

@@ -110,10 +110,17 @@ describe("tickets", () => {
     const user = await newShopper(url(0), concert.id, 10_000);
     const reservation = await buy(user, concert.dates[0].id, [5, 6]);
     const codes = (await gql(url(0), TICKETS, {}, user.headers)).data.tickets.map((t: { code: string }) => t.code);
-    const refund = await gql(url(1), `mutation($r:ID!){ refundReservation(reservationId:$r){ status tickets { id } } }`, { r: reservation }, user.headers);
+    const refund = await gql(
+      url(1),
+      `mutation($r:ID!){ refundReservation(reservationId:$r){ status tickets { id } } }`,
+      { r: reservation },
+      user.headers,
+    );
     expect(refund.data.refundReservation).toEqual({ status: "REFUNDED", tickets: [] });
     expect((await gql(url(0), TICKETS, {}, user.headers)).data.tickets).toEqual([]);
-    expect((await gql(url(0), RESERVATION_TICKETS, {}, user.headers)).data.reservations).toEqual([{ id: reservation, status: "REFUNDED", tickets: [] }]);
+    expect((await gql(url(0), RESERVATION_TICKETS, {}, user.headers)).data.reservations).toEqual([
+      { id: reservation, status: "REFUNDED", tickets: [] },
+    ]);
     for (const c of codes) expect(codeOf(await gql(url(0), CHECK_IN, { c }, admin.headers))).toBe("NOT_FOUND");
   });
 });

@@ -39,7 +39,13 @@ describe("loadSettings", () => {
       HOLD_SECONDS: "60",
       RATE_LIMIT_USER_PER_SECOND: "0",
     });
-    expect(s).toMatchObject({ port: 8080, databaseUrl: "postgresql://u@db:5432/t", redisUrl: "redis://cache:6379", holdSeconds: 60, rateLimitUserPerSecond: 0 });
+    expect(s).toMatchObject({
+      port: 8080,
+      databaseUrl: "postgresql://u@db:5432/t",
+      redisUrl: "redis://cache:6379",
+      holdSeconds: 60,
+      rateLimitUserPerSecond: 0,
+    });
   });
 
   it("treats an empty variable as unset", () => {

@@ -56,12 +56,9 @@ async function query<T extends Record<string, unknown>>(url: string, sql: string
 }
 
 const tables = async (url: string) =>
-  (
-    await query<{ table_name: string }>(
-      url,
-      "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1",
-    )
-  ).map((r) => r.table_name);
+  (await query<{ table_name: string }>(url, "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1")).map(
+    (r) => r.table_name,
+  );
 
 const history = (url: string) =>
   query<{ migration_name: string; checksum: string; finished_at: Date | null; applied_steps_count: number }>(
@@ -110,9 +107,7 @@ describe("migrate", () => {
     await addMigration(dir, "20240103000000_seats", `CREATE TABLE "Seat" ("id" TEXT PRIMARY KEY);\n`);
     const before = await history(url);
 
-    await expect(migrate(url, { dir })).rejects.toThrow(
-      `Migration "${M1}" was edited after being applied`,
-    );
+    await expect(migrate(url, { dir })).rejects.toThrow(`Migration "${M1}" was edited after being applied`);
     expect(await history(url)).toEqual(before);
     expect(await tables(url)).toEqual(["Concert", "Venue", "_prisma_migrations"]);
   });
@@ -128,9 +123,7 @@ describe("migrate", () => {
     const { url, dir } = await setup(BASE);
     await migrate(url, { dir });
     await rm(path.join(dir, M2), { recursive: true });
-    await expect(migrate(url, { dir })).rejects.toThrow(
-      `Migration "${M2}" is recorded as applied in the database but is missing`,
-    );
+    await expect(migrate(url, { dir })).rejects.toThrow(`Migration "${M2}" is recorded as applied in the database but is missing`);
   });
 
   it("rolls a failing migration back wholly and names it", async () => {

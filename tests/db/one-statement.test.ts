@@ -20,7 +20,12 @@ afterAll(async () => {
   await testDb.drop();
 });
 
-const backends = async () => new Set((await Promise.all(Array.from({ length: 6 }, () => oneStatement<{ pid: number }>(pool, "SELECT pg_backend_pid() AS pid", [])))).map(([r]) => r.pid));
+const backends = async () =>
+  new Set(
+    (await Promise.all(Array.from({ length: 6 }, () => oneStatement<{ pid: number }>(pool, "SELECT pg_backend_pid() AS pid", [])))).map(
+      ([r]) => r.pid,
+    ),
+  );
 
 describe("oneStatement", () => {
   it("keeps the connection of a refused statement, and hands the refusal over", async () => {

@@ -45,10 +45,13 @@ async function openConsole(): Promise<{ context: BrowserContext; page: Page; req
   const problems: string[] = [];
   context.on("request", (r) => requests.push(r.url()));
   page.on("websocket", (ws) => requests.push(ws.url()));
-  context.on("response", (r) => { if (r.status() >= 400) problems.push(`HTTP ${r.status()} ${r.url()}`); });
+  context.on("response", (r) => {
+    if (r.status() >= 400) problems.push(`HTTP ${r.status()} ${r.url()}`);
+  });
   page.on("pageerror", (e) => problems.push(`pageerror: ${e.message}`));
   page.on("console", (m) => {
-    if (m.type() === "error" || m.type() === "warning" || /Content Security Policy/i.test(m.text())) problems.push(`console.${m.type()}: ${m.text()}`);
+    if (m.type() === "error" || m.type() === "warning" || /Content Security Policy/i.test(m.text()))
+      problems.push(`console.${m.type()}: ${m.text()}`);
   });
   const loaded = await page.goto(`${deployment.server.url}/console`);
   expect(loaded?.status()).toBe(200);
@@ -179,7 +182,10 @@ describe.skipIf(!RUNS)("operator's console (browser, real server)", () => {
       await page.getByLabel("Price").first().fill("100");
       await page.getByRole("button", { name: "Add a grade" }).click();
       await page.getByRole("button", { name: "Add a grade" }).click();
-      for (const [n, name, price, from, to] of [[1, "VIP", 300, 1, 50], [2, "R", 150, 51, 200]] as const) {
+      for (const [n, name, price, from, to] of [
+        [1, "VIP", 300, 1, 50],
+        [2, "R", 150, 51, 200],
+      ] as const) {
         await page.getByLabel(`Grade ${n} name`).fill(name);
         await page.getByLabel(`Grade ${n} price`).fill(String(price));
         await page.getByLabel(`Grade ${n} from seat`).fill(String(from));
@@ -189,7 +195,10 @@ describe.skipIf(!RUNS)("operator's console (browser, real server)", () => {
       await expect.poll(() => notice(page), { timeout: 15_000 }).toContain("Created “Opening night” with 1 date(s).");
       const list = await gql(server.url, `{ concerts { id title openingDrawCommitment dates { id grades { name price totalSeats } } } }`);
       const concert = list.data.concerts.find((c: { title: string }) => c.title === "Opening night");
-      expect(concert.dates[0].grades).toEqual([{ name: "VIP", price: 300, totalSeats: 50 }, { name: "R", price: 150, totalSeats: 150 }]);
+      expect(concert.dates[0].grades).toEqual([
+        { name: "VIP", price: 300, totalSeats: 50 },
+        { name: "R", price: 150, totalSeats: 150 },
+      ]);
       const dateId: string = concert.dates[0].id;
 
       // Before the opening: the commitment is public, the seed secret; the map shows both grades.
@@ -197,7 +206,9 @@ describe.skipIf(!RUNS)("operator's console (browser, real server)", () => {
       expect(concert.openingDrawCommitment).toMatch(/^[0-9a-f]{64}$/);
       await expect.poll(() => page.locator(".draw").innerText()).toContain(concert.openingDrawCommitment);
       expect(await page.getByTestId("draw-seed").innerText()).toBe("secret until the draw");
-      await expect.poll(() => page.locator(".legend").innerText(), { timeout: 15_000 }).toContain("VIP (seats 1–50, price 300): 50 available, 0 held, 0 sold");
+      await expect
+        .poll(() => page.locator(".legend").innerText(), { timeout: 15_000 })
+        .toContain("VIP (seats 1–50, price 300): 50 available, 0 held, 0 sold");
       expect(await page.locator(".legend").innerText()).toContain("R (seats 51–200, price 150): 150 available, 0 held, 0 sold");
 
       // A scripted crowd of 12 fills the pre-queue.
@@ -285,7 +296,12 @@ describe.skipIf(!RUNS)("operator's console (browser, real server)", () => {
     if (!HAS_CHROMIUM) throw new Error(NO_CHROMIUM);
     const { server } = deployment;
     const concert = await newConcert(server, admin, { title: "Stadium", dates: [{ seatCount: 5_000, price: 80 }] });
-    const policy = await gql(server.url, `mutation($c:ID!){ updateQueuePolicy(concertId:$c, input:{ maxActiveUsers: 1000, admitPerSecond: 1000 }){ maxActiveUsers } }`, { c: concert.id }, admin.headers);
+    const policy = await gql(
+      server.url,
+      `mutation($c:ID!){ updateQueuePolicy(concertId:$c, input:{ maxActiveUsers: 1000, admitPerSecond: 1000 }){ maxActiveUsers } }`,
+      { c: concert.id },
+      admin.headers,
+    );
     expect(policy.errors).toBeUndefined();
     const { context, page, problems } = await openConsole();
     try {
@@ -305,7 +321,9 @@ describe.skipIf(!RUNS)("operator's console (browser, real server)", () => {
           for (const e of list.getEntries()) w.__longest = Math.max(w.__longest, e.duration);
         }).observe({ type: "longtask", buffered: false });
       });
-      const holds = await Promise.all(fans.map((f, i) => gql(server.url, RESERVE, { d: concert.dates[0].id, n: [1, 2, 3, 4].map((k) => i * 200 + k) }, f.q)));
+      const holds = await Promise.all(
+        fans.map((f, i) => gql(server.url, RESERVE, { d: concert.dates[0].id, n: [1, 2, 3, 4].map((k) => i * 200 + k) }, f.q)),
+      );
       expect(holds.filter((h) => h.errors)).toEqual([]);
       await expect.poll(() => page.locator(".legend").innerText(), { timeout: 20_000 }).toContain("4900 available, 100 held, 0 sold");
       await page.getByLabel("Find seat number").fill("4801");

@@ -87,7 +87,10 @@ async function _run(page: Page): Promise<void> {
   // So that a poll on the response cannot be satisfied by the previous operation's result.
   await page.evaluate(() => {
     const monaco = (globalThis as any).__MONACO;
-    monaco.editor.getModels().find((m: any) => m.uri.path.endsWith("response.json"))?.setValue("");
+    monaco.editor
+      .getModels()
+      .find((m: any) => m.uri.path.endsWith("response.json"))
+      ?.setValue("");
   });
   await page.locator("button.graphiql-execute-button").click();
 }
@@ -97,7 +100,10 @@ async function runExample(page: Page, name: (typeof EXAMPLE_OPERATIONS)[number])
   await page.locator('button.graphiql-execute-button[aria-haspopup="menu"]').waitFor();
   await page.evaluate(() => {
     const monaco = (globalThis as any).__MONACO;
-    monaco.editor.getModels().find((m: any) => m.uri.path.endsWith("response.json"))?.setValue("");
+    monaco.editor
+      .getModels()
+      .find((m: any) => m.uri.path.endsWith("response.json"))
+      ?.setValue("");
   });
   await page.locator("button.graphiql-execute-button").click();
   await page.getByRole("menuitem", { name, exact: true }).click();
@@ -131,7 +137,9 @@ describe.skipIf(!RUNS)("GraphiQL IDE (browser, real server)", () => {
       ws.on("framesent", (f) => wsSent.push(String(f.payload)));
     });
     page.on("worker", (w) => requests.push(w.url()));
-    context.on("response", (r) => { if (r.status() >= 400) problems.push(`HTTP ${r.status()} ${r.url()}`); });
+    context.on("response", (r) => {
+      if (r.status() >= 400) problems.push(`HTTP ${r.status()} ${r.url()}`);
+    });
     page.on("pageerror", (e) => problems.push(`pageerror: ${e.message}`));
     page.on("console", (m) => {
       if (m.type() === "error" || /Content Security Policy/i.test(m.text())) problems.push(`console.${m.type()}: ${m.text()}`);
@@ -159,7 +167,9 @@ describe.skipIf(!RUNS)("GraphiQL IDE (browser, real server)", () => {
       // 2. Run it as written. SignUp: the answer's accessToken goes into the Headers tab.
       await runExample(page, "SignUp");
       const signedUp = await result(page);
-      expect(signedUp).toEqual({ data: { signUp: { accessToken: expect.any(String), user: { id: expect.any(String), email: variables.email, balance: 0 } } } });
+      expect(signedUp).toEqual({
+        data: { signUp: { accessToken: expect.any(String), user: { id: expect.any(String), email: variables.email, balance: 0 } } },
+      });
       const accessToken: string = signedUp.data.signUp.accessToken;
       const fanHeaders = { Authorization: `Bearer ${accessToken}` };
       await typeTool(page, "headers", { ...fanHeaders, "X-Queue-Token": "<token from EnterQueue>" });
@@ -177,7 +187,15 @@ describe.skipIf(!RUNS)("GraphiQL IDE (browser, real server)", () => {
       await runExample(page, "EnterQueue");
       const entered = await result(page);
       expect(entered).toEqual({
-        data: { enterQueue: { token: expect.stringMatching(/^qt_/), status: "ACTIVE", queuePosition: 0, estimatedWaitSeconds: 0, remainingTime: expect.any(Number) } },
+        data: {
+          enterQueue: {
+            token: expect.stringMatching(/^qt_/),
+            status: "ACTIVE",
+            queuePosition: 0,
+            estimatedWaitSeconds: 0,
+            remainingTime: expect.any(Number),
+          },
+        },
       });
       const queueToken: string = entered.data.enterQueue.token;
       await typeTool(page, "headers", { ...fanHeaders, "X-Queue-Token": queueToken });
@@ -191,18 +209,29 @@ describe.skipIf(!RUNS)("GraphiQL IDE (browser, real server)", () => {
         const m = (globalThis as any).__MONACO.editor.getModels().find((x: any) => x.uri.path.endsWith("response.json"));
         m.onDidChangeContent(() => seen.push(m.getValue()));
       });
-      const events = () => page.evaluate(() =>
-        ((globalThis as any).__responses as string[]).flatMap((t) => {
-          try { return [JSON.parse(t)]; } catch { return []; }
-        }));
+      const events = () =>
+        page.evaluate(() =>
+          ((globalThis as any).__responses as string[]).flatMap((t) => {
+            try {
+              return [JSON.parse(t)];
+            } catch {
+              return [];
+            }
+          }),
+        );
       // Statuses in the order they arrived, repeats folded (a refresh of place/estimate may resend ACTIVE).
-      const statuses = async () => (await events())
-        .map((e) => e.data?.queueStatusChanged?.status ?? JSON.stringify(e))
-        .filter((s, i, all) => s !== all[i - 1]);
+      const statuses = async () =>
+        (await events()).map((e) => e.data?.queueStatusChanged?.status ?? JSON.stringify(e)).filter((s, i, all) => s !== all[i - 1]);
       await runExample(page, "WatchQueue");
       await expect.poll(async () => (await statuses()).length, { timeout: 15_000 }).toBeGreaterThan(0);
       expect(await statuses()).toEqual(["ACTIVE"]);
-      expect(Object.keys((await events())[0].data.queueStatusChanged).sort()).toEqual(["estimatedWaitSeconds", "expiredReason", "queuePosition", "remainingTime", "status"]);
+      expect(Object.keys((await events())[0].data.queueStatusChanged).sort()).toEqual([
+        "estimatedWaitSeconds",
+        "expiredReason",
+        "queuePosition",
+        "remainingTime",
+        "status",
+      ]);
       await expect.poll(() => paneText(page)).toContain('"status": "ACTIVE"');
       // The socket's connection_init carried both tokens from the Headers tab, named as the server reads them.
       const init = wsSent.map((f) => JSON.parse(f)).find((m) => m.type === "connection_init");
@@ -212,9 +241,14 @@ describe.skipIf(!RUNS)("GraphiQL IDE (browser, real server)", () => {
       // For a readable picture: no stale diagnostic left from the moment the editor was emptied
       // ("Unexpected <EOF>", gone once the GraphQL worker revalidates), every editor scrolled to its start.
       await page.waitForFunction(() => (globalThis as any).__MONACO.editor.getModelMarkers({}).length === 0, undefined, { timeout: 10_000 });
-      await page.evaluate(() => { for (const e of (globalThis as any).__MONACO.editor.getEditors()) e.setScrollPosition({ scrollLeft: 0, scrollTop: 0 }); });
+      await page.evaluate(() => {
+        for (const e of (globalThis as any).__MONACO.editor.getEditors()) e.setScrollPosition({ scrollLeft: 0, scrollTop: 0 });
+      });
       await page.mouse.move(1000, 600); // off the editors, so their scrollbars fade out (an 800 ms CSS transition)
-      await page.waitForFunction(() => document.querySelectorAll(".monaco-scrollable-element > .scrollbar.visible").length === 0, undefined, { timeout: 5_000 })
+      await page
+        .waitForFunction(() => document.querySelectorAll(".monaco-scrollable-element > .scrollbar.visible").length === 0, undefined, {
+          timeout: 5_000,
+        })
         .catch(() => undefined); // cosmetic only
       await page.waitForTimeout(1_000);
       mkdirSync(join(root, "docs"), { recursive: true });
@@ -240,10 +274,13 @@ describe.skipIf(!RUNS)("GraphiQL IDE (browser, real server)", () => {
       expect(problems).toEqual([]);
 
       // And the CSP is what guarantees it: a request to another host is refused by the browser.
-      const blocked = await page.evaluate(() => new Promise<string>((resolve) => {
-        document.addEventListener("securitypolicyviolation", (e) => resolve(`${e.effectiveDirective} ${e.blockedURI}`));
-        fetch("http://127.0.0.2:9/outside").catch(() => undefined);
-      }));
+      const blocked = await page.evaluate(
+        () =>
+          new Promise<string>((resolve) => {
+            document.addEventListener("securitypolicyviolation", (e) => resolve(`${e.effectiveDirective} ${e.blockedURI}`));
+            fetch("http://127.0.0.2:9/outside").catch(() => undefined);
+          }),
+      );
       expect(blocked).toBe("connect-src http://127.0.0.2:9/outside");
     } finally {
       await context.close();

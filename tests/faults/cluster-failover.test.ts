@@ -26,7 +26,10 @@ describe.runIf(runs)("a Redis Cluster master killed", () => {
     db = await createTestDatabase();
     const settings = testSettings({ REDIS_CLUSTER_NODES: cluster.spec, QUEUE_ENTER_PER_SECOND: "1000" });
     servers = [await startTestServer({ databaseUrl: db.url, settings }), await startTestServer({ databaseUrl: db.url, settings })];
-    line = await lineOfSix(servers[0], servers.map((s) => s.url));
+    line = await lineOfSix(
+      servers[0],
+      servers.map((s) => s.url),
+    );
   }, 120_000);
   afterAll(async () => {
     await Promise.all((servers ?? []).map((s) => s.close()));
@@ -51,13 +54,19 @@ describe.runIf(runs)("a Redis Cluster master killed", () => {
     // Until the replica takes over, every answer is either right or SERVICE_UNAVAILABLE, within a second.
     const answers: { code: string | undefined; ms: number; status: number; retryAfter: string | null }[] = [];
     const p3 = line.people[3];
-    const recovered = await eventually("the line answering again after the failover", async () => {
-      const r = await timed(a, STATUS, { t: p3.queueToken }, p3.headers);
-      answers.push({ code: codeOf(r), ms: r.ms, status: r.status, retryAfter: r.retryAfter });
-      return r.errors ? undefined : r.data.queueStatus;
-    }, 60_000);
+    const recovered = await eventually(
+      "the line answering again after the failover",
+      async () => {
+        const r = await timed(a, STATUS, { t: p3.queueToken }, p3.headers);
+        answers.push({ code: codeOf(r), ms: r.ms, status: r.status, retryAfter: r.retryAfter });
+        return r.errors ? undefined : r.data.queueStatus;
+      },
+      60_000,
+    );
     const failoverMs = Date.now() - killedAt;
-    console.info(`cluster master killed: answering again after ${failoverMs} ms; ${answers.length - 1} refused (${answers.map((x) => `${x.code ?? "ok"} ${Math.round(x.ms)} ms`).join(", ")})`);
+    console.info(
+      `cluster master killed: answering again after ${failoverMs} ms; ${answers.length - 1} refused (${answers.map((x) => `${x.code ?? "ok"} ${Math.round(x.ms)} ms`).join(", ")})`,
+    );
     for (const x of answers.slice(0, -1)) {
       expect(x).toMatchObject({ code: "SERVICE_UNAVAILABLE", status: 503 });
       expect(x.retryAfter).not.toBeNull();

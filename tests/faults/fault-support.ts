@@ -82,7 +82,11 @@ export async function timed(url: string, query: string, variables: Record<string
 
 /** Rule 27 during an outage: SERVICE_UNAVAILABLE, HTTP 503 with Retry-After, within a second. */
 export function expectUnavailable(r: Timed): void {
-  expect({ code: codeOf(r), status: r.status, retryAfter: r.retryAfter !== null }).toEqual({ code: "SERVICE_UNAVAILABLE", status: 503, retryAfter: true });
+  expect({ code: codeOf(r), status: r.status, retryAfter: r.retryAfter !== null }).toEqual({
+    code: "SERVICE_UNAVAILABLE",
+    status: 503,
+    retryAfter: true,
+  });
   expect(r.ms).toBeLessThan(1_000);
 }
 

@@ -13,7 +13,21 @@ import { freePorts, startPlainRedis } from "../../bench/lib/redis-servers";
 import { startTestServer, testSettings, type TestServer } from "../support/server";
 import { codeOf, gql, signUp } from "../support/client";
 import { expectLedgersMatchBalances, expectSeatInvariants } from "../support/booking";
-import { CONCERTS, ENTER, STATUS, eventually, expectUnavailable, lineOfSix, pay, readyz, shape, snapshot, timed, type Line, type Timed } from "./fault-support";
+import {
+  CONCERTS,
+  ENTER,
+  STATUS,
+  eventually,
+  expectUnavailable,
+  lineOfSix,
+  pay,
+  readyz,
+  shape,
+  snapshot,
+  timed,
+  type Line,
+  type Timed,
+} from "./fault-support";
 
 const runs = Boolean(process.env.REDIS_URL || process.env.REDIS_CLUSTER_NODES);
 

@@ -145,7 +145,9 @@ describe.runIf(runs)("a line rebuilt after Redis restarted empty keeps the openi
     expect(placesOf(await statuses(everyone))).toEqual(expected);
     // A place that comes free goes to the next of the draw, not to a later entry.
     const first = people.find((p) => p.id === order[0])!;
-    expect((await gql(url(0), `mutation($t:String!){ leaveQueue(token:$t){ status } }`, { t: first.queueToken }, first.headers)).errors).toBeUndefined();
+    expect(
+      (await gql(url(0), `mutation($t:String!){ leaveQueue(token:$t){ status } }`, { t: first.queueToken }, first.headers)).errors,
+    ).toBeUndefined();
     const next = people.find((p) => p.id === order[2])!;
     await eventually("the next of the draw admitted", async () => ((await status(next)).status === "ACTIVE" ? true : undefined));
     expect((await statuses(late)).map((s) => s.queuePosition)).toEqual([6, 7, 8]);

@@ -26,7 +26,10 @@ describe.runIf(runs)("a plain Redis restarted empty", () => {
     db = await createTestDatabase();
     const settings = testSettings({ REDIS_URL: redis.url, QUEUE_ENTER_PER_SECOND: "1000" });
     servers = [await startTestServer({ databaseUrl: db.url, settings }), await startTestServer({ databaseUrl: db.url, settings })];
-    line = await lineOfSix(servers[0], servers.map((s) => s.url));
+    line = await lineOfSix(
+      servers[0],
+      servers.map((s) => s.url),
+    );
   });
   afterAll(async () => {
     await Promise.all((servers ?? []).map((s) => s.close()));

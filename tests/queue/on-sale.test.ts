@@ -139,7 +139,12 @@ describe.each(variants)("on-sale day ($name)", ({ instances, redis }) => {
   it("moves the opening only while it lies ahead or nobody entered, and the limit only while nothing is held or sold", async () => {
     const concert = await scheduledConcert(60_000);
     const later = new Date(Date.now() + 120_000).toISOString();
-    const moved = await gql(url(1), UPDATE, { id: concert.id, i: { saleOpensAt: later, ticketLimitPerUser: 2, keepLineAfterSellOut: true } }, admin.headers);
+    const moved = await gql(
+      url(1),
+      UPDATE,
+      { id: concert.id, i: { saleOpensAt: later, ticketLimitPerUser: 2, keepLineAfterSellOut: true } },
+      admin.headers,
+    );
     expect(moved.errors).toBeUndefined();
     // The committed seed stays: nobody can change it once its commitment is out.
     expect(moved.data.updateConcert).toMatchObject({

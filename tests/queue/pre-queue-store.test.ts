@@ -50,7 +50,11 @@ describe.each(stores)("pre-queue (%s)", (_name, makeStore) => {
     expect(await store.draw(concertId, commitmentOf(seed), opensAt)).toEqual({ done: true, ordered: 6 });
     expect(await store.draw(concertId, commitmentOf(seed), opensAt)).toEqual({ done: false, ordered: 0 });
     const order = drawOrder(seed, users);
-    const read = await store.readMany(concertId, states.map((s) => s.token), 120);
+    const read = await store.readMany(
+      concertId,
+      states.map((s) => s.token),
+      120,
+    );
     const placeOf = new Map(read.map((s) => [s!.userId, s!.position]));
     expect(order.map((u) => placeOf.get(u))).toEqual([1, 2, 3, 4, 5, 6]);
     const admitted = await store.tick(concertId, policy, 120, { opensAt });

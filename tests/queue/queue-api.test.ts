@@ -155,7 +155,10 @@ describe("waiting room timers", () => {
     const tb = (await gql(url, ENTER, { c: concert.id }, b.headers)).data.enterQueue;
     expect([ta.status, tb.status]).toEqual(["ACTIVE", "WAITING"]);
     await sleep(2_600);
-    expect((await gql(url, STATUS, { t: ta.token }, a.headers)).data.queueStatus).toMatchObject({ status: "EXPIRED", expiredReason: "SESSION_TIMEOUT" });
+    expect((await gql(url, STATUS, { t: ta.token }, a.headers)).data.queueStatus).toMatchObject({
+      status: "EXPIRED",
+      expiredReason: "SESSION_TIMEOUT",
+    });
     expect((await gql(url, STATUS, { t: tb.token }, b.headers)).data.queueStatus).toMatchObject({ status: "EXPIRED", expiredReason: "ABANDONED" });
   });
 

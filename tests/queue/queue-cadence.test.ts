@@ -72,7 +72,11 @@ describe.each(stores)("queueStatusChanged cadence (%s)", (_name, makeStore) => {
         if (r.soldOut || r.state.status !== "WAITING") throw new Error("expected a WAITING entry");
       }
       // entries of one batch race each other: order the tokens by their place
-      const states = await store.readMany(concertId, batch.map((r) => (r.soldOut ? "" : r.state.token)), IDLE);
+      const states = await store.readMany(
+        concertId,
+        batch.map((r) => (r.soldOut ? "" : r.state.token)),
+        IDLE,
+      );
       tokens.push(...states.sort((a, b) => a!.position - b!.position).map((s) => s!.token));
     }
     const ticks = setInterval(() => void queue.tick(concertId), TICK_MS);
@@ -156,7 +160,10 @@ describe.each(stores)("queueStatusChanged cadence (%s)", (_name, makeStore) => {
       const last = sub.heard[sub.heard.length - 1].ticket;
       await waitFor(
         "a new estimate at the same place",
-        () => sub.heard.some((h) => h.at > stoppedAt && h.ticket.queuePosition === last.queuePosition && h.ticket.estimatedWaitSeconds !== last.estimatedWaitSeconds),
+        () =>
+          sub.heard.some(
+            (h) => h.at > stoppedAt && h.ticket.queuePosition === last.queuePosition && h.ticket.estimatedWaitSeconds !== last.estimatedWaitSeconds,
+          ),
         20_000,
       );
       const changed = sub.heard.find((h) => h.at > stoppedAt && h.ticket.estimatedWaitSeconds !== last.estimatedWaitSeconds)!;

@@ -81,72 +81,75 @@ describe.each(queueStores("queue rules"))("queue rules ($name)", ({ instances, r
   const stats = async (concertId: string) => (await gql(server(0).url, STATS, { c: concertId }, admin.headers)).data.queueStats;
 
   describe("sessions and idle tokens", () => {
-  beforeAll(() => use(idle));
+    beforeAll(() => use(idle));
 
-  it("keeps a WAITING token with an open queueStatusChanged subscription, and drops it once the subscription is closed (rule 5)", { timeout: 60_000 }, async () => {
-    const concert = await concertWith({ maxActiveUsers: 1 });
-    const [front, watched, quiet] = await Promise.all([signUp(server(0).url), signUp(server(0).url), signUp(server(0).url)]);
-    const enter = async (u: TestUser, i: number) => (await gql(server(i).url, ENTER, { c: concert.id }, u.headers)).data.enterQueue;
-    expect((await enter(front, 0)).status).toBe("ACTIVE");
-    const ticket = await enter(watched, 1);
-    expect(ticket).toMatchObject({ status: "WAITING", queuePosition: 1 });
-    const { sub, stop } = watch(watched, ticket.token, 1);
-    expect((await sub.next()).data.queueStatusChanged).toMatchObject({ status: "WAITING", queuePosition: 1 });
-    expect((await enter(quiet, 0)).status).toBe("WAITING");
-    // Nobody asks about `quiet`: dropped after QUEUE_WAITING_IDLE_SECONDS (3 s), within a second.
-    await expect.poll(() => stats(concert.id), { timeout: 15_000, interval: 200 }).toEqual({ waiting: 1, active: 1 });
-    // `watched` is asked about by nobody either, but its subscription is open: more idle periods later it still waits.
-    await sleep(7_000);
-    expect(await stats(concert.id)).toEqual({ waiting: 1, active: 1 });
-    expect(await truth(concert.id, ticket.token)).toMatchObject({ status: "WAITING", queuePosition: 1 });
-    expect(sub.events.map((e) => e.data?.queueStatusChanged.status)).not.toContain("EXPIRED");
-    // Closed, the subscription no longer keeps it: dropped ABANDONED.
-    await stop();
-    await expect.poll(() => stats(concert.id), { timeout: 15_000, interval: 200 }).toEqual({ waiting: 0, active: 1 });
-    expect(await truth(concert.id, ticket.token)).toMatchObject({ status: "EXPIRED", expiredReason: "ABANDONED" });
-  });
-
+    it("keeps a WAITING token with an open queueStatusChanged subscription, and drops it once the subscription is closed (rule 5)", {
+      timeout: 60_000,
+    }, async () => {
+      const concert = await concertWith({ maxActiveUsers: 1 });
+      const [front, watched, quiet] = await Promise.all([signUp(server(0).url), signUp(server(0).url), signUp(server(0).url)]);
+      const enter = async (u: TestUser, i: number) => (await gql(server(i).url, ENTER, { c: concert.id }, u.headers)).data.enterQueue;
+      expect((await enter(front, 0)).status).toBe("ACTIVE");
+      const ticket = await enter(watched, 1);
+      expect(ticket).toMatchObject({ status: "WAITING", queuePosition: 1 });
+      const { sub, stop } = watch(watched, ticket.token, 1);
+      expect((await sub.next()).data.queueStatusChanged).toMatchObject({ status: "WAITING", queuePosition: 1 });
+      expect((await enter(quiet, 0)).status).toBe("WAITING");
+      // Nobody asks about `quiet`: dropped after QUEUE_WAITING_IDLE_SECONDS (3 s), within a second.
+      await expect.poll(() => stats(concert.id), { timeout: 15_000, interval: 200 }).toEqual({ waiting: 1, active: 1 });
+      // `watched` is asked about by nobody either, but its subscription is open: more idle periods later it still waits.
+      await sleep(7_000);
+      expect(await stats(concert.id)).toEqual({ waiting: 1, active: 1 });
+      expect(await truth(concert.id, ticket.token)).toMatchObject({ status: "WAITING", queuePosition: 1 });
+      expect(sub.events.map((e) => e.data?.queueStatusChanged.status)).not.toContain("EXPIRED");
+      // Closed, the subscription no longer keeps it: dropped ABANDONED.
+      await stop();
+      await expect.poll(() => stats(concert.id), { timeout: 15_000, interval: 200 }).toEqual({ waiting: 0, active: 1 });
+      expect(await truth(concert.id, ticket.token)).toMatchObject({ status: "EXPIRED", expiredReason: "ABANDONED" });
+    });
   });
 
   describe("a lower maxActiveUsers", () => {
-  // Where a WAITING token is kept 120 s unseen: the waiter here is asked about only now and then.
-  beforeAll(() => use(kept));
+    // Where a WAITING token is kept 120 s unseen: the waiter here is asked about only now and then.
+    beforeAll(() => use(kept));
 
-  it("ends no session when maxActiveUsers is lowered: admission only pauses until fewer are ACTIVE (rule 6)", { timeout: 60_000 }, async () => {
-    const concert = await concertWith({ maxActiveUsers: 3 });
-    const date = concert.dates[0].id;
-    const people = await Promise.all(Array.from({ length: 4 }, () => signUp(server(0).url)));
-    const tickets: { token: string; status: string }[] = [];
-    for (const [i, p] of people.entries()) tickets.push((await gql(server(i).url, ENTER, { c: concert.id }, p.headers)).data.enterQueue);
-    expect(tickets.map((t) => t.status)).toEqual(["ACTIVE", "ACTIVE", "ACTIVE", "WAITING"]);
-    const status = (i: number) => gql(server(i).url, STATUS, { t: tickets[i].token }, people[i].headers).then((r) => r.data.queueStatus.status);
+    it("ends no session when maxActiveUsers is lowered: admission only pauses until fewer are ACTIVE (rule 6)", { timeout: 60_000 }, async () => {
+      const concert = await concertWith({ maxActiveUsers: 3 });
+      const date = concert.dates[0].id;
+      const people = await Promise.all(Array.from({ length: 4 }, () => signUp(server(0).url)));
+      const tickets: { token: string; status: string }[] = [];
+      for (const [i, p] of people.entries()) tickets.push((await gql(server(i).url, ENTER, { c: concert.id }, p.headers)).data.enterQueue);
+      expect(tickets.map((t) => t.status)).toEqual(["ACTIVE", "ACTIVE", "ACTIVE", "WAITING"]);
+      const status = (i: number) => gql(server(i).url, STATUS, { t: tickets[i].token }, people[i].headers).then((r) => r.data.queueStatus.status);
 
-    expect((await gql(server(1).url, POLICY, { c: concert.id, i: { maxActiveUsers: 1 } }, admin.headers)).data.updateQueuePolicy.maxActiveUsers).toBe(1);
-    for (const s of deployment.servers) {
-      await expect
-        .poll(async () => (await gql(s.url, READ_POLICY, { c: concert.id }, admin.headers)).data.queuePolicy.maxActiveUsers, { timeout: 10_000 })
-        .toBe(1);
-    }
-    // Several admission steps later (four a second on every instance), all three sessions go on.
-    await sleep(1_500);
-    expect(await Promise.all([0, 1, 2, 3].map(status))).toEqual(["ACTIVE", "ACTIVE", "ACTIVE", "WAITING"]);
-    expect(await stats(concert.id)).toEqual({ waiting: 1, active: 3 });
-    // And they can still do what an ACTIVE token is for.
-    for (const i of [0, 1, 2]) {
-      const r = await gql(server(i).url, RESERVE, { d: date, n: [i + 1] }, bearer(people[i].token, tickets[i].token));
-      expect(r.errors).toBeUndefined();
-    }
-    // Two leave: one ACTIVE is not fewer than 1, so the waiter still waits.
-    for (const i of [0, 1]) expect((await gql(server(i).url, LEAVE, { t: tickets[i].token }, people[i].headers)).data.leaveQueue.status).toBe("EXPIRED");
-    await sleep(1_000);
-    expect(await status(3)).toBe("WAITING");
-    expect(await stats(concert.id)).toEqual({ waiting: 1, active: 1 });
-    // The last one leaves: the waiter is admitted.
-    await gql(server(2).url, LEAVE, { t: tickets[2].token }, people[2].headers);
-    await expect.poll(() => status(3), { timeout: 10_000, interval: 100 }).toBe("ACTIVE");
-    expect(codeOf(await gql(server(3).url, RESERVE, { d: date, n: [9] }, bearer(people[3].token, tickets[3].token)))).toBeUndefined();
-  });
-
+      expect(
+        (await gql(server(1).url, POLICY, { c: concert.id, i: { maxActiveUsers: 1 } }, admin.headers)).data.updateQueuePolicy.maxActiveUsers,
+      ).toBe(1);
+      for (const s of deployment.servers) {
+        await expect
+          .poll(async () => (await gql(s.url, READ_POLICY, { c: concert.id }, admin.headers)).data.queuePolicy.maxActiveUsers, { timeout: 10_000 })
+          .toBe(1);
+      }
+      // Several admission steps later (four a second on every instance), all three sessions go on.
+      await sleep(1_500);
+      expect(await Promise.all([0, 1, 2, 3].map(status))).toEqual(["ACTIVE", "ACTIVE", "ACTIVE", "WAITING"]);
+      expect(await stats(concert.id)).toEqual({ waiting: 1, active: 3 });
+      // And they can still do what an ACTIVE token is for.
+      for (const i of [0, 1, 2]) {
+        const r = await gql(server(i).url, RESERVE, { d: date, n: [i + 1] }, bearer(people[i].token, tickets[i].token));
+        expect(r.errors).toBeUndefined();
+      }
+      // Two leave: one ACTIVE is not fewer than 1, so the waiter still waits.
+      for (const i of [0, 1])
+        expect((await gql(server(i).url, LEAVE, { t: tickets[i].token }, people[i].headers)).data.leaveQueue.status).toBe("EXPIRED");
+      await sleep(1_000);
+      expect(await status(3)).toBe("WAITING");
+      expect(await stats(concert.id)).toEqual({ waiting: 1, active: 1 });
+      // The last one leaves: the waiter is admitted.
+      await gql(server(2).url, LEAVE, { t: tickets[2].token }, people[2].headers);
+      await expect.poll(() => status(3), { timeout: 10_000, interval: 100 }).toBe("ACTIVE");
+      expect(codeOf(await gql(server(3).url, RESERVE, { d: date, n: [9] }, bearer(people[3].token, tickets[3].token)))).toBeUndefined();
+    });
   });
 
   describe("queueStatusChanged cadence (rule 12, v2)", () => {
@@ -155,8 +158,10 @@ describe.each(queueStores("queue rules"))("queue rules ($name)", ({ instances, r
     const NEAR_MS = 3_000;
     const FAR_MS = 18_000;
     /** Rule 12: a user expected to be admitted within a minute gets changes within about a second; others within 15 s. */
-    const boundFor = (t: QueueTicketView) => (t.status !== "WAITING" || (t.estimatedWaitSeconds !== null && t.estimatedWaitSeconds <= 60) ? NEAR_MS : FAR_MS);
-    const keyOf = (t: Pick<QueueTicketView, "status" | "queuePosition" | "estimatedWaitSeconds">) => `${t.status}|${t.queuePosition}|${t.estimatedWaitSeconds}`;
+    const boundFor = (t: QueueTicketView) =>
+      t.status !== "WAITING" || (t.estimatedWaitSeconds !== null && t.estimatedWaitSeconds <= 60) ? NEAR_MS : FAR_MS;
+    const keyOf = (t: Pick<QueueTicketView, "status" | "queuePosition" | "estimatedWaitSeconds">) =>
+      `${t.status}|${t.queuePosition}|${t.estimatedWaitSeconds}`;
 
     /**
      * Samples the token's true ticket every 100 ms while `run` goes on, records the

@@ -24,9 +24,7 @@ else notRun("queue store (Redis)", "REDIS_URL is not set");
 
 /** What a test of simultaneous calls proves on this store. */
 const interleaving = (name: string) =>
-  name === "Redis"
-    ? "interleaved over the network"
-    : "sequential: in-process steps cannot interleave, the Redis variant is the proof";
+  name === "Redis" ? "interleaved over the network" : "sequential: in-process steps cannot interleave, the Redis variant is the proof";
 
 const policy = (p: Partial<QueuePolicyValues> = {}): QueuePolicyValues => ({
   maxActiveUsers: 2,
@@ -53,7 +51,13 @@ describe.each(stores)("queue store (%s)", (name, makeStore) => {
   }
 
   const positions = async (concertId: string, states: TokenState[]) =>
-    (await store.readMany(concertId, states.map((s) => s.token), IDLE)).map((s) => (s!.status === "WAITING" ? s!.position : s!.status));
+    (
+      await store.readMany(
+        concertId,
+        states.map((s) => s.token),
+        IDLE,
+      )
+    ).map((s) => (s!.status === "WAITING" ? s!.position : s!.status));
 
   it("admits at once while there is room and lines up the rest in the order they entered", async () => {
     const c = randomUUID();
@@ -107,7 +111,13 @@ describe.each(stores)("queue store (%s)", (name, makeStore) => {
     expect(admittedAt.length).toBeGreaterThanOrEqual(8);
     for (const t of admittedAt) expect(admittedAt.filter((u) => u >= t && u < t + 1000).length).toBeLessThanOrEqual(4);
     // Admitted in the order they entered.
-    const active = (await store.readMany(c, states.map((s) => s.token), IDLE)).map((s) => s!.status === "ACTIVE");
+    const active = (
+      await store.readMany(
+        c,
+        states.map((s) => s.token),
+        IDLE,
+      )
+    ).map((s) => s!.status === "ACTIVE");
     expect(active.indexOf(false)).toBe(admittedAt.length);
   });
 
@@ -149,7 +159,11 @@ describe.each(stores)("queue store (%s)", (name, makeStore) => {
     const states = await line(c, 5);
     await store.expire(c, states[0].token, "PAID", IDLE);
     await store.soldOut(c);
-    const after = await store.readMany(c, states.map((s) => s.token), IDLE);
+    const after = await store.readMany(
+      c,
+      states.map((s) => s.token),
+      IDLE,
+    );
     expect(after.map((s) => s!.expiredReason)).toEqual(["PAID", "SOLD_OUT", "SOLD_OUT", "SOLD_OUT", "SOLD_OUT"]);
     expect((await store.enter(c, "late", newQueueToken(c), policy(), IDLE)).soldOut).toBe(true);
     expect(await store.counts(c)).toEqual({ waiting: 0, active: 0 });

@@ -22,7 +22,11 @@ it("answers flat, aliased and fragment selections alike, event for event", async
   const a = (await gql(url, ENTER, { c: concert.id }, first.headers)).data.enterQueue.token;
   const b = (await gql(url, ENTER, { c: concert.id }, second.headers)).data.enterQueue.token;
   const client = wsClient(wsUrl, { authorization: `Bearer ${second.token}` });
-  const flat = subscribe(client, `subscription($t:String!){ t: queueStatusChanged(token:$t){ __typename place: queuePosition status expiredReason } }`, { t: b });
+  const flat = subscribe(
+    client,
+    `subscription($t:String!){ t: queueStatusChanged(token:$t){ __typename place: queuePosition status expiredReason } }`,
+    { t: b },
+  );
   const viaFragment = subscribe(
     client,
     `subscription($t:String!){ t: queueStatusChanged(token:$t){ ...F } } fragment F on QueueTicket { __typename place: queuePosition status expiredReason }`,

@@ -30,11 +30,21 @@ beforeAll(async () => {
 afterAll(() => deployment.close());
 
 async function waitingListConcert(seatCount: number, startsInSeconds = 30 * 86_400) {
-  const c = await gql(url(0), `mutation{ createConcert(input:{ title:"Encore", keepLineAfterSellOut:true }){ id keepLineAfterSellOut } }`, {}, admin.headers);
+  const c = await gql(
+    url(0),
+    `mutation{ createConcert(input:{ title:"Encore", keepLineAfterSellOut:true }){ id keepLineAfterSellOut } }`,
+    {},
+    admin.headers,
+  );
   expect(c.data.createConcert.keepLineAfterSellOut).toBe(true);
   const id = c.data.createConcert.id as string;
   const startsAt = new Date(Date.now() + startsInSeconds * 1000).toISOString();
-  const d = await gql(url(0), `mutation($i:AddConcertDateInput!){ addConcertDate(input:$i){ id } }`, { i: { concertId: id, startsAt, seatCount, price: 1000 } }, admin.headers);
+  const d = await gql(
+    url(0),
+    `mutation($i:AddConcertDateInput!){ addConcertDate(input:$i){ id } }`,
+    { i: { concertId: id, startsAt, seatCount, price: 1000 } },
+    admin.headers,
+  );
   return { id, date: d.data.addConcertDate.id as string };
 }
 
@@ -81,7 +91,11 @@ describe("the waiting list (keepLineAfterSellOut)", () => {
     const paid = await Promise.all(buyers.map((b, i) => gql(url(i + 1), PAY, { r: holds[i].data.reserveSeats.id }, b.q)));
     expect(paid.map(codeOf)).toEqual(paid.map(() => undefined));
     // Sold out: the ACTIVE token without a hold ends SOLD_OUT, the WAITING ones stay, with no estimate.
-    await until("the idler's end", () => status(idler as unknown as InLine), (s) => s.status === "EXPIRED");
+    await until(
+      "the idler's end",
+      () => status(idler as unknown as InLine),
+      (s) => s.status === "EXPIRED",
+    );
     expect(await status(idler as unknown as InLine)).toMatchObject({ status: "EXPIRED", expiredReason: "SOLD_OUT" });
     const late = await line(concert.id, 15);
     const everyone = [...early, ...late];
@@ -132,7 +146,12 @@ describe("the waiting list (keepLineAfterSellOut)", () => {
     expect(await status(first)).toMatchObject({ status: "WAITING", queuePosition: 1 });
     expect(await status(second)).toMatchObject({ status: "WAITING", queuePosition: 2 });
     // Without the flag the same concert would answer SOLD_OUT; with it the line ends only when the date starts.
-    const ended = await until("the line's end", () => Promise.all([status(first), status(second, 1)]), (all) => all.every((s) => s.status === "EXPIRED"), 60_000);
+    const ended = await until(
+      "the line's end",
+      () => Promise.all([status(first), status(second, 1)]),
+      (all) => all.every((s) => s.status === "EXPIRED"),
+      60_000,
+    );
     expect(ended).toEqual([
       { status: "EXPIRED", queuePosition: 0, estimatedWaitSeconds: null, expiredReason: "SOLD_OUT" },
       { status: "EXPIRED", queuePosition: 0, estimatedWaitSeconds: null, expiredReason: "SOLD_OUT" },

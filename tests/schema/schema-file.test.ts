@@ -42,8 +42,14 @@ describe("the emitted schema against the contract", () => {
     return findBreakingChanges(contract, buildSchema(emitted));
   };
   // The same split as contract-check.mjs: a removal is "missing", anything else "different".
-  const missing = () => changes().filter((c) => /REMOVED/.test(c.type)).map((c) => c.description);
-  const different = () => changes().filter((c) => !/REMOVED/.test(c.type)).map((c) => c.description);
+  const missing = () =>
+    changes()
+      .filter((c) => /REMOVED/.test(c.type))
+      .map((c) => c.description);
+  const different = () =>
+    changes()
+      .filter((c) => !/REMOVED/.test(c.type))
+      .map((c) => c.description);
 
   it("changes nothing the contract defines", () => {
     expect(different()).toEqual([]);

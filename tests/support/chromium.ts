@@ -16,7 +16,10 @@ const IN_CI = ["true", "1"].includes(process.env.CI ?? "");
 export function browserTest(what: string, file: string): { runs: boolean; missing: string } {
   const runs = HAS_CHROMIUM || IN_CI;
   if (!runs) {
-    notRun(`the ${what} browser test`, `${CHROMIUM} is missing. To run it: apt-get install -y chromium (or set CHROMIUM_PATH to a Chromium), then npx vitest run ${file}`);
+    notRun(
+      `the ${what} browser test`,
+      `${CHROMIUM} is missing. To run it: apt-get install -y chromium (or set CHROMIUM_PATH to a Chromium), then npx vitest run ${file}`,
+    );
   }
   return { runs, missing: `${CHROMIUM} is missing: install Debian's Chromium (apt-get install -y chromium) to run the ${what} browser test` };
 }
@@ -24,6 +27,15 @@ export function browserTest(what: string, file: string): { runs: boolean; missin
 export function launchChromium(): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
   });
 }

@@ -25,7 +25,12 @@ export async function newConcert(
   admin: TestUser,
   options: { title?: string; dates?: { seatCount?: number; price?: number; startsInSeconds?: number }[] } = {},
 ): Promise<TestConcert> {
-  const c = await gql(server.url, `mutation($t:String!){ createConcert(input:{title:$t}){ id } }`, { t: options.title ?? "Test concert" }, admin.headers);
+  const c = await gql(
+    server.url,
+    `mutation($t:String!){ createConcert(input:{title:$t}){ id } }`,
+    { t: options.title ?? "Test concert" },
+    admin.headers,
+  );
   if (!c.data) throw new Error(`createConcert failed: ${JSON.stringify(c.errors)}`);
   const id = c.data.createConcert.id as string;
   const dates = [];

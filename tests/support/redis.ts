@@ -24,7 +24,12 @@ export async function assertClusterAnswers(): Promise<void> {
   const spec = process.env.REDIS_CLUSTER_NODES;
   if (!spec) throw new Error("REDIS_CLUSTER_NODES is not set");
   const nodes = spec.split(",").map((n) => ({ host: n.slice(0, n.lastIndexOf(":")), port: Number(n.slice(n.lastIndexOf(":") + 1)) }));
-  const cluster = new Redis.Cluster(nodes, { lazyConnect: true, enableOfflineQueue: true, clusterRetryStrategy: () => null, redisOptions: { connectTimeout: 2_000 } });
+  const cluster = new Redis.Cluster(nodes, {
+    lazyConnect: true,
+    enableOfflineQueue: true,
+    clusterRetryStrategy: () => null,
+    redisOptions: { connectTimeout: 2_000 },
+  });
   cluster.on("error", () => undefined);
   try {
     await cluster.connect();

@@ -14,9 +14,6 @@ export async function sql<T = Record<string, unknown>>(url: string, text: string
 
 /** Row counts of the given tables, to prove a refused request wrote nothing. */
 export async function rowCounts(url: string, tables: readonly string[]): Promise<Record<string, number>> {
-  const rows = await sql<{ t: string; n: number }>(
-    url,
-    tables.map((t) => `SELECT '${t}' AS t, count(*)::int AS n FROM "${t}"`).join(" UNION ALL "),
-  );
+  const rows = await sql<{ t: string; n: number }>(url, tables.map((t) => `SELECT '${t}' AS t, count(*)::int AS n FROM "${t}"`).join(" UNION ALL "));
   return Object.fromEntries(rows.map((r) => [r.t, r.n]));
 }

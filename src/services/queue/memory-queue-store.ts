@@ -108,14 +108,7 @@ export class MemoryQueueStore implements QueueStore {
     q.waitingCount--;
   }
 
-  private admit(
-    concertId: string,
-    q: ConcertQueue,
-    policy: QueuePolicyValues,
-    idleMs: number,
-    now: number,
-    opening?: Opening,
-  ): TokenState[] {
+  private admit(concertId: string, q: ConcertQueue, policy: QueuePolicyValues, idleMs: number, now: number, opening?: Opening): TokenState[] {
     if (gated(q, policy, opening, now)) return [];
     // Sold out: a waiting list admits one user per seat back on sale (rule 23).
     if (q.soldOut && (!q.waitlist || q.credits <= 0)) return [];

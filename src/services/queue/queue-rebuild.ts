@@ -84,7 +84,10 @@ export class LineKeeper {
     if (this.timer) return;
     const tick = () => {
       this.watching = this.watch()
-        .then(() => this.outage.ok(), (error) => this.outage.failed(error))
+        .then(
+          () => this.outage.ok(),
+          (error) => this.outage.failed(error),
+        )
         .finally(() => {
           this.watching = undefined;
           if (this.timer) this.timer = setTimeout(tick, this.watchMs).unref();
@@ -171,8 +174,14 @@ export class LineKeeper {
       await new Promise((resolve) => setTimeout(resolve, this.graceMs));
       const started = Date.now();
       const { rows } = await this.pool.query<{
-        token: string; user_id: string; seq: string; status: string;
-        session_ends_at: string | null; hold_until: string | null; expired_reason: string | null; pre_queue: boolean;
+        token: string;
+        user_id: string;
+        seq: string;
+        status: string;
+        session_ends_at: string | null;
+        hold_until: string | null;
+        expired_reason: string | null;
+        pre_queue: boolean;
       }>(
         `SELECT token, user_id, seq, status, session_ends_at, hold_until, expired_reason, pre_queue
            FROM queue_tokens
@@ -197,8 +206,16 @@ export class LineKeeper {
       // now is counted here (its own offer failed: the line was not in Redis).
       const onSale = line.waitlist ? await this.seatsOnSale(concertId) : 0;
       const ended = await this.scripts.qlEnd(
-        p, t, this.owner, lastSeq, line.soldOut ? 1 : 0, randomUUID(),
-        line.drawnFor ?? "", line.drawnAt ?? 0, line.waitlist ? 1 : 0, onSale,
+        p,
+        t,
+        this.owner,
+        lastSeq,
+        line.soldOut ? 1 : 0,
+        randomUUID(),
+        line.drawnFor ?? "",
+        line.drawnAt ?? 0,
+        line.waitlist ? 1 : 0,
+        onSale,
       );
       if (ended !== 1) return false;
       await this.redis.zadd(REGISTRY, Date.now(), concertId);
@@ -206,7 +223,12 @@ export class LineKeeper {
       this.rebuilds++;
       const live = rows.filter((r) => r.status !== "EXPIRED").length;
       this.logger.warn("queue line rebuilt from the journal", {
-        concertId, live, ended: rows.length - live, drawn: line.drawnFor !== null, waitlist: line.waitlist, ms: Date.now() - started,
+        concertId,
+        live,
+        ended: rows.length - live,
+        drawn: line.drawnFor !== null,
+        waitlist: line.waitlist,
+        ms: Date.now() - started,
       });
       return true;
     } catch (error) {
@@ -226,7 +248,11 @@ export class LineKeeper {
    */
   private async lineFacts(concertId: string) {
     const { rows } = await this.pool.query<{
-      sold_out: boolean; waitlist: boolean; seed: Buffer | null; drawn_for: string | null; drawn_at: number | null;
+      sold_out: boolean;
+      waitlist: boolean;
+      seed: Buffer | null;
+      drawn_for: string | null;
+      drawn_at: number | null;
     }>(
       `SELECT coalesce(l.sold_out, false) AS sold_out,
               c.keep_line_after_sell_out AND NOT coalesce(l.sold_out, false) AND (

@@ -20,7 +20,10 @@ interface Watched {
 export class QueueStatsWatch {
   private readonly watched = new Map<string, Watched>();
 
-  constructor(private readonly queue: QueueService, private readonly logger: Logger) {}
+  constructor(
+    private readonly queue: QueueService,
+    private readonly logger: Logger,
+  ) {}
 
   /** The stats now (admin only; NOT_FOUND first), then each change, about once a second. */
   async subscribe(actor: Actor, concertId: string): Promise<AsyncIterableIterator<QueueStatsView>> {

@@ -76,22 +76,21 @@ export interface TickResult {
 
 export type EnterResult =
   | { soldOut: true }
-  | { soldOut: false; created: boolean; state: TokenState; admitted: TokenState[]; /** The token's order of entry (the Redis store; for the journal). */ seq?: number;
-      /** The token entered the pre-queue (the Redis store; for the journal). */ preQueue?: boolean };
+  | {
+      soldOut: false;
+      created: boolean;
+      state: TokenState;
+      admitted: TokenState[] /** The token's order of entry (the Redis store; for the journal). */;
+      seq?: number;
+      /** The token entered the pre-queue (the Redis store; for the journal). */ preQueue?: boolean;
+    };
 
 export interface QueueStore {
   /**
    * The user's live token for the concert, or a new one at the back of the line (admitted at once if there is room);
    * before the `opening`, a new token joins the pre-queue (WAITING, position 0).
    */
-  enter(
-    concertId: string,
-    userId: string,
-    newToken: string,
-    policy: QueuePolicyValues,
-    idleSeconds: number,
-    opening?: Opening,
-  ): Promise<EnterResult>;
+  enter(concertId: string, userId: string, newToken: string, policy: QueuePolicyValues, idleSeconds: number, opening?: Opening): Promise<EnterResult>;
   /** The token's state; when `touch`, a WAITING token counts as seen now. Null: unknown token. */
   read(concertId: string, token: string, idleSeconds: number, touch: boolean): Promise<TokenState | null>;
   /** Many tokens of one concert in one round trip; WAITING ones count as seen (their subscriptions are open). */

@@ -38,8 +38,7 @@ const SWEEP_BUDGET = 20_000;
 /** How often one token is read when none is due: the rate (updated every 2 s) and the seats left. */
 const RATE_PROBE_MS = 1_000;
 
-const keyOf = (t: QueueTicketView) =>
-  `${t.status}|${t.queuePosition}|${t.estimatedWaitSeconds}|${t.expiredReason}|${t.seatsLeft}`;
+const keyOf = (t: QueueTicketView) => `${t.status}|${t.queuePosition}|${t.estimatedWaitSeconds}|${t.expiredReason}|${t.seatsLeft}`;
 
 interface Watcher {
   listener: TicketListener;
@@ -151,8 +150,20 @@ export class QueueWatchers {
     if (!concert) {
       const unlisten = this.bus.listen<ConcertQueueEvent>(concertChannel(concertId), (e) => this.onEvent(concertId, e));
       concert = {
-        entries: new Map(), wheel: new Map(), idle: new Set(), idleFar: new Set(), sweep: undefined, sweepAt: Date.now(), sweepRate: null,
-        movedAt: 0, rate: null, seatsLeft: undefined, admissionOpen: undefined, probedAt: 0, touchedAt: Date.now(), unlisten,
+        entries: new Map(),
+        wheel: new Map(),
+        idle: new Set(),
+        idleFar: new Set(),
+        sweep: undefined,
+        sweepAt: Date.now(),
+        sweepRate: null,
+        movedAt: 0,
+        rate: null,
+        seatsLeft: undefined,
+        admissionOpen: undefined,
+        probedAt: 0,
+        touchedAt: Date.now(),
+        unlisten,
       };
       this.concerts.set(concertId, concert);
     }
@@ -288,7 +299,10 @@ export class QueueWatchers {
       const readAt = Date.now();
       const versions = slice.map((e) => e.version);
       concert.probedAt = readAt;
-      const states = await this.queue.readMany(concertId, slice.map((e) => e.token));
+      const states = await this.queue.readMany(
+        concertId,
+        slice.map((e) => e.token),
+      );
       this.stats.reads += slice.length;
       states.forEach((s, j) => {
         const e = slice[j];

@@ -55,7 +55,10 @@ export class RedisQueueStore implements QueueStore {
    * `guarded`: every step first checks the line's marker and fails with
    * LineLostError without it (the durable line, queue-rebuild.ts).
    */
-  constructor(private readonly redis: RedisClient, options: { guarded?: boolean } = {}) {
+  constructor(
+    private readonly redis: RedisClient,
+    options: { guarded?: boolean } = {},
+  ) {
     const guard = options.guarded ? GUARD : "";
     const define = (name: string, lua: string) => redis.defineCommand(name, { numberOfKeys: 2, lua: guard + lua });
     define("qEnter", ENTER);
@@ -79,10 +82,19 @@ export class RedisQueueStore implements QueueStore {
     idleSeconds: number,
     opening?: Opening,
   ): Promise<EnterResult> {
-    const r = await this.call<unknown[]>("qEnter", 
-      prefix(concertId), tag(concertId), userId, newToken,
-      policy.maxActiveUsers, policy.admitPerSecond, policy.activeSessionSeconds * 1000, idleSeconds * 1000,
-      opening?.opensAt ?? "", opening?.drawKey ?? "", policy.admissionOpen === false ? 0 : 1,
+    const r = await this.call<unknown[]>(
+      "qEnter",
+      prefix(concertId),
+      tag(concertId),
+      userId,
+      newToken,
+      policy.maxActiveUsers,
+      policy.admitPerSecond,
+      policy.activeSessionSeconds * 1000,
+      idleSeconds * 1000,
+      opening?.opensAt ?? "",
+      opening?.drawKey ?? "",
+      policy.admissionOpen === false ? 0 : 1,
     );
     if (r[0] === "SOLD_OUT") return { soldOut: true };
     const created = r[1] === 1;
@@ -119,10 +131,17 @@ export class RedisQueueStore implements QueueStore {
   }
 
   async tick(concertId: string, policy: QueuePolicyValues, idleSeconds: number, opening?: Opening): Promise<TickResult> {
-    const [admitted, expired, waiting, active] = await this.call<[Raw[], Raw[], number, number]>("qTick", 
-      prefix(concertId), tag(concertId),
-      policy.maxActiveUsers, policy.admitPerSecond, policy.activeSessionSeconds * 1000, idleSeconds * 1000, TICK_BATCH,
-      opening?.opensAt ?? "", policy.admissionOpen === false ? 0 : 1,
+    const [admitted, expired, waiting, active] = await this.call<[Raw[], Raw[], number, number]>(
+      "qTick",
+      prefix(concertId),
+      tag(concertId),
+      policy.maxActiveUsers,
+      policy.admitPerSecond,
+      policy.activeSessionSeconds * 1000,
+      idleSeconds * 1000,
+      TICK_BATCH,
+      opening?.opensAt ?? "",
+      policy.admissionOpen === false ? 0 : 1,
     );
     return {
       admitted: admitted.map((x) => toState(x, concertId)!),
@@ -146,9 +165,15 @@ export class RedisQueueStore implements QueueStore {
   }
 
   async seatsBack(concertId: string, seats: number, policy: QueuePolicyValues, idleSeconds: number): Promise<TokenState[]> {
-    const admitted = await this.call<Raw[]>("qSeatsBack",
-      prefix(concertId), tag(concertId), seats,
-      policy.maxActiveUsers, policy.admitPerSecond, policy.activeSessionSeconds * 1000, idleSeconds * 1000,
+    const admitted = await this.call<Raw[]>(
+      "qSeatsBack",
+      prefix(concertId),
+      tag(concertId),
+      seats,
+      policy.maxActiveUsers,
+      policy.admitPerSecond,
+      policy.activeSessionSeconds * 1000,
+      idleSeconds * 1000,
     );
     return admitted.map((x) => toState(x, concertId)!);
   }
