@@ -23,6 +23,8 @@ export interface TokenFacts {
   a: number;
   s: string;
   r: string;
+  /** The pre-queue draw key (hex; "" for an entry after the opening). */
+  k: string;
 }
 
 export async function readTokens(redis: Redis, concertId: string, users: UserResult[]): Promise<TokenFacts[]> {
@@ -31,11 +33,11 @@ export async function readTokens(redis: Redis, concertId: string, users: UserRes
   for (let i = 0; i < withToken.length; i += 5_000) {
     const batch = withToken.slice(i, i + 5_000);
     const p = redis.pipeline();
-    for (const u of batch) p.hmget(`q:{${concertId}}:t:${u.token}`, "q", "a", "s", "r");
+    for (const u of batch) p.hmget(`q:{${concertId}}:t:${u.token}`, "q", "a", "s", "r", "k");
     const rows = (await p.exec()) ?? [];
     rows.forEach(([, v], k) => {
-      const [q, a, s, r] = (v as (string | null)[]) ?? [];
-      out.push({ token: batch[k].token!, user: batch[k].i, q: Number(q ?? NaN), a: Number(a ?? 0), s: s ?? "", r: r ?? "" });
+      const [q, a, s, r, key] = (v as (string | null)[]) ?? [];
+      out.push({ token: batch[k].token!, user: batch[k].i, q: Number(q ?? NaN), a: Number(a ?? 0), s: s ?? "", r: r ?? "", k: key ?? "" });
     });
   }
   return out;
@@ -153,7 +155,9 @@ export async function runChecks(input: {
   );
 
   // --- Admitted in the order they entered.
-  const admitted = input.tokens.filter((t) => t.a > 0).sort((x, y) => x.q - y.q);
+  // The line's order: a drawn pre-queue (tokens with a draw key, --opening-seconds) first by its key, then entry order.
+  const lineOrder = (x: TokenFacts, y: TokenFacts) => (x.k && y.k ? (x.k < y.k ? -1 : x.k > y.k ? 1 : 0) : x.k ? -1 : y.k ? 1 : x.q - y.q);
+  const admitted = input.tokens.filter((t) => t.a > 0).sort(lineOrder);
   let outOfOrder = 0;
   let latest = 0;
   for (const t of admitted) {
@@ -171,12 +175,12 @@ export async function runChecks(input: {
     const u = userById.get(t.user);
     if (t.a > 0 || !u || u.leftAt === undefined) continue;
     leftWaiting++;
-    // index of the first admitted token with q > t.q
+    // index of the first admitted token after t in the line
     let lo = 0;
     let hi = admitted.length;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      if (admitted[mid].q > t.q) hi = mid;
+      if (lineOrder(admitted[mid], t) > 0) hi = mid;
       else lo = mid + 1;
     }
     if (firstAdmittedAfter[lo] < u.leftAt - 2) skipped++;

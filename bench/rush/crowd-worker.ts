@@ -19,6 +19,8 @@ export interface WorkerPlan {
   socketsPerInstance: number;
   /** How long after the opening users may still be busy, ms. */
   runMs: number;
+  /** A scheduled opening this many ms after t0 (the crowd arrives in the pre-queue before it); 0: none. */
+  openingMs: number;
 }
 
 export type ToWorker = { type: "plan"; plan: WorkerPlan } | { type: "go"; t0: number };
@@ -101,6 +103,7 @@ async function run(p: WorkerPlan, t0: number): Promise<WorkerResult> {
     password: p.password,
     seed: p.seed,
     deadline: t0 + p.runMs,
+    opensAt: p.openingMs > 0 ? t0 + p.openingMs : undefined,
     live,
     pushes,
   };

@@ -51,6 +51,8 @@ export interface RushOptions {
   out: string;
   /** The second act after the sell-out (bench/rush/second-act.ts): this many refunds taken by the waiting list; 0: none. */
   secondAct: number;
+  /** A scheduled opening (bench/rush/opening.ts): saleOpensAt this many seconds after the crowd starts, the whole crowd arriving in the pre-queue before it; 0: open at once. */
+  openingSeconds: number;
 }
 
 const DEFAULTS = {
@@ -83,6 +85,7 @@ const DEFAULTS = {
   serverNodeArgs: "",
   out: "",
   secondAct: 0,
+  openingSeconds: 0,
 };
 
 export function readOptions(argv = process.argv.slice(2), env = process.env): RushOptions {
@@ -140,9 +143,12 @@ export function readOptions(argv = process.argv.slice(2), env = process.env): Ru
       .filter(Boolean),
     out: raw("out") || (bool("profile") ? "rush-profile" : "rush-latest"),
     secondAct: int("secondAct", 0, 10_000),
+    openingSeconds: num("openingSeconds", 0, 600),
   };
   if (!/^[\w.-]+$/.test(o.out)) throw new Error("out is a file name without a directory, e.g. rush-try");
   if (o.rampSeconds > o.arrivalSeconds) throw new Error("rampSeconds must not exceed arrivalSeconds");
+  if (o.openingSeconds > 0 && o.openingSeconds <= o.arrivalSeconds)
+    throw new Error("openingSeconds must exceed arrivalSeconds: the whole crowd arrives before the opening");
   if (o.popularSeats > o.seats) o.popularSeats = o.seats;
   if (o.giveUpShare + o.letRunOutShare + o.doublePayShare > 1) throw new Error("the special shares add up to more than 1");
   return o;

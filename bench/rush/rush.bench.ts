@@ -33,6 +33,7 @@ import { renderReport } from "./report";
 import { updateBenchmarksMd } from "./benchmarks-md";
 import { quantiles, type Quantiles } from "./quantiles";
 import { playSecondAct, type SecondActResult } from "./second-act";
+import { drawFromLogs, openingFigures, scheduleOpening, SeedWatcher, type OpeningResult } from "./opening";
 
 const ROOT = resolve(__dirname, "../../..");
 /** Every child started (servers, load generators): killed if this process dies before stopping them. */
@@ -89,6 +90,8 @@ export interface TopologyResult {
   profile?: ProfileSummary;
   /** After the sell-out: refunds taken by the waiting list (--second-act). */
   secondAct?: SecondActResult;
+  /** A scheduled opening with the crowd in the pre-queue (--opening-seconds). */
+  opening?: OpeningResult;
 }
 
 async function main() {
@@ -178,7 +181,8 @@ async function runTopology(o: RushOptions, n: number, stamp: string, redis: Redi
       QUEUE_ACTIVE_SESSION_SECONDS: String(o.sessionSeconds),
       RATE_LIMIT_USER_PER_SECOND: "0",
       DATABASE_POOL_SIZE: String(o.poolSize),
-      LOG_LEVEL: "warn",
+      // With an opening, info: the draw's "opening draw done" line (and its ms) is read from the log.
+      LOG_LEVEL: o.openingSeconds > 0 ? "info" : "warn",
     };
     if (o.profile) {
       rmSync(profileDir, { recursive: true, force: true });
@@ -208,7 +212,9 @@ async function runTopology(o: RushOptions, n: number, stamp: string, redis: Redi
       seeded.userIds.map(async (id) => ({ id, email: emails.get(id)!, jwt: await tokens.issue({ id, role: "USER" }) })),
     );
     const adminJwt = await tokens.issue({ id: await userId(db.url, ADMIN.email), role: "ADMIN" });
-    const { concertId, dateId } = await putOnSale(servers[0].url, adminJwt, o);
+    const opening = o.openingSeconds > 0;
+    // An opening an hour away for now (its commitment published); moved to the crowd's opening just before it starts.
+    const { concertId, dateId } = await putOnSale(servers[0].url, adminJwt, o, opening ? new Date(Date.now() + 3_600_000) : undefined);
     const plan = planCrowd(o, users, n);
     log(
       `seeded ${o.users.toLocaleString("en")} users, concert ${concertId}, date ${dateId} with ${o.seats} seats (${Math.round(performance.now() - t)} ms)`,
@@ -218,7 +224,8 @@ async function runTopology(o: RushOptions, n: number, stamp: string, redis: Redi
     const ceilings: Ceiling[] = [];
     ceilings.push(await typenameCeiling(servers, 100, o.ceilingSeconds));
     const probeJwt = await tokens.issue({ id: await addProbeUser(db.url), role: "USER" });
-    ceilings.push(await seatMapCeiling(servers[0], { jwt: probeJwt }, concertId, dateId, Math.min(3, o.ceilingSeconds)));
+    // Before an opening the probe would only get a pre-queue ticket: no seat map ceiling then.
+    if (!opening) ceilings.push(await seatMapCeiling(servers[0], { jwt: probeJwt }, concertId, dateId, Math.min(3, o.ceilingSeconds)));
     if (sharedCeilings.length === 0) {
       ceilings.push(await redisCeiling(o.redisUrl, 50, o.ceilingSeconds));
       ceilings.push(await postgresCeiling(db.url, 20, o.ceilingSeconds));
@@ -227,7 +234,8 @@ async function runTopology(o: RushOptions, n: number, stamp: string, redis: Redi
 
     // The load generators.
     // The crowd's bounded window: arrivals, a hold left to run out, and room for a slow sale to finish.
-    const runMs = (o.arrivalSeconds + o.holdSeconds + 130) * 1000;
+    const openingMs = Math.round(o.openingSeconds * 1000);
+    const runMs = (o.arrivalSeconds + o.holdSeconds + 130) * 1000 + openingMs;
     const slices = Array.from({ length: o.workers }, (_, w) => plan.filter((u) => u.i % o.workers === w));
     const ready: Promise<void>[] = [];
     const results: Promise<WorkerResult>[] = [];
@@ -262,6 +270,7 @@ async function runTopology(o: RushOptions, n: number, stamp: string, redis: Redi
         seed: o.seed,
         socketsPerInstance: o.socketsPerInstance,
         runMs,
+        openingMs,
       };
       child.send({ type: "plan", plan: workerPlan });
     }
@@ -291,14 +300,27 @@ async function runTopology(o: RushOptions, n: number, stamp: string, redis: Redi
       () => healthSampler.stop(),
     );
     await holdSampler.start();
-    t0 = Date.now() + 1_500;
-    const profileFrom = monotonicMicros() + 1_500_000;
+    t0 = Date.now() + (opening ? 3_000 : 1_500);
+    let commitment = "";
+    let seedWatcher: SeedWatcher | undefined;
+    if (opening) {
+      commitment = await scheduleOpening(servers[0].url, adminJwt, concertId, t0 + openingMs);
+      seedWatcher = new SeedWatcher(servers[servers.length - 1].url, adminJwt, concertId, t0 + openingMs);
+      cleanups.push(() => seedWatcher?.stop());
+    }
+    const profileFrom = monotonicMicros() + (t0 - Date.now()) * 1000;
     procSampler.start();
     queueSampler.start();
     healthSampler.start();
     const tcp0 = tcpCounters();
     for (const c of workers) c.send({ type: "go", t0 });
     log(`opening at ${new Date(t0).toISOString()}; ${o.workers} load generators`);
+    if (seedWatcher) {
+      seedWatcher.start(t0 + openingMs + 120_000);
+      log(
+        `scheduled opening: saleOpensAt ${new Date(t0 + openingMs).toISOString()} (${o.openingSeconds} s after the crowd starts); commitment ${commitment.slice(0, 16)}…`,
+      );
+    }
 
     const ticker = setInterval(() => {
       const p = [...progress.values()].reduce(
@@ -334,6 +356,28 @@ async function runTopology(o: RushOptions, n: number, stamp: string, redis: Redi
     const allUsers = crowd.flatMap((c) => c.users).sort((a, b) => a.i - b.i);
     const tokenFacts = await readTokens(redis, concertId, allUsers);
     const { sales, soldOut } = await salesOf(db.url, t0);
+    let openingResult: OpeningResult | undefined;
+    const openingChecks: Check[] = [];
+    if (seedWatcher) {
+      await seedWatcher.stop();
+      const f = openingFigures({
+        opensAt: t0 + openingMs,
+        t0,
+        openingSeconds: o.openingSeconds,
+        plan,
+        users: allUsers,
+        tokens: tokenFacts,
+        queue,
+        commitment,
+        seed: seedWatcher,
+        draw: drawFromLogs(RESULTS, n),
+      });
+      openingResult = f.result;
+      openingChecks.push(...f.checks);
+      log(
+        `opening: draw ${f.result.drawMs ?? "?"} ms (${f.result.drawOrdered ?? "?"} tokens); seed seen ${f.result.seedSeenMs ?? "?"} ms after saleOpensAt; places pushed p50 ${f.result.placePush.p50} / p99 ${f.result.placePush.p99} / max ${f.result.placePush.max} ms, ${f.result.placePush.never} never`,
+      );
+    }
     const checks = await runChecks({
       dbUrl: db.url,
       dateId,
@@ -355,6 +399,7 @@ async function runTopology(o: RushOptions, n: number, stamp: string, redis: Redi
     });
     for (const u of allUsers) if (u.sub?.endReason === "SOLD_OUT" && u.sub.endAt) firstSoldOutSeen = Math.min(firstSoldOutSeen, u.sub.endAt - t0);
 
+    checks.push(...openingChecks);
     let secondAct: SecondActResult | undefined;
     if (o.secondAct > 0) {
       log(`second act: ${o.secondAct} refunds to a waiting list`);
@@ -434,6 +479,7 @@ async function runTopology(o: RushOptions, n: number, stamp: string, redis: Redi
       serverExitCodes,
       profile,
       secondAct,
+      opening: openingResult,
     };
     result.runSeconds = Math.round((Date.now() - began) / 1000);
     return result;

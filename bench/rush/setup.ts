@@ -5,11 +5,12 @@ import { graphql } from "../lib/load";
 import type { Sale } from "./figures";
 import type { RushOptions } from "./options";
 
-export async function putOnSale(url: string, adminJwt: string, o: RushOptions) {
+/** `opensAt`: a scheduled opening (moved to its real moment just before the crowd starts, bench/rush/opening.ts). */
+export async function putOnSale(url: string, adminJwt: string, o: RushOptions, opensAt?: Date) {
   const c = await graphql<{ createConcert: { id: string } }>(
     url,
-    "mutation($t: String!) { createConcert(input: { title: $t }) { id } }",
-    { t: "The on-sale rush" },
+    "mutation($t: String!, $o: DateTime) { createConcert(input: { title: $t, saleOpensAt: $o }) { id } }",
+    { t: "The on-sale rush", o: opensAt?.toISOString() ?? null },
     adminJwt,
   );
   const concertId = c.createConcert.id;

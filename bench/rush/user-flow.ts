@@ -9,7 +9,7 @@ import { random, type PlannedUser } from "./plan";
 
 export const Q = {
   signIn: "mutation($e: String!, $p: String!) { signIn(email: $e, password: $p) { accessToken } }",
-  enter: "mutation($c: ID!) { enterQueue(concertId: $c) { token status queuePosition } }",
+  enter: "mutation($c: ID!) { enterQueue(concertId: $c) { token status queuePosition saleOpensInSeconds } }",
   watch: "subscription($t: String!) { queueStatusChanged(token: $t) { status queuePosition expiredReason } }",
   leave: "mutation($t: String!) { leaveQueue(token: $t) { status expiredReason } }",
   seats: "query($d: ID!) { seats(concertDateId: $d) { number status } }",
@@ -43,6 +43,10 @@ export interface SubRecord {
   reconnects: number;
   closeCodes: number[];
   error?: string;
+  /** With a scheduled opening: the first message that told a place (WAITING with a place > 0, or ACTIVE, or EXPIRED), wall-clock ms, and that place (0 when not WAITING). */
+  placeAt?: number;
+  place?: number;
+  placeStatus?: string;
 }
 
 export interface UserResult {
@@ -51,6 +55,9 @@ export interface UserResult {
   token?: string;
   /** WAITING, ACTIVE, or the error code of enterQueue (or of signIn). */
   entered: string;
+  /** What enterQueue answered besides the status: the place, and saleOpensInSeconds (null once open). */
+  enteredPosition?: number;
+  saleOpensInSeconds?: number | null;
   sub?: SubRecord;
   /** Wall-clock ms enterQueue answered. */
   enteredAt?: number;
@@ -82,6 +89,8 @@ export interface FlowEnv {
   live: { subscriptions: number };
   /** Counts the queueStatusChanged messages received, per second after the opening. */
   pushes: { count(wallMs: number): void };
+  /** Wall-clock ms of a scheduled opening (the crowd waits in the pre-queue until then); undefined: none. */
+  opensAt?: number;
 }
 
 const MAX_HOLD_ATTEMPTS = 4;
@@ -128,7 +137,13 @@ async function play(u: PlannedUser, env: FlowEnv, r: UserResult): Promise<void> 
     jwt = a.data.signIn.accessToken;
   }
   const auth = { authorization: `Bearer ${jwt}` };
-  const entered = await http.call<{ enterQueue: { token: string; status: string } }>(u.instance, "enterQueue", Q.enter, { c: env.concertId }, auth);
+  const entered = await http.call<{ enterQueue: { token: string; status: string; queuePosition: number; saleOpensInSeconds: number | null } }>(
+    u.instance,
+    "enterQueue",
+    Q.enter,
+    { c: env.concertId },
+    auth,
+  );
   if (!entered.data) {
     r.entered = entered.code ?? "?";
     throw new Stop(entered.code === "SOLD_OUT" ? "soldOutAtEntry" : "error", `enterQueue: ${entered.code} ${entered.message}`);
@@ -137,6 +152,8 @@ async function play(u: PlannedUser, env: FlowEnv, r: UserResult): Promise<void> 
   r.enteredAt = Date.now();
   r.token = token;
   r.entered = status;
+  r.enteredPosition = entered.data.enterQueue.queuePosition;
+  r.saleOpensInSeconds = entered.data.enterQueue.saleOpensInSeconds;
   const withToken = { ...auth, "x-queue-token": token };
 
   if (status === "WAITING") {
@@ -251,7 +268,7 @@ async function waitForAdmission(u: PlannedUser, env: FlowEnv, r: UserResult, jwt
   let connectedOnce = false;
   let settle!: (how: "active" | "ended" | "failed") => void;
   const settled = new Promise<"active" | "ended" | "failed">((resolve) => (settle = resolve));
-  client.subscribe<{ queueStatusChanged: { status: string; expiredReason: string | null } }>(
+  client.subscribe<{ queueStatusChanged: { status: string; queuePosition: number; expiredReason: string | null } }>(
     { query: Q.watch, variables: { t: token } },
     {
       next(result) {
@@ -268,6 +285,11 @@ async function waitForAdmission(u: PlannedUser, env: FlowEnv, r: UserResult, jwt
           sub.firstAt = now;
           sub.firstStatus = t.status;
           env.http.record("queueStatusChanged", sub.openedAt, now - sub.openedAt, undefined);
+        }
+        if (env.opensAt !== undefined && sub.placeAt === undefined && (t.status !== "WAITING" || t.queuePosition > 0)) {
+          sub.placeAt = now;
+          sub.place = t.status === "WAITING" ? t.queuePosition : 0;
+          sub.placeStatus = t.status;
         }
         if (t.status === "ACTIVE") {
           sub.activeAt ??= now;
@@ -289,13 +311,16 @@ async function waitForAdmission(u: PlannedUser, env: FlowEnv, r: UserResult, jwt
   );
   let gaveUp: NodeJS.Timeout | undefined;
   if (u.ending === "giveUp") {
-    gaveUp = setTimeout(() => {
-      if (sub.activeAt !== undefined || sub.endAt !== undefined) return;
-      // The EXPIRED (LEFT) push ends the wait; if it never comes, stop waiting for it after 5 s.
-      void leave(u, env, r, { authorization: `Bearer ${jwt}` }, token)
-        .catch(() => undefined)
-        .then(() => setTimeout(() => settle("ended"), 5_000));
-    }, u.giveUpAfterMs);
+    gaveUp = setTimeout(
+      () => {
+        if (sub.activeAt !== undefined || sub.endAt !== undefined) return;
+        // The EXPIRED (LEFT) push ends the wait; if it never comes, stop waiting for it after 5 s.
+        void leave(u, env, r, { authorization: `Bearer ${jwt}` }, token)
+          .catch(() => undefined)
+          .then(() => setTimeout(() => settle("ended"), 5_000));
+      },
+      u.giveUpAfterMs + Math.max(0, (env.opensAt ?? 0) - Date.now()),
+    ); // in the pre-queue: counted from the opening
   }
   const deadline = setTimeout(() => settle("failed"), Math.max(0, env.deadline - Date.now()));
   let how = await settled;
