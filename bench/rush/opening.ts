@@ -10,14 +10,13 @@
 // users' IDs (HMAC-SHA256, lowest hex first, as the README shows anyone how to)
 // is the one the line used and the places pushed.
 import { createHash, createHmac } from "node:crypto";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { graphql } from "../lib/load";
 import { sleep } from "../lib/server";
 import type { Check, TokenFacts } from "./checks";
 import type { PlannedUser } from "./plan";
 import { quantiles, type Quantiles } from "./quantiles";
 import type { QueueSamples } from "./samplers";
+import { serverLogLines } from "./summaries";
 import type { UserResult } from "./user-flow";
 
 export interface OpeningResult {
@@ -107,24 +106,16 @@ export class SeedWatcher {
 
 /** The "opening draw done" line of the servers' logs (exactly one instance draws). */
 export function drawFromLogs(dir: string, n: number): { ms: number; ordered: number; lines: number } | null {
-  let found: { ms: number; ordered: number; lines: number } | null = null;
+  let found: { ms: number; ordered: number } | null = null;
   let lines = 0;
-  for (let k = 0; k < n; k++) {
-    let text = "";
+  for (const line of serverLogLines(dir, n)) {
+    if (!line.includes("opening draw done")) continue;
     try {
-      text = readFileSync(join(dir, `rush-server-${n}-${k + 1}.log`), "utf8");
+      const j = JSON.parse(line) as { ms?: number; ordered?: number };
+      lines++;
+      found = { ms: Number(j.ms), ordered: Number(j.ordered) };
     } catch {
-      continue;
-    }
-    for (const line of text.split("\n")) {
-      if (!line.includes("opening draw done")) continue;
-      try {
-        const j = JSON.parse(line) as { ms?: number; ordered?: number };
-        lines++;
-        found = { ms: Number(j.ms), ordered: Number(j.ordered), lines };
-      } catch {
-        // not JSON
-      }
+      // not JSON
     }
   }
   return found ? { ...found, lines } : null;

@@ -53,30 +53,35 @@ export function notesOf(users: { outcome: string; note?: string }[]): Record<str
   );
 }
 
+/** The lines of the n servers' logs of an n-instance topology (a missing log has none). */
+export function serverLogLines(dir: string, n: number): string[] {
+  const lines: string[] = [];
+  for (let k = 0; k < n; k++) {
+    try {
+      lines.push(...readFileSync(join(dir, `rush-server-${n}-${k + 1}.log`), "utf8").split("\n"));
+    } catch {
+      // no log
+    }
+  }
+  return lines;
+}
+
 /** The servers' log lines at warn or error, counted by message. */
 export function warningsOf(dir: string, n: number): Record<string, number> {
   const out: Record<string, number> = {};
-  for (let k = 0; k < n; k++) {
-    let text = "";
+  for (const line of serverLogLines(dir, n)) {
+    if (!line.trim()) continue;
+    let key = line.slice(0, 100);
     try {
-      text = readFileSync(join(dir, `rush-server-${n}-${k + 1}.log`), "utf8");
+      const j = JSON.parse(line) as { level?: string; msg?: string; message?: string; error?: { message?: string } | string };
+      if (j.level && !/warn|error/.test(j.level)) continue;
+      const err = typeof j.error === "string" ? j.error : j.error?.message;
+      key = `${j.level ?? "?"}: ${j.msg ?? j.message ?? "?"}${err ? ` (${String(err).slice(0, 80)})` : ""}`;
     } catch {
-      continue;
+      // not JSON: keep the start of the line
     }
-    for (const line of text.split("\n")) {
-      if (!line.trim()) continue;
-      let key = line.slice(0, 100);
-      try {
-        const j = JSON.parse(line) as { level?: string; msg?: string; message?: string; error?: { message?: string } | string };
-        if (j.level && !/warn|error/.test(j.level)) continue;
-        const err = typeof j.error === "string" ? j.error : j.error?.message;
-        key = `${j.level ?? "?"}: ${j.msg ?? j.message ?? "?"}${err ? ` (${String(err).slice(0, 80)})` : ""}`;
-      } catch {
-        // not JSON: keep the start of the line
-      }
-      key = key.replace(/\d+/g, "N");
-      out[key] = (out[key] ?? 0) + 1;
-    }
+    key = key.replace(/\d+/g, "N");
+    out[key] = (out[key] ?? 0) + 1;
   }
   return Object.fromEntries(
     Object.entries(out)
