@@ -62,8 +62,11 @@ export function instrumentPool(pool: Pool, name: string, metrics: Metrics): Pool
 }
 
 function instrumentClient(client: PoolClient, name: string, metrics: Metrics): void {
-  const query = client.query as (...args: unknown[]) => unknown;
+  // The class's query, looked up at each call rather than kept from now, so the
+  // wrapper stays transparent to whatever replaces it later (a test's spy).
+  const proto = Object.getPrototypeOf(client) as { query: (...args: unknown[]) => unknown };
   (client as { query: unknown }).query = function (this: PoolClient, ...args: unknown[]) {
+    const query = proto.query;
     const started = performance.now();
     const done = (error: unknown) => metrics.dbQuery(name, (performance.now() - started) / 1000, Boolean(error));
     const last = args.length - 1;

@@ -30,7 +30,13 @@ export class QueuePolicies {
   async get(concertId: string): Promise<QueuePolicyValues> {
     const hit = this.cache.get(concertId);
     if (hit && Date.now() - hit.at < TTL_MS) return hit.value;
-    const row = await this.prisma.queuePolicy.findUnique({ where: { concertId } });
+    // While PostgreSQL does not answer, the last copy serves: the line's own
+    // reads and steps need only Redis (a first read still fails, as it must).
+    const row = await this.prisma.queuePolicy.findUnique({ where: { concertId } }).catch((error: unknown) => {
+      if (hit) return undefined;
+      throw error;
+    });
+    if (row === undefined && hit) return hit.value;
     const value = row
       ? {
           maxActiveUsers: row.maxActiveUsers,

@@ -393,7 +393,7 @@ export class QueueService implements QueueGate {
     if (!isUuid(concertId)) return NO_CONCERT;
     const hit = this.concertInfo.get(concertId);
     if (hit && Date.now() - hit.at < INFO_TTL_MS) return hit;
-    const { rows } = await this.deps.pool.query<{
+    const read = this.deps.pool.query<{
       exists: boolean;
       sold_out: boolean;
       opens_at: number | null;
@@ -404,7 +404,7 @@ export class QueueService implements QueueGate {
       keep_line: boolean | null;
       last_starts: Date | null;
     }>(
-      `SELECT c.id IS NOT NULL AS exists,
+      `SELECT /* queue: the concert's facts, for the ticker and enterQueue */ c.id IS NOT NULL AS exists,
               (extract(epoch FROM c.sale_opens_at) * 1000)::float8 AS opens_at,
               c.draw_commitment AS commitment,
               CASE WHEN c.drawn_at IS NULL THEN c.draw_seed END AS seed,
@@ -418,6 +418,16 @@ export class QueueService implements QueueGate {
          FROM (SELECT 1) one LEFT JOIN concerts c ON c.id = $1`,
       [concertId],
     );
+    // While PostgreSQL does not answer, the last copy serves: what needs only
+    // Redis (a queueStatus, the admission step) goes on (a first read still fails).
+    const rows = await read.then(
+      (result) => result.rows,
+      (error: unknown) => {
+        if (hit) return undefined;
+        throw error;
+      },
+    );
+    if (!rows) return hit!;
     const r = rows[0];
     const info: ConcertInfo = {
       exists: r.exists,
