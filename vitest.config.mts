@@ -20,9 +20,10 @@ export default defineConfig({
     globalSetup: ["tests/support/global-setup.ts"],
     pool: "forks",
     // Most files spend their time waiting (timers, holds running out, pushes
-    // arriving), not computing: three at once on two cores more than halves the
-    // run without starving any of them.
-    maxWorkers: 3,
+    // arriving), not computing, so two at once (vitest's default on two cores is
+    // one) about halves the run; more would pass PostgreSQL's 100 connections
+    // when two-instance deployments meet.
+    maxWorkers: 2,
     testTimeout: 30_000,
     // A test that checks nothing fails: every test must make at least one
     // assertion of its own (those of afterEach hooks come after this check).
