@@ -14,7 +14,7 @@ describe.each(queueStores("reserve-concurrency"))("concurrent holds ($name)", ({
   const url = (i: number) => deployment.servers[i % deployment.servers.length].url;
 
   beforeAll(async () => {
-    deployment = await startDeployment({ instances, redis, settings: { ...OPEN_QUEUE, DATABASE_POOL_SIZE: "20" } });
+    deployment = await startDeployment({ instances, redis, settings: { ...OPEN_QUEUE, DATABASE_POOL_SIZE: "10" } });
     admin = await newAdmin(deployment.server);
   });
   afterEach(() => expectSeatInvariants(deployment.db.url));
@@ -37,7 +37,7 @@ describe.each(queueStores("reserve-concurrency"))("concurrent holds ($name)", ({
     it("never holds part of a request or one seat twice under random overlapping multi-seat holds", { timeout: 90_000 }, async () => {
       // A deployment of its own: its database sessions all end with it, and a session
       // that ends has flushed its statistics, so its deadlock count is then complete.
-      const own = await startDeployment({ instances, redis, settings: { ...OPEN_QUEUE, DATABASE_POOL_SIZE: "20" } });
+      const own = await startDeployment({ instances, redis, settings: { ...OPEN_QUEUE, DATABASE_POOL_SIZE: "10" } });
       const ownUrl = (i: number) => own.servers[i % own.servers.length].url;
       const seatCount = 24;
       let deadlocked = 0;
