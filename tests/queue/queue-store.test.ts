@@ -97,6 +97,25 @@ describe.each(stores)("queue store (%s)", (name, makeStore) => {
     expect(await store.counts(c)).toEqual({ waiting: 33, active: 7 });
   });
 
+  it("follows the policy an admin set over the policy a step is passed (another instance's copy may be old)", async () => {
+    // What the CI run of 2026-12-01 caught on two instances: a pause (or a lower
+    // maxActiveUsers) set through one instance, and the other, whose cached copy
+    // was not dropped yet, admitting on the old policy.
+    const c = randomUUID();
+    const old = policy({ maxActiveUsers: 1000 });
+    await store.setPolicy(c, policy({ maxActiveUsers: 1000, admissionOpen: false }));
+    const paused = await Promise.all(Array.from({ length: 3 }, (_, i) => enter(c, `u${i}`, old)));
+    expect(paused.map((s) => s.status)).toEqual(["WAITING", "WAITING", "WAITING"]);
+    expect((await store.tick(c, old, IDLE)).admitted).toEqual([]);
+
+    await store.setPolicy(c, policy({ maxActiveUsers: 1, admitPerSecond: 1000, activeSessionSeconds: 60 }));
+    const admitted = (await store.tick(c, old, IDLE)).admitted;
+    expect(admitted.map((s) => s.token)).toEqual([paused[0].token]);
+    // The session is the set policy's too: 60 s, not the 600 s passed.
+    expect(admitted[0].expiresAt - admitted[0].now).toBeLessThanOrEqual(60_000);
+    expect(await store.counts(c)).toEqual({ waiting: 2, active: 1 });
+  });
+
   it("admits no more than admitPerSecond in any second", async () => {
     const c = randomUUID();
     const p = policy({ maxActiveUsers: 1000, admitPerSecond: 4 });

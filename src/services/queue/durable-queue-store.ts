@@ -91,6 +91,11 @@ export class DurableQueueStore implements QueueStore {
     return result;
   }
 
+  /** PostgreSQL has the policy already (queue_policies); a rebuilt line follows the instances' copies until it is set again. */
+  setPolicy(concertId: string, policy: QueuePolicyValues): Promise<void> {
+    return this.inner.setPolicy(concertId, policy);
+  }
+
   async soldOut(concertId: string): Promise<void> {
     await this.guarded(concertId, () => this.inner.soldOut(concertId));
     await this.recordSoldOut(concertId);

@@ -48,6 +48,8 @@ class ConcertQueue {
   drawnFor: string | null = null;
   /** Admissions per second of the last minute: second -> count. */
   readonly admittedAt = new Map<number, number>();
+  /** The policy an admin last set: it overrides the callers' (setPolicy). */
+  policy: QueuePolicyValues | null = null;
 }
 
 /** Nobody is admitted while paused, before the opening, or while the pre-queue waits for its draw (rules 16, 25). */
@@ -108,7 +110,8 @@ export class MemoryQueueStore implements QueueStore {
     q.waitingCount--;
   }
 
-  private admit(concertId: string, q: ConcertQueue, policy: QueuePolicyValues, idleMs: number, now: number, opening?: Opening): TokenState[] {
+  private admit(concertId: string, q: ConcertQueue, given: QueuePolicyValues, idleMs: number, now: number, opening?: Opening): TokenState[] {
+    const policy = q.policy ?? given;
     if (gated(q, policy, opening, now)) return [];
     // Sold out: a waiting list admits one user per seat back on sale (rule 23).
     if (q.soldOut && (!q.waitlist || q.credits <= 0)) return [];
@@ -231,6 +234,10 @@ export class MemoryQueueStore implements QueueStore {
       q.rateCount = q.admitted;
     }
     return { admitted, expired, waiting: q.waitingCount, active: q.active.size };
+  }
+
+  async setPolicy(concertId: string, policy: QueuePolicyValues): Promise<void> {
+    this.queue(concertId).policy = { ...policy };
   }
 
   async soldOut(concertId: string): Promise<void> {

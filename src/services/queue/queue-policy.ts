@@ -13,6 +13,9 @@ const CHANNEL = "queue.policy";
 export class QueuePolicies {
   private readonly cache = new Map<string, { value: QueuePolicyValues; at: number }>();
 
+  /** Bumped on every drop: a read that began before a drop does not cache what it read. */
+  private readonly drops = new Map<string, number>();
+
   private readonly listening: Promise<() => void>;
 
   constructor(
@@ -20,7 +23,7 @@ export class QueuePolicies {
     private readonly defaults: QueuePolicyValues,
     private readonly bus: EventBus,
   ) {
-    this.listening = bus.listen<{ concertId: string }>(CHANNEL, ({ concertId }) => this.cache.delete(concertId));
+    this.listening = bus.listen<{ concertId: string }>(CHANNEL, ({ concertId }) => this.drop(concertId));
   }
 
   async close(): Promise<void> {
@@ -30,6 +33,7 @@ export class QueuePolicies {
   async get(concertId: string): Promise<QueuePolicyValues> {
     const hit = this.cache.get(concertId);
     if (hit && Date.now() - hit.at < TTL_MS) return hit.value;
+    const drops = this.drops.get(concertId) ?? 0;
     // While PostgreSQL does not answer, the last copy serves: the line's own
     // reads and steps need only Redis (a first read still fails, as it must).
     const row = await this.prisma.queuePolicy.findUnique({ where: { concertId } }).catch((error: unknown) => {
@@ -45,8 +49,13 @@ export class QueuePolicies {
           admissionOpen: row.admissionOpen,
         }
       : { ...this.defaults, admissionOpen: true };
-    this.cache.set(concertId, { value, at: Date.now() });
+    if ((this.drops.get(concertId) ?? 0) === drops) this.cache.set(concertId, { value, at: Date.now() });
     return value;
+  }
+
+  private drop(concertId: string): void {
+    this.cache.delete(concertId);
+    this.drops.set(concertId, (this.drops.get(concertId) ?? 0) + 1);
   }
 
   /** Writes the fields given; the others keep their value. */
@@ -58,7 +67,7 @@ export class QueuePolicies {
       create: { concertId, ...value },
       update: { ...definedOnly(input), updatedAt: new Date() },
     });
-    this.cache.delete(concertId);
+    this.drop(concertId);
     await this.bus.publish(CHANNEL, { concertId });
     return this.get(concertId);
   }

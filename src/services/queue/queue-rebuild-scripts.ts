@@ -28,7 +28,8 @@ export const BEGIN = `
 local p = KEYS[1]
 if redis.call('EXISTS', p .. 'epoch') == 1 then return 0 end
 if redis.call('GET', p .. 'rebuilding') ~= ARGV[1] then return -1 end
-redis.call('DEL', p .. 'waiting', p .. 'seen', p .. 'active', p .. 'users', p .. 'admlog', p .. 'meta', p .. 'seq', p .. 'pqdraw')
+-- the policy too: a lagging copy may be older than the one the instances hold, which the steps then follow
+redis.call('DEL', p .. 'waiting', p .. 'seen', p .. 'active', p .. 'users', p .. 'admlog', p .. 'meta', p .. 'seq', p .. 'pqdraw', p .. 'policy')
 return 1
 `;
 

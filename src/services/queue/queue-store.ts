@@ -112,6 +112,11 @@ export interface QueueStore {
   everEntered(concertId: string): Promise<boolean>;
   /** The line's numbers for QueueStats. */
   stats(concertId: string): Promise<QueueCounts>;
+  /**
+   * The policy an admin just set (rule 25's pause among it), where every instance's steps read it: from now
+   * on they follow it, whatever policy their caller passes (an instance's cached copy may be a moment old).
+   */
+  setPolicy(concertId: string, policy: QueuePolicyValues): Promise<void>;
   /** Every token of the concert ends SOLD_OUT, without a loop over them; enter answers soldOut until reopened. */
   soldOut(concertId: string): Promise<void>;
   /** The concert has seats again (a date was added): new tokens may enter. */

@@ -122,7 +122,7 @@ export class QueueService implements QueueGate {
   async setAdmission(actor: Actor, concertId: string, open: boolean) {
     await this.existingConcert(concertId);
     assertAdmin(actor);
-    return { concertId, admissionOpen: true, ...(await this.deps.policies.update(concertId, { admissionOpen: open })) };
+    return { concertId, admissionOpen: true, ...(await this.setPolicy(concertId, { admissionOpen: open })) };
   }
 
   /** A concert's opening, limit or flags changed (updateConcert): every instance reads its facts again. */
@@ -303,7 +303,17 @@ export class QueueService implements QueueGate {
     }
     await this.existingConcert(concertId);
     assertAdmin(actor);
-    return { concertId, admissionOpen: true, ...(await this.deps.policies.update(concertId, input)) };
+    return { concertId, admissionOpen: true, ...(await this.setPolicy(concertId, input)) };
+  }
+
+  /**
+   * PostgreSQL keeps the policy, and the line's store gets it before the answer: every
+   * instance's next step follows it, even one whose cached copy has not been dropped yet.
+   */
+  private async setPolicy(concertId: string, input: Partial<QueuePolicyValues>): Promise<QueuePolicyValues> {
+    const value = await this.deps.policies.update(concertId, input);
+    await this.deps.store.setPolicy(concertId, value);
+    return value;
   }
 
   async stats(actor: Actor, concertId: string): Promise<QueueStatsView> {

@@ -20,6 +20,9 @@
 //            the head of the line: its tokens are admitted before any in
 //            waiting (the later entries), and a place there is its rank + 1.
 //   adm60    HASH second % 60 -> "<second>:<admissions>" (admissions per second, last minute)
+//   policy   HASH m maxActive, r perSecond, s sessionMs, o admission open (1/0): the policy an admin
+//            last set (setPolicy). It overrides the caller's arguments, which come from that
+//            instance's cached copy and may be a moment old on another instance.
 //   t:<tok>  HASH u user, s status, q seq, a admitted ms, se session end, hu hold end, r reason,
 //            k draw key (pre-queue entries)
 
@@ -127,6 +130,8 @@ end
 -- admits from the head of the line while there is room and the last second's
 -- admissions stay under the rate
 local function admit(maxActive, perSecond, sessionMs, idleMs)
+  local set = redis.call('HMGET', p .. 'policy', 'm', 'r', 's', 'o')
+  if set[1] then maxActive, perSecond, sessionMs, gate.open = tonumber(set[1]), tonumber(set[2]), tonumber(set[3]), set[4] == '1' end
   if gated() then return {} end
   local credits = false
   if redis.call('HGET', p .. 'meta', 'soldout') == '1' then
@@ -356,6 +361,12 @@ local pre = redis.call('ZCARD', p .. 'pqdraw')
 local preQueue = pre
 if drawn() then preQueue = 0 end
 return {redis.call('ZCARD', p .. 'waiting') + pre, redis.call('ZCARD', p .. 'active'), preQueue, admitted}
+`;
+
+/** KEYS: p, concert. ARGV: maxActive, perSecond, sessionMs, admission open (1/0). The policy every step follows from now on. */
+export const SET_POLICY = `
+redis.call('HSET', KEYS[1] .. 'policy', 'm', ARGV[1], 'r', ARGV[2], 's', ARGV[3], 'o', ARGV[4])
+return 1
 `;
 
 // The waiting list (rule 23): scripts of their own, so the steps above stay as they are.

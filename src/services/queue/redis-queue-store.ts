@@ -3,7 +3,20 @@ import type { RedisClient } from "../../redis/redis-client";
 import { GUARD } from "./queue-rebuild-scripts";
 import type { QueueExpiry, QueueStatus } from "./queue.types";
 import type { DrawResult, EnterResult, Opening, QueueCounts, QueuePolicyValues, QueueStore, TickResult, TokenState } from "./queue-store";
-import { DRAW, ENTER, EXPIRE, FORGET, READ, SEATS_BACK, SELL_OUT_KEEPING_LINE, SET_HOLD, SOLD_OUT, STATS, TICK } from "./redis-queue-scripts";
+import {
+  DRAW,
+  ENTER,
+  EXPIRE,
+  FORGET,
+  READ,
+  SEATS_BACK,
+  SELL_OUT_KEEPING_LINE,
+  SET_HOLD,
+  SET_POLICY,
+  SOLD_OUT,
+  STATS,
+  TICK,
+} from "./redis-queue-scripts";
 
 /** How long after its hold's end a session may outlive it, so HOLD_TIMEOUT (not SESSION_TIMEOUT) ends it. */
 export const HOLD_GRACE_MS = 5_000;
@@ -72,6 +85,8 @@ export class RedisQueueStore implements QueueStore {
     define("qSellOutKeepingLine", SELL_OUT_KEEPING_LINE);
     define("qSeatsBack", SEATS_BACK);
     redis.defineCommand("qForget", { numberOfKeys: 1, lua: FORGET });
+    // Unguarded: a policy may be set before anyone entered, and a line rebuilt follows it.
+    redis.defineCommand("qSetPolicy", { numberOfKeys: 2, lua: SET_POLICY });
   }
 
   async enter(
@@ -149,6 +164,18 @@ export class RedisQueueStore implements QueueStore {
       waiting: Number(waiting),
       active: Number(active),
     };
+  }
+
+  async setPolicy(concertId: string, policy: QueuePolicyValues): Promise<void> {
+    await this.call<number>(
+      "qSetPolicy",
+      prefix(concertId),
+      tag(concertId),
+      policy.maxActiveUsers,
+      policy.admitPerSecond,
+      policy.activeSessionSeconds * 1000,
+      policy.admissionOpen === false ? 0 : 1,
+    );
   }
 
   async soldOut(concertId: string): Promise<void> {
