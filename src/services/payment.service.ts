@@ -22,6 +22,9 @@ import { pageSize, type PageArgs } from "./paging";
 import { getOwnReservation, PAYMENT_COLUMNS, paymentFromJson, type PaymentView, type ReservationView } from "./reservation.views";
 import { isConcertSoldOut } from "./sold-out";
 
+/** How long a sale's announcement (its token ending PAID, its seats SOLD) is tried again while Redis does not answer. */
+const SALE_ANNOUNCE_RETRY_MS = 120_000;
+
 type Deps = { pool: Pool; bus: EventBus; queue: QueueGate; logger?: Logger; metrics?: Pick<Metrics, "sold"> };
 
 export interface PayInput {
@@ -77,7 +80,9 @@ export class PaymentService {
     const outcome = await this.payOnce(actor, reservation, call);
     if ("replayed" in outcome) return outcome.replayed;
     this.deps.metrics?.sold(reservation.concertId, outcome.seats.length, outcome.payment.amount);
-    await afterCommit(this.deps.logger, () => this.announceSale(reservation, outcome.seats));
+    // Safe to run again (an ended token stays ended; a seat's status is sent again), so it is
+    // tried again while Redis does not answer: the token ends PAID, not by its session.
+    await afterCommit(this.deps.logger, () => this.announceSale(reservation, outcome.seats), { forMs: SALE_ANNOUNCE_RETRY_MS });
     return outcome.payment;
   }
 

@@ -4,6 +4,7 @@
 // needs only PostgreSQL goes on, /readyz names Redis. Afterwards the service
 // rebuilds the line by itself: every token with its status, order and time
 // left; the holder pays; a newcomer goes to the back, not to the front.
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startPlainRedis } from "../../bench/lib/redis-servers";
 import { createTestDatabase, type TestDatabase } from "../support/database";
@@ -90,6 +91,45 @@ describe.runIf(runs)("a plain Redis restarted empty", () => {
     });
     expect(codeOf(await gql(url, STATUS, { t: line.people[4].queueToken }, line.people[4].headers))).toBeUndefined();
     expect(shape(await snapshot(url, line.people.slice(3)))).toEqual([1, 2, 3]);
+    await expectSeatInvariants(db.url);
+    await expectLedgersMatchBalances(db.url);
+  });
+
+  it("ends the token PAID once Redis is back, for a pay that committed while Redis was down", { timeout: 120_000 }, async () => {
+    const url = servers[0].url;
+    const mine = await lineOfSix(servers[0]);
+    const buyer = mine.people[0];
+    // The pay passes its queue gate, then waits in PostgreSQL on the reservation's row
+    // (held here), while Redis goes away; it commits with Redis down.
+    const lock = new pg.Client({ connectionString: db.url });
+    await lock.connect();
+    try {
+      await lock.query("BEGIN");
+      await lock.query("SELECT 1 FROM reservations WHERE id = $1 FOR UPDATE", [mine.reservationId]);
+      const paying = pay(url, mine, "pay-across-the-outage");
+      await eventually("the pay waiting on the row", async () => {
+        const { rows } = await lock.query(`SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`);
+        return rows.length > 0 ? true : undefined;
+      });
+      await redis.kill();
+      await lock.query("COMMIT");
+      const paid = await paying;
+      expect(paid.errors).toBeUndefined();
+      expect(paid.data.pay.status).toBe("COMPLETED");
+    } finally {
+      await lock.end();
+    }
+    await redis.start(); // empty: the line comes back from the journal, the token ACTIVE in it
+    const ended = await eventually("the token ended PAID", async () => {
+      const r = await gql(url, STATUS, { t: buyer.queueToken }, buyer.headers).catch(() => undefined);
+      return r?.data?.queueStatus?.status === "EXPIRED" ? r.data.queueStatus : undefined;
+    });
+    expect(ended).toMatchObject({ status: "EXPIRED", expiredReason: "PAID" });
+    // Its place went to the first in line.
+    await eventually("the first in line admitted", async () => {
+      const r = await gql(url, STATUS, { t: mine.people[2].queueToken }, mine.people[2].headers).catch(() => undefined);
+      return r?.data?.queueStatus?.status === "ACTIVE" ? true : undefined;
+    });
     await expectSeatInvariants(db.url);
     await expectLedgersMatchBalances(db.url);
   });
