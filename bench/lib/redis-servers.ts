@@ -176,5 +176,17 @@ export async function startRedisCluster(masters = 3, ports?: number[]): Promise<
     },
   };
   await cluster.waitHealthy();
+  // A replica that has not finished its first sync refuses to take over (its data's age
+  // counts from never, past cluster-replica-validity-factor): a master killed right after
+  // the create would then stay down for good. Wait until every replica is linked.
+  await until(
+    "every replica linked to its master",
+    async () => {
+      const roles = await Promise.all(all.map((port) => cli(port, "info", "replication").catch(() => "")));
+      const replicas = roles.filter((r) => /role:slave/.test(r));
+      return replicas.length === all.length - masters && replicas.every((r) => /master_link_status:up/.test(r));
+    },
+    30_000,
+  );
   return cluster;
 }

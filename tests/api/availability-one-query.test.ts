@@ -37,16 +37,28 @@ const catalogueReads = (statements: string[]) =>
   statements.filter((s) => /^\s*SELECT\b/i.test(s) && /\b(concerts|concert_dates|seats)\b/.test(s) && !/reservations|payments|queue/.test(s));
 const seatCounts = (statements: string[]) => catalogueReads(statements).filter((s) => /\bFROM\s+"?seats"?/i.test(s));
 
+/**
+ * The fewest catalogue reads of three tries: the instance's background SQL can only add
+ * statements to a window, so the least of three is the request's own (a request that
+ * read per date would show it in every try).
+ */
+async function fewestDuring(fn: () => Promise<unknown>): Promise<string[]> {
+  let fewest: string[] | undefined;
+  for (let i = 0; i < 3; i++) {
+    const reads = catalogueReads(await statementsDuring(fn));
+    if (!fewest || reads.length < fewest.length) fewest = reads;
+  }
+  return fewest!;
+}
+
 describe("availability", () => {
-  // Retried: background SQL of the instance (its ticker, its metrics) can land in the
-  // measured window; a request that read per date would fail every try.
-  it("is read with one aggregate query for the whole concert list, whatever its size", { retry: 2 }, async () => {
+  it("is read with one aggregate query for the whole concert list, whatever its size", async () => {
     await newConcert(deployment.server, admin, { dates: [{}] });
-    const small = await statementsDuring(() => gql(url, ConcertsDocument));
+    const small = await fewestDuring(() => gql(url, ConcertsDocument));
 
     for (let i = 0; i < 4; i++) await newConcert(deployment.server, admin, { dates: [{}, {}, {}] });
     let shown = 0;
-    const large = await statementsDuring(async () => {
+    const large = await fewestDuring(async () => {
       const r = await gql(url, ConcertsDocument);
       shown = r.data!.concerts.flatMap((c) => c.dates).length;
     });
@@ -54,12 +66,12 @@ describe("availability", () => {
     expect(shown).toBe(13);
     expect(seatCounts(large)).toHaveLength(1);
     // Nothing else grows with the list either: concerts, dates and seats, one query each.
-    expect(catalogueReads(large)).toHaveLength(catalogueReads(small).length);
+    expect(large).toHaveLength(small.length);
   });
 
   it("is read with one aggregate query for one concert's dates", async () => {
     const concert = await newConcert(deployment.server, admin, { dates: [{}, {}, {}, {}] });
-    const statements = await statementsDuring(() => gql(url, ConcertDocument, { id: concert.id }));
+    const statements = await fewestDuring(() => gql(url, ConcertDocument, { id: concert.id }));
     expect(seatCounts(statements)).toHaveLength(1);
   });
 });

@@ -47,7 +47,10 @@ describe("/metrics", () => {
     ]) {
       expect(text).toMatch(new RegExp(`^${name} \\d`, "m"));
     }
-    const sample = /^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\\n]|\\.)*",?)*\})? (-?\d+(\.\d+)?(e[+-]?\d+)?|NaN|[+-]Inf)$/;
+    // Values as Prometheus parses them (Go's strconv.ParseFloat): NaN and Inf in any case.
+    // prom-client writes "Nan" for the event-loop mean and stddev before it has a sample.
+    const sample =
+      /^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\\n]|\\.)*",?)*\})? (-?\d+(\.\d+)?(e[+-]?\d+)?|[Nn][Aa][Nn]|[+-][Ii][Nn][Ff])$/;
     const bad = text.split("\n").filter((line) => line !== "" && !line.startsWith("# TYPE ") && !line.startsWith("# HELP ") && !sample.test(line));
     expect(bad).toEqual([]);
     expect(text.endsWith("\n")).toBe(true);
