@@ -220,7 +220,15 @@ export async function createApp(options: AppOptions): Promise<App> {
     }),
   );
   httpServer.keepAliveTimeout = 65_000;
-  const ws = attachGraphqlWs({ httpServer, schema, services, gate, logger, metrics });
+  const ws = attachGraphqlWs({
+    httpServer,
+    schema,
+    services,
+    gate,
+    logger,
+    metrics,
+    limits: { maxSockets: settings.wsMaxSockets, maxStarting: settings.wsMaxStarting, initTimeoutMs: settings.wsInitTimeoutMs },
+  });
   ticker.start();
   sweeper.start();
   keeper?.start();

@@ -45,6 +45,12 @@ export interface Settings {
   signInFailuresPerEmailPerMinute: number;
   /** Default ticketLimitPerUser of a new concert (v2, rule 19). */
   ticketLimitPerUser: number;
+  /** Open WebSockets one instance takes; past it an upgrade is answered 503 with Retry-After. Not in the contract. */
+  wsMaxSockets: number;
+  /** WebSockets upgraded but not yet through connection_init; past it an upgrade is answered 503 with Retry-After. Not in the contract. */
+  wsMaxStarting: number;
+  /** How long a new WebSocket has to send connection_init (graphql-ws's connectionInitWaitTimeout). Not in the contract. */
+  wsInitTimeoutMs: number;
   /** REDIS_CLUSTER_NODES (rule 28): some nodes of a Redis Cluster, instead of REDIS_URL. */
   redisClusterNodes: { host: string; port: number }[] | undefined;
 }
@@ -80,6 +86,10 @@ const INTEGERS = {
   refundClosesHours: ["REFUND_CLOSES_HOURS", 24, 0, 87_600],
   refundFeePercent: ["REFUND_FEE_PERCENT", 10, 0, 100],
   refundFreeDays: ["REFUND_FREE_DAYS", 7, 0, 3_650],
+  // One process may open 20,000 files here (ulimit -n): about 18,000 sockets leave room for the rest.
+  wsMaxSockets: ["WS_MAX_SOCKETS", 18_000, 1, 10_000_000],
+  wsMaxStarting: ["WS_MAX_STARTING", 2_000, 1, 10_000_000],
+  wsInitTimeoutMs: ["WS_INIT_TIMEOUT_MS", 15_000, 100, 600_000],
 } as const satisfies Record<string, readonly [string, number, number, number]>;
 
 const LOG_LEVELS = ["debug", "info", "warn", "error", "silent"] as const;

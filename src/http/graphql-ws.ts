@@ -15,8 +15,19 @@ import type { Metrics, PushSlot } from "../observability/metrics";
 import { requestIdOf } from "../observability/request-id";
 import { logOperationFailed } from "../graphql/observe.plugin";
 import { subscribeFast } from "../graphql/subscription-executor";
+import { RETRY_AFTER_SECONDS } from "../errors/unavailable";
 
 type ConnectionParams = Record<string, unknown>;
+
+/** What a surge may take (settings WS_MAX_SOCKETS, WS_MAX_STARTING, WS_INIT_TIMEOUT_MS). */
+export interface SocketLimits {
+  maxSockets: number;
+  maxStarting: number;
+  initTimeoutMs: number;
+}
+
+/** The answer to an upgrade past the limits: a clear refusal the client can retry, or fall back to polling on. */
+const BUSY = `HTTP/1.1 503 Service Unavailable\r\nRetry-After: ${RETRY_AFTER_SECONDS}\r\nContent-Type: text/plain\r\nContent-Length: 45\r\nConnection: close\r\n\r\nToo many WebSockets right now: retry shortly.`;
 
 export function attachGraphqlWs(deps: {
   httpServer: HttpServer;
@@ -25,9 +36,16 @@ export function attachGraphqlWs(deps: {
   gate: OperationGate;
   logger: Logger;
   metrics?: Metrics;
+  limits: SocketLimits;
 }) {
-  const { schema, services, gate, logger, metrics } = deps;
+  const { schema, services, gate, logger, metrics, limits } = deps;
   const wss = new WebSocketServer({ noServer: true, maxPayload: 1_000_000 });
+  // Sockets upgraded whose connection_init is not through yet: what a surge piles up.
+  const starting = new WeakSet<object>();
+  let startingCount = 0;
+  const initDone = (socket: object) => {
+    if (starting.delete(socket)) startingCount--;
+  };
   if (metrics) observeSockets(wss, metrics);
   // Per operation: its name and push slot, for the failure log and the push count.
   const operations = new WeakMap<Context, { name: string; slot?: PushSlot }>();
@@ -49,7 +67,10 @@ export function attachGraphqlWs(deps: {
     {
       schema,
       subscribe: subscribeFast,
+      // A loaded event loop reads a connection_init late; the default 3 s then closed sockets (4408) that had sent theirs.
+      connectionInitWaitTimeout: limits.initTimeoutMs,
       onConnect(ctx) {
+        initDone(ctx.extra.socket);
         // connectionParams hold the tokens: the logger redacts them.
         logger.debug("websocket connection_init", { requestId: requestIdOf(ctx.extra.request), connectionParams: ctx.connectionParams });
         return true;
@@ -143,7 +164,18 @@ export function attachGraphqlWs(deps: {
       socket.destroy();
       return;
     }
-    wss.handleUpgrade(req, socket, head, (ws) => wss.emit("connection", ws, req));
+    // Past the limits: 503 with Retry-After before any WebSocket work, not a socket that times out later.
+    if (wss.clients.size >= limits.maxSockets || startingCount >= limits.maxStarting) {
+      metrics?.wsRefused(wss.clients.size >= limits.maxSockets ? "busy_sockets" : "busy_starting");
+      socket.end(BUSY);
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      starting.add(ws);
+      startingCount++;
+      ws.once("close", () => initDone(ws));
+      wss.emit("connection", ws, req);
+    });
   });
   return {
     /** Closes every socket with "going away" and waits for the subscriptions to end. */
