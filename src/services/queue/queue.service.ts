@@ -70,6 +70,10 @@ export interface DrawRecord {
 
 export class QueueService implements QueueGate {
   private readonly concertInfo = new Map<string, ConcertInfo>();
+  /** The one read of a concert's facts in flight: a hundred callers at a copy's expiry send one query, not a hundred. */
+  private readonly infoReads = new Map<string, Promise<ConcertInfo>>();
+  /** Bumped on every drop: a read begun before a drop does not cache what it read. */
+  private readonly infoDrops = new Map<string, number>();
   private readonly listening: Promise<() => void>;
   /** Opening draws this instance performed (exactly one instance performs each). */
   drawsPerformed = 0;
@@ -81,7 +85,7 @@ export class QueueService implements QueueGate {
 
   constructor(private readonly deps: Deps) {
     this.dates = new DateDirectory(deps.pool);
-    this.listening = deps.bus.listen<{ concertId: string }>(CONCERT_CHANGED, ({ concertId }) => this.concertInfo.delete(concertId));
+    this.listening = deps.bus.listen<{ concertId: string }>(CONCERT_CHANGED, ({ concertId }) => this.dropInfo(concertId));
   }
 
   async close(): Promise<void> {
@@ -127,7 +131,7 @@ export class QueueService implements QueueGate {
 
   /** A concert's opening, limit or flags changed (updateConcert): every instance reads its facts again. */
   async concertChanged(concertId: string): Promise<void> {
-    this.concertInfo.delete(concertId);
+    this.dropInfo(concertId);
     await this.deps.bus.publish(CONCERT_CHANGED, { concertId });
   }
 
@@ -163,7 +167,7 @@ export class QueueService implements QueueGate {
     );
     if (!result.done && rowCount === 0) {
       // Another instance did both; its announcement reaches every instance.
-      this.concertInfo.delete(concertId);
+      this.dropInfo(concertId);
       return;
     }
     await this.concertChanged(concertId);
@@ -203,13 +207,13 @@ export class QueueService implements QueueGate {
   async concertSoldOut(concertId: string): Promise<void> {
     if ((await this.info(concertId)).keepLine) return this.sellOutKeepingLine(concertId);
     await this.deps.store.soldOut(concertId);
-    this.concertInfo.delete(concertId);
+    this.dropInfo(concertId);
     await this.deps.bus.publish(concertChannel(concertId), { kind: "soldOut" } satisfies ConcertQueueEvent);
   }
 
   /** A date was added: the concert may have seats again. */
   async concertReopened(concertId: string): Promise<void> {
-    this.concertInfo.delete(concertId);
+    this.dropInfo(concertId);
     this.linesEnded.delete(concertId);
     await this.deps.store.reopen(concertId);
   }
@@ -225,7 +229,7 @@ export class QueueService implements QueueGate {
         await this.passOn(concertId, count);
       } else if (wereSold) {
         // Rule 6 ended the line at the sell-out; new entries may join again.
-        this.concertInfo.delete(concertId);
+        this.dropInfo(concertId);
         await this.deps.store.reopen(concertId);
       }
     }
@@ -269,7 +273,7 @@ export class QueueService implements QueueGate {
   /** Rule 23: ACTIVE tokens without a hold end SOLD_OUT; the line stays, admitting one per seat back on sale. */
   private async sellOutKeepingLine(concertId: string): Promise<void> {
     const ended = await this.deps.store.sellOutKeepingLine(concertId, this.deps.idleSeconds);
-    this.concertInfo.delete(concertId);
+    this.dropInfo(concertId);
     await this.announce(concertId, ended);
     // A seat that came back between the sale that sold out and this step had
     // its offer reset with the others: offer what is on sale now once more.
@@ -399,10 +403,30 @@ export class QueueService implements QueueGate {
    * opening and the seats left, cached for a second: enterQueue is the hottest
    * call of an on-sale. A change of the opening drops the copy on every instance.
    */
-  private async info(concertId: string): Promise<ConcertInfo> {
+  private info(concertId: string): Promise<ConcertInfo> | ConcertInfo {
     if (!isUuid(concertId)) return NO_CONCERT;
     const hit = this.concertInfo.get(concertId);
     if (hit && Date.now() - hit.at < INFO_TTL_MS) return hit;
+    const inFlight = this.infoReads.get(concertId);
+    // An expired copy serves while its one refresh runs; after a drop, everyone waits for it.
+    if (inFlight) return hit ?? inFlight;
+    const read = this.readInfo(concertId, hit);
+    this.infoReads.set(concertId, read);
+    const done = () => {
+      if (this.infoReads.get(concertId) === read) this.infoReads.delete(concertId);
+    };
+    read.then(done, done);
+    return hit ?? read;
+  }
+
+  private dropInfo(concertId: string): void {
+    this.concertInfo.delete(concertId);
+    this.infoReads.delete(concertId);
+    this.infoDrops.set(concertId, (this.infoDrops.get(concertId) ?? 0) + 1);
+  }
+
+  private async readInfo(concertId: string, hit: ConcertInfo | undefined): Promise<ConcertInfo> {
+    const drops = this.infoDrops.get(concertId) ?? 0;
     const read = this.deps.pool.query<{
       exists: boolean;
       sold_out: boolean;
@@ -451,7 +475,7 @@ export class QueueService implements QueueGate {
       lastStartsAt: r.last_starts ? r.last_starts.getTime() : null,
       at: Date.now(),
     };
-    this.concertInfo.set(concertId, info);
+    if ((this.infoDrops.get(concertId) ?? 0) === drops) this.concertInfo.set(concertId, info);
     return info;
   }
 }
