@@ -44,8 +44,8 @@ const STAGES: [string, RegExp, RegExp][] = [
   ["Apollo request pipeline (processGraphQLRequest)", /^processGraphQLRequest$/, /@apollo\/server/],
   ["graphql-js execute (synchronous part)", /^execute$/, /graphql\/execution\/execute\.js/],
   ["query complexity (getComplexity)", /^getComplexity$/, /graphql-query-complexity/],
-  // Our verify (its cache) and jose's jwtVerify, up to the first await: the HMAC itself runs in WebCrypto's job.
-  ["access token check (cache, jose)", /^(verify|jwtVerify)$/, /access-tokens\.js|\/jose\//],
+  // Our verify (its cache) and fast-jwt's verifier, the HMAC included.
+  ["access token check (cache, fast-jwt)", /^(verify|check|verifyToken)$/, /access-tokens\.js|\/fast-jwt\//],
   ["graphql-js parse (Apollo's document cache missed)", /^parse$/, /graphql\/language\/parser\.js/],
   ["Redis commands (ioredis, with their socket writes)", /^sendCommand$/, /ioredis/],
   ["PostgreSQL (pg, Prisma)", /./, /\/pg\/lib\/|@prisma\/client/],

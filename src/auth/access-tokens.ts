@@ -1,11 +1,15 @@
-// Access tokens are HS256 JWTs with an expiry, signed and verified with jose.
+// Access tokens are HS256 JWTs with an expiry, signed and verified with fast-jwt.
+// Not jose (used until 2026-12-02): jose 6 signs and verifies only through
+// WebCrypto, an async job per HMAC that cost 70–90 µs of CPU a call against
+// 5–10 µs here; every user's first request (enterQueue in an on-sale) pays it,
+// and it was 16–24% of enterQueue's CPU in npm run bench (BENCHMARKS.md).
 // The secret comes from JWT_SECRET or is generated once and kept under the data
 // folder, so restarts (and instances sharing that folder) keep accepting the
 // tokens already issued.
-import { createSecretKey, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { errors, jwtVerify, SignJWT } from "jose";
+import { createSigner, createVerifier, TokenError } from "fast-jwt";
 
 export type Role = "USER" | "ADMIN";
 
@@ -20,7 +24,7 @@ export interface AccessTokens {
   issue(actor: Actor): Promise<string>;
   /**
    * The actor the token names, or a message saying why it is refused. A token
-   * verified before answers from memory: no signature check, no call into jose.
+   * verified before answers from memory: no signature check at all.
    */
   verify(token: string): Promise<Verified>;
 }
@@ -50,26 +54,25 @@ const MALFORMED = { error: "The access token is malformed." };
 const FORGED = { error: "The access token is not valid." };
 const EXPIRED = { error: "The access token has expired: sign in again." };
 
-// Only what this service issues: HS256, typ JWT, with an expiry (jose refuses
-// "alg: none" and any other algorithm, and checks `exp` against the clock).
-const VERIFY_OPTIONS = { algorithms: ["HS256"], typ: "JWT", requiredClaims: ["exp", "sub"] };
-
 type Remembered = Actor & { exp: number };
 
 export function createAccessTokens(secret: string, lifetimeSeconds: number): AccessTokens {
-  // A KeyObject: jose turns it into a CryptoKey once and keeps that (a raw
-  // Uint8Array would be imported again for every signature).
-  const key = createSecretKey(Buffer.from(secret, "utf8"));
+  // The claims in the order the hand-written signer used (fast-jwt keeps the iat given), so
+  // a token is byte for byte what it was: header {"alg":"HS256","typ":"JWT"}.
+  const sign = createSigner({ key: secret, algorithm: "HS256" });
+  // Only what this service issues: HS256, typ JWT, with an expiry and a subject
+  // ("alg: none" and every other algorithm are refused, `exp` is checked against the clock).
+  const verifyJwt = createVerifier({ key: secret, algorithms: ["HS256"], checkTyp: "JWT", requiredClaims: ["exp", "sub"], cache: false });
 
-  const check = async (token: string): Promise<Remembered | { error: string }> => {
+  const check = (token: string): Remembered | { error: string } => {
     let payload: { sub?: unknown; role?: unknown; exp?: unknown };
     try {
-      ({ payload } = await jwtVerify(token, key, VERIFY_OPTIONS));
+      payload = verifyJwt(token);
     } catch (error) {
-      if (error instanceof errors.JWTExpired) return EXPIRED;
-      if (error instanceof errors.JWSSignatureVerificationFailed) return FORGED;
-      if (error instanceof errors.JOSEError) return MALFORMED;
-      throw error;
+      if (!(error instanceof TokenError)) throw error;
+      if (error.code === TokenError.codes.expired) return EXPIRED;
+      if (error.code === TokenError.codes.invalidSignature) return FORGED;
+      return MALFORMED;
     }
     const { sub, role, exp } = payload;
     if (typeof sub !== "string" || (role !== "USER" && role !== "ADMIN") || typeof exp !== "number") return MALFORMED;
@@ -78,29 +81,18 @@ export function createAccessTokens(secret: string, lifetimeSeconds: number): Acc
 
   // A client sends the same token with every request: its signature is checked
   // once and remembered until it expires (checking it every time was a tenth of
-  // a request's CPU under load). Only the first sight of a token awaits jose.
+  // a request's CPU under load).
   const verified = new Map<string, Remembered>();
-  // A token's first requests often come together (a client's subscriptions at
-  // connect): they share one signature check.
-  const checking = new Map<string, Promise<Remembered | { error: string }>>();
 
   return {
-    issue(actor) {
+    async issue(actor) {
       const now = Math.floor(Date.now() / 1000);
-      // The claims in the order the hand-written signer used, so a token is byte for byte what it was.
-      return new SignJWT({ sub: actor.id, role: actor.role, iat: now, exp: now + lifetimeSeconds })
-        .setProtectedHeader({ alg: "HS256", typ: "JWT" })
-        .sign(key);
+      return sign({ sub: actor.id, role: actor.role, iat: now, exp: now + lifetimeSeconds });
     },
     async verify(token) {
       let result = verified.get(token);
       if (!result) {
-        let pending = checking.get(token);
-        if (!pending) {
-          pending = check(token).finally(() => checking.delete(token));
-          checking.set(token, pending);
-        }
-        const checked = await pending;
+        const checked = check(token);
         if ("error" in checked) return checked;
         if (verified.size >= VERIFIED_CACHE_SIZE) verified.clear();
         verified.set(token, checked);

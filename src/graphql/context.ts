@@ -87,7 +87,7 @@ export interface ContextInput {
   requestId?: string;
 }
 
-/** Waits on jose only for a token seen for the first time: a repeat answers from the verified-token cache. */
+/** A token seen for the first time has its signature checked (fast-jwt); a repeat answers from the verified-token cache. */
 export async function createContext(services: Services, input: ContextInput): Promise<Context> {
   const { actor, error } = await readBearer(services, input.authorization);
   const queueToken = input.queueToken?.trim() || undefined;

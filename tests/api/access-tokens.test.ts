@@ -73,7 +73,7 @@ describe("access tokens", () => {
     expect(codeOf(await me(bearer(orphan)))).toBe("UNAUTHENTICATED");
   });
 
-  // Tokens issued before jose signed them: the same HS256 JWT, made here the way
+  // Tokens issued before a library signed them (jose, then fast-jwt): the same HS256 JWT, made here the way
   // the hand-written signer made it (node:crypto HMAC over header.payload).
   const signedTheOldWay = (claims: Record<string, unknown>, key = secret) => {
     const body = `${b64({ alg: "HS256", typ: "JWT" })}.${b64(claims)}`;
