@@ -2,7 +2,7 @@
 // The same context factory and the same operation path as HTTP
 // (src/graphql/operation-gate.ts: parsing, validation, document limits, rate
 // limits, cost, metrics) and the same error format.
-import type { IncomingMessage, Server as HttpServer } from "node:http";
+import type { Server as HttpServer } from "node:http";
 import { WebSocketServer } from "ws";
 import { useServer } from "graphql-ws/use/ws";
 import { getOperationAST, type DocumentNode, type GraphQLError, type GraphQLSchema } from "graphql";
@@ -18,6 +18,13 @@ import { subscribeFast } from "../graphql/subscription-executor";
 import { RETRY_AFTER_SECONDS } from "../errors/unavailable";
 
 type ConnectionParams = Record<string, unknown>;
+
+/** What a connection keeps of its upgrade request (graphql-ws's ctx.extra.request). */
+interface Upgrade {
+  requestId: string;
+  address: string;
+}
+const upgradeOf = (ctx: { extra: { request: unknown } }) => ctx.extra.request as Upgrade;
 
 /** What a surge may take (settings WS_MAX_SOCKETS, WS_MAX_STARTING, WS_INIT_TIMEOUT_MS). */
 export interface SocketLimits {
@@ -49,9 +56,9 @@ export function attachGraphqlWs(deps: {
   if (metrics) observeSockets(wss, metrics);
   // Per operation: its name and push slot, for the failure log and the push count.
   const operations = new WeakMap<Context, { name: string; slot?: PushSlot }>();
-  const failed = (ctx: { extra: { request: IncomingMessage } }, id: string, payload: { operationName?: string | null }, codes: string[]) => {
+  const failed = (ctx: { extra: { request: unknown } }, id: string, payload: { operationName?: string | null }, codes: string[]) => {
     gate.countErrors(codes.map((code) => ({ extensions: { code } })));
-    const requestId = `${requestIdOf(ctx.extra.request)}:${id}`;
+    const requestId = `${upgradeOf(ctx).requestId}:${id}`;
     logOperationFailed(logger, { requestId, transport: "ws", operation: payload.operationName ?? "anonymous", codes });
   };
   // When each operation of a connection started, for its duration (until its
@@ -72,7 +79,7 @@ export function attachGraphqlWs(deps: {
       onConnect(ctx) {
         initDone(ctx.extra.socket);
         // connectionParams hold the tokens: the logger redacts them.
-        logger.debug("websocket connection_init", { requestId: requestIdOf(ctx.extra.request), connectionParams: ctx.connectionParams });
+        logger.debug("websocket connection_init", { requestId: upgradeOf(ctx).requestId, connectionParams: ctx.connectionParams });
         return true;
       },
       async onSubscribe(ctx, id, payload) {
@@ -90,8 +97,8 @@ export function attachGraphqlWs(deps: {
         const contextValue: Context = await createContext(services, {
           authorization: typeof authorization === "string" ? authorization : undefined,
           queueToken: typeof params.queueToken === "string" ? params.queueToken : undefined,
-          address: ctx.extra.request.socket.remoteAddress ?? "unknown",
-          requestId: `${requestIdOf(ctx.extra.request)}:${id}`,
+          address: upgradeOf(ctx).address,
+          requestId: `${upgradeOf(ctx).requestId}:${id}`,
         });
         try {
           await gate.admit(contextValue, document, payload.operationName ?? undefined, payload.variables ?? undefined);
@@ -129,7 +136,7 @@ export function attachGraphqlWs(deps: {
         const op = operations.get(args.contextValue as Context);
         if (op?.slot) op.slot.n++;
         if (!result.errors) return;
-        const requestId = `${requestIdOf(ctx.extra.request)}:${id}`;
+        const requestId = `${upgradeOf(ctx).requestId}:${id}`;
         const operation = op?.name ?? payload.operationName ?? "anonymous";
         for (const error of result.errors) {
           if (isUnexpected(error))
@@ -174,7 +181,11 @@ export function attachGraphqlWs(deps: {
       starting.add(ws);
       startingCount++;
       ws.once("close", () => initDone(ws));
-      wss.emit("connection", ws, req);
+      // graphql-ws keeps what it is given as ctx.extra.request for the socket's life: the
+      // upgrade's id and address, not the IncomingMessage with its headers (memory per
+      // waiting subscriber, BENCHMARKS.md).
+      const upgrade: Upgrade = { requestId: requestIdOf(req), address: req.socket.remoteAddress ?? "unknown" };
+      wss.emit("connection", ws, upgrade);
     });
   });
   return {

@@ -2,9 +2,12 @@
 // data is rebuilt from (queue-rebuild.ts). One row per token (queue_tokens),
 // upserted; a status only moves forward, so rows may arrive in any order.
 //
-// Writes are group-committed: whatever is recorded while one batch is being
-// written goes out as the next batch, one INSERT … SELECT FROM unnest(…)
-// statement, so under a rush an entry costs a share of one round trip. A
+// Writes are group-committed: whatever is recorded while the batches in flight
+// are being written goes out as the next batch, one INSERT … SELECT FROM unnest(…)
+// statement, so under a rush an entry costs a share of one round trip. Two
+// batches are in flight at once (one committing while the next is sent), each
+// in token order, so two batches touching the same rows lock them in the same
+// order and cannot deadlock. A
 // `record` resolves only once its rows are committed: enterQueue answers after
 // its token is durable, never before. `note` is for what Redis already decided
 // (admissions, endings, holds): a failed batch keeps those rows and writes them
@@ -34,6 +37,8 @@ const BATCH = 5_000;
 /** A statement that has not finished by then fails (the server cancels it): nothing waits long on an outage. */
 export const JOURNAL_STATEMENT_TIMEOUT_MS = 900;
 const RETRY_MS = 250;
+/** Batches written at once (the journal's pool has as many connections). */
+export const IN_FLIGHT = 2;
 
 const RANK: Record<QueueStatus, number> = { WAITING: 0, ACTIVE: 1, EXPIRED: 2 };
 
@@ -77,16 +82,17 @@ export class QueueJournal {
   private waiters: Waiter[] = [];
   /** Rows of failed batches that Redis already acted on: written with the next batch. */
   private retry = new Map<string, JournalRow>();
-  private writing: Promise<void> | undefined;
+  private readonly writing = new Set<Promise<void>>();
+  private starting = false;
   private retryTimer: NodeJS.Timeout | undefined;
   private closed = false;
   /** Batches and rows written, for the benchmark and the metrics. */
-  readonly stats = { batches: 0, rows: 0, failures: 0 };
+  readonly stats = { batches: 0, rows: 0, failures: 0, mostInFlight: 0 };
 
   constructor(readonly pool: Pool) {}
 
   /** A pool of the journal's own: requests waiting for connections never delay an entry's commit. */
-  static createPool(url: string, max = 2): Pool {
+  static createPool(url: string, max = IN_FLIGHT): Pool {
     const pool = new Pool({
       connectionString: url,
       max,
@@ -131,7 +137,7 @@ export class QueueJournal {
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.retryTimer);
-    await this.writing;
+    while (this.writing.size > 0 || this.starting) await Promise.all([...this.writing, new Promise((r) => setImmediate(r))]);
     if (this.pending.size + this.retry.size > 0) await this.flush().catch(() => undefined);
   }
 
@@ -141,14 +147,20 @@ export class QueueJournal {
   }
 
   private kick(): void {
-    if (this.writing) return; // the batch being written takes the next ones on when it is done
-    this.writing = (async () => {
-      // Let the requests that arrive in this turn of the event loop join the batch.
-      await new Promise((resolve) => setImmediate(resolve));
-      while (this.waiters.length > 0) await this.flush();
-    })().finally(() => {
-      this.writing = undefined;
-      if (this.waiters.length > 0) this.kick();
+    // A batch starts on the next turn of the event loop, so the requests arriving in this one join it.
+    if (this.starting || this.writing.size >= IN_FLIGHT || this.waiters.length === 0) return;
+    this.starting = true;
+    setImmediate(() => {
+      this.starting = false;
+      if (this.writing.size >= IN_FLIGHT || this.waiters.length === 0) return;
+      const batch: Promise<void> = this.flush().finally(() => {
+        this.writing.delete(batch);
+        this.kick();
+      });
+      this.writing.add(batch);
+      this.stats.mostInFlight = Math.max(this.stats.mostInFlight, this.writing.size);
+      // and the next batch may start while this one commits
+      this.kick();
     });
   }
 
@@ -161,7 +173,8 @@ export class QueueJournal {
     this.retry = new Map();
     // A token in both (an entry and its admission in one batch) becomes one row.
     for (const row of retried.values()) this.add(rows, row);
-    const all = [...rows.values()];
+    // In token order: two batches in flight lock their common rows in the same order.
+    const all = [...rows.values()].sort((a, b) => (a.token < b.token ? -1 : a.token > b.token ? 1 : 0));
     try {
       for (let i = 0; i < all.length; i += BATCH) await this.write(all.slice(i, i + BATCH));
       this.stats.batches++;
