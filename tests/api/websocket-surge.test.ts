@@ -2,7 +2,7 @@
 // WS_MAX_STARTING sockets that have not finished connection_init, an upgrade is answered
 // HTTP 503 with Retry-After (the client retries or polls queueStatus), never a socket
 // that times out later. A socket that finishes its start makes room again.
-import http from "node:http";
+import type http from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
 import { startDeployment } from "../support/server";

@@ -40,7 +40,14 @@ afterAll(async () => {
 });
 
 const stores: [string, () => Promise<QueueStore>][] = [["in-process", async () => new MemoryQueueStore()]];
-if (redis) stores.push(["Redis", async () => (await assertRedisAnswers(), new RedisQueueStore(redis))]);
+if (redis)
+  stores.push([
+    "Redis",
+    async () => {
+      await assertRedisAnswers();
+      return new RedisQueueStore(redis);
+    },
+  ]);
 
 const IDLE = 120;
 const TICK_MS = 250;
