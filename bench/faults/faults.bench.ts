@@ -349,7 +349,16 @@ async function main() {
                 victim = cluster.servers.find((s) => s.port === port)!;
                 await victim.kill();
               },
-              up: () => cluster.waitHealthy(60_000),
+              // Back once a replica owns the concert's slot and the cluster is whole again (right
+              // after the kill every node still says cluster_state:ok: it takes cluster-node-timeout to notice).
+              up: async () => {
+                const [{ id }] = await sql<{ id: string }>(pg.url, `SELECT id FROM concerts ORDER BY created_at DESC LIMIT 1`);
+                for (const deadline = Date.now() + 60_000; (await cluster.masterOf(`q:{${id}}:seq`).catch(() => victim!.port)) === victim!.port; ) {
+                  if (Date.now() > deadline) throw new Error("no replica took over the concert's slot within 60 s");
+                  await sleep(100);
+                }
+                await cluster.waitHealthy(60_000);
+              },
             },
           ],
           24,
