@@ -21,6 +21,7 @@ import { deleteConcertKeys, measureRedisLine } from "./lib/redis-line";
 import { measureSubscriptions } from "./lib/subscriptions";
 import { measureRoom } from "./lib/waiting-room";
 import { measureBuying } from "./lib/buying";
+import { migrate } from "../src/db/migrate";
 import { monotonicMicros, summarizeProfile } from "./profile-summary";
 
 const env = (name: string, fallback: string) => process.env[name] ?? fallback;
@@ -79,6 +80,8 @@ async function main() {
       log(JSON.stringify(out.redisLine));
     }
     if (PHASES.has("room")) {
+      // The room runs before any server has migrated the run's database: its ticker reads the concerts.
+      await migrate(db.url);
       const rooms = [];
       for (const waiting of ROOM_SIZES) {
         for (const store of ROOM_STORES) {
