@@ -271,7 +271,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     async listen(port = settings.port, host) {
       await new Promise<void>((resolve, reject) => {
         httpServer.once("error", reject);
-        httpServer.listen(port, host, () => resolve());
+        httpServer.listen({ port, host, backlog: settings.listenBacklog }, () => resolve());
       });
       const address = httpServer.address() as AddressInfo;
       const shown = host ?? "localhost";
