@@ -237,7 +237,12 @@ export async function createApp(options: AppOptions): Promise<App> {
   const close = () => {
     closing ??= (async () => {
       const stopped = new Promise<void>((resolve) => httpServer.close(() => resolve()));
+      // Stop taking work on kept-alive connections too: a request that still arrives on one is
+      // answered with Connection: close, and a connection is closed as soon as it is idle (one
+      // busy at the stop would otherwise stay open, and take new requests, for its keep-alive time).
+      httpServer.prependListener("request", (_req, res) => res.setHeader("connection", "close"));
       httpServer.closeIdleConnections();
+      const idle = setInterval(() => httpServer.closeIdleConnections(), 50);
       ticker.stop();
       queueUpdates.close();
       queueStats.close();
@@ -246,6 +251,7 @@ export async function createApp(options: AppOptions): Promise<App> {
       const timer = setTimeout(() => httpServer.closeAllConnections(), DRAIN_MS);
       await stopped;
       clearTimeout(timer);
+      clearInterval(idle);
       await apollo.stop();
       await sweeper.stop();
       await sweeperPool.end();
