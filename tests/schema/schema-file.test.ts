@@ -1,5 +1,5 @@
 // The committed schema file is what the code emits, and the emitted schema keeps
-// the public contract (the same check as ../shared/tools/contract-check.mjs),
+// the public contract (the same check as the workplace's contract-check tool),
 // read from the repository's own copy in contract/ so that a fresh clone can run it.
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import { printAppSchema, SCHEMA_FILE } from "../../src/graphql/print-schema";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
-// tests/schema/contract-copy.test.ts keeps this copy equal to ../shared/contract.
+// .ci/run keeps this copy equal to the original contract where it sits beside the project.
 const CONTRACT_FILE = join(root, "contract", "schema.graphql");
 
 /**
