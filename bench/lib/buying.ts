@@ -4,8 +4,8 @@
 // a distinct user holding a distinct seat, and `pay` at 100 clients, each call
 // paying one of those holds. During each phase PostgreSQL's wait events are
 // sampled from pg_stat_activity (what the service's connections wait for).
-import { Client } from "pg";
 import { processCpuSeconds } from "./stats";
+import { withClient } from "./database";
 import { monotonicMicros } from "../profile-summary";
 import { graphql, runCalls, runLoad, type Call, type LoadResult } from "./load";
 import type { Timing } from "./throughput";
@@ -168,12 +168,3 @@ function sampleWaits(dbUrl: string) {
   };
 }
 
-async function withClient<T>(url: string, use: (c: Client) => Promise<T>): Promise<T> {
-  const c = new Client({ connectionString: url });
-  await c.connect();
-  try {
-    return await use(c);
-  } finally {
-    await c.end();
-  }
-}
