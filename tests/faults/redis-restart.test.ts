@@ -4,6 +4,7 @@
 // needs only PostgreSQL goes on, /readyz names Redis. Afterwards the service
 // rebuilds the line by itself: every token with its status, order and time
 // left; the holder pays; a newcomer goes to the back, not to the front.
+import Redis from "ioredis";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startPlainRedis } from "../../bench/lib/redis-servers";
@@ -133,4 +134,33 @@ describe.runIf(runs)("a plain Redis restarted empty", () => {
     await expectSeatInvariants(db.url);
     await expectLedgersMatchBalances(db.url);
   });
+
+  it("holds a pause set while Redis takes no writes, once Redis takes them again (the old policy does not go on)", { timeout: 120_000 }, async () => {
+    const url = servers[0].url;
+    const mine = await lineOfSix(servers[0]);
+    // Redis keeps its data but takes no write for 6 s (longer than two commands' 2 s deadlines).
+    const client = new Redis(redis.url);
+    try {
+      await client.call("CLIENT", "PAUSE", "6000", "WRITE");
+      const paused = await gql(url, ADMISSION, { c: mine.concert.id, o: false }, mine.admin.headers);
+      expect(codeOf(paused)).toBe("SERVICE_UNAVAILABLE");
+      // PostgreSQL has the pause, and the line's store gets it once Redis takes writes again: the
+      // refused announcement to the other instances does not stop the store's write (before, it
+      // did, and the store kept admitting). A write that never reached Redis is sent again
+      // (QueueService.setPolicy); here the timed-out one lands late.
+      await eventually("the pause in the line's store", async () =>
+        (await client.hget(`q:{${mine.concert.id}}:policy`, "o").catch(() => null)) === "0" ? true : undefined,
+      );
+    } finally {
+      client.disconnect();
+    }
+    // A place comes free: nobody is admitted while paused.
+    const [, active] = mine.people;
+    expect(codeOf(await gql(url, LEAVE, { t: active.queueToken }, active.headers))).toBeUndefined();
+    await new Promise((r) => setTimeout(r, 1_500)); // several admission steps on both instances
+    expect(shape(await snapshot(servers[1].url, mine.people.slice(2)))).toEqual([1, 2, 3, 4]);
+  });
 });
+
+const ADMISSION = `mutation($c:ID!,$o:Boolean!){ setAdmission(concertId:$c, open:$o){ admissionOpen } }`;
+const LEAVE = `mutation($t:String!){ leaveQueue(token:$t){ status } }`;

@@ -68,7 +68,10 @@ export class QueuePolicies {
       update: { ...definedOnly(input), updatedAt: new Date() },
     });
     this.drop(concertId);
-    await this.bus.publish(CHANNEL, { concertId });
+    // The announcement only makes the other copies go sooner: admission follows the policy in
+    // the line's store (QueueService.setPolicy), and a copy lives TTL_MS at most. Redis not
+    // answering here must not stop the store from being given the policy.
+    await this.bus.publish(CHANNEL, { concertId }).catch(() => undefined);
     return this.get(concertId);
   }
 }

@@ -17,6 +17,7 @@ import { drawKey } from "../opening-draw";
 import type { Logger } from "../../observability/logger";
 import type { QueueGate, QueueTicketView } from "./queue.types";
 import { concertIsSoldOut } from "../sold-out";
+import { afterCommit } from "../after-commit";
 
 export const concertChannel = (concertId: string) => `queue.concert.${concertId}`;
 /** `drawn`: the opening draw gave the pre-queue its places; every watcher reads its token again. */
@@ -45,6 +46,8 @@ interface ConcertInfo {
 
 const INFO_TTL_MS = 1_000;
 const MAX_POLICY_VALUE = 1_000_000;
+/** How long a policy the line's store missed (Redis away) is offered to it again. */
+const POLICY_SYNC_RETRY_MS = 10 * 60_000;
 
 type Deps = {
   store: QueueStore;
@@ -316,7 +319,17 @@ export class QueueService implements QueueGate {
    */
   private async setPolicy(concertId: string, input: Partial<QueuePolicyValues>): Promise<QueuePolicyValues> {
     const value = await this.deps.policies.update(concertId, input);
-    await this.deps.store.setPolicy(concertId, value);
+    try {
+      await this.deps.store.setPolicy(concertId, value);
+    } catch (error) {
+      // PostgreSQL has it, the line's store not (Redis away): the store would go on with the
+      // policy it had. The answer is the error; the store gets the policy once Redis answers,
+      // read again then so that a later change is never overwritten by this one.
+      void afterCommit(this.deps.logger, async () => this.deps.store.setPolicy(concertId, await this.deps.policies.get(concertId)), {
+        forMs: POLICY_SYNC_RETRY_MS,
+      });
+      throw error;
+    }
     return value;
   }
 
