@@ -167,4 +167,3 @@ function sampleWaits(dbUrl: string) {
     },
   };
 }
-
