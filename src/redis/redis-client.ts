@@ -41,6 +41,10 @@ const failFast: RedisOptions = {
 /** A subscriber waits for its reconnection instead: (re)subscribing is not an operation a client waits on. */
 const patient: RedisOptions = {
   maxRetriesPerRequest: null,
+  // No INFO ready check: a SUBSCRIBE sent while the connection starts puts it in subscriber
+  // mode before the check's INFO goes out, and ioredis then fails it ("Connection in
+  // subscriber mode"), which CI saw once in cross-instance-pubsub.
+  enableReadyCheck: false,
   connectTimeout: CONNECT_TIMEOUT_MS,
   retryStrategy: (attempt) => Math.min(50 * attempt, 500),
 };
