@@ -49,9 +49,10 @@ describe("the concert's facts", () => {
       await lock.query("COMMIT");
       const answers = await asking;
       expect(answers.map((a) => a.data?.queueStatus.seatsLeft)).toEqual(users.map(() => 50));
-      // The one read in flight, the ticker's; the requests were served by the expiring copy.
-      expect(waitingThen).toBe(1);
-      expect(factsReads(spy.mock.calls)).toBe(1);
+      // The requests were served by the expiring copy: the reads in flight are the instance's own
+      // loops' (the ticker's; a second once seen in a fresh-clone CI run), not forty (41 before).
+      expect(waitingThen).toBeLessThanOrEqual(2);
+      expect(factsReads(spy.mock.calls)).toBeLessThanOrEqual(2);
     } finally {
       spy.mockRestore();
       await lock.end();
