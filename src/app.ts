@@ -46,6 +46,7 @@ import { attachGraphqlWs } from "./http/graphql-ws";
 import { createRequestHandler } from "./http/routes";
 import { createIde } from "./http/ide";
 import { createConsolePage } from "./http/console";
+import { addListenCopies, type ListenCopies } from "./http/listen-copies";
 import { createLogger, type Logger } from "./observability/logger";
 import { Metrics } from "./observability/metrics";
 import { instrumentPool, instrumentRedis } from "./observability/instrument";
@@ -233,10 +234,11 @@ export async function createApp(options: AppOptions): Promise<App> {
   sweeper.start();
   keeper?.start();
 
+  let copies: ListenCopies | undefined;
   let closing: Promise<void> | undefined;
   const close = () => {
     closing ??= (async () => {
-      const stopped = new Promise<void>((resolve) => httpServer.close(() => resolve()));
+      const stopped = Promise.all([new Promise<void>((resolve) => httpServer.close(() => resolve())), copies?.close()]);
       // Stop taking work on kept-alive connections too: a request that still arrives on one is
       // answered with Connection: close, and a connection is closed as soon as it is idle (one
       // busy at the stop would otherwise stay open, and take new requests, for its keep-alive time).
@@ -279,6 +281,7 @@ export async function createApp(options: AppOptions): Promise<App> {
         httpServer.once("error", reject);
         httpServer.listen({ port, host, backlog: settings.listenBacklog }, () => resolve());
       });
+      copies = await addListenCopies(httpServer, settings.acceptsPerTurn - 1, settings.listenBacklog, logger);
       const address = httpServer.address() as AddressInfo;
       const shown = host ?? "localhost";
       return { url: `http://${shown}:${address.port}`, port: address.port };

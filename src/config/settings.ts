@@ -53,6 +53,8 @@ export interface Settings {
   wsInitTimeoutMs: number;
   /** The listening socket's accept queue (the kernel caps it at net.core.somaxconn). Not in the contract. */
   listenBacklog: number;
+  /** New connections taken per event-loop turn: libuv takes one per descriptor of the listening socket. Not in the contract. */
+  acceptsPerTurn: number;
   /** REDIS_CLUSTER_NODES (rule 28): some nodes of a Redis Cluster, instead of REDIS_URL. */
   redisClusterNodes: { host: string; port: number }[] | undefined;
 }
@@ -95,6 +97,9 @@ const INTEGERS = {
   // Node's default is 511: a crowd's connections overflowed it (126,498 overflows and 70,292 SYN
   // retransmissions in one rush, each retransmission a client waiting 1, 3, 7… s).
   listenBacklog: ["LISTEN_BACKLOG", 4_096, 1, 65_535],
+  // libuv accepts one connection per loop turn and descriptor: a busy server took 16 a second
+  // while a crowd's WebSockets waited in the accept queue (src/http/listen-copies.ts).
+  acceptsPerTurn: ["ACCEPTS_PER_TURN", 32, 1, 256],
 } as const satisfies Record<string, readonly [string, number, number, number]>;
 
 const LOG_LEVELS = ["debug", "info", "warn", "error", "silent"] as const;
