@@ -68,15 +68,15 @@ export class MemoryQueueStore implements QueueStore {
     return q;
   }
 
-  private statusOf(q: ConcertQueue, t: Token): { status: QueueStatus; reason: QueueExpiry | null } {
-    if (t.status !== "EXPIRED" && t.seq <= q.soldOutSeq) return { status: "EXPIRED", reason: "SOLD_OUT" };
-    return { status: t.status, reason: t.reason };
+  /** A token's status: EXPIRED (SOLD_OUT) once the line's sell-out reached it. */
+  private statusOf(q: ConcertQueue, t: Token): QueueStatus {
+    return soldOutFor(q, t) ? "EXPIRED" : t.status;
   }
 
   private state(concertId: string, q: ConcertQueue, token: string, idleMs: number, now: number): TokenState | null {
     const t = q.tokens.get(token);
     if (!t) return null;
-    const { status, reason } = this.statusOf(q, t);
+    const status = this.statusOf(q, t);
     // A waiting list with no seat back on sale has no estimate (rule 23).
     const admissionRate = q.waitlist && q.credits <= 0 ? null : q.rate;
     // One object literal per state (the subscribers' refresh reads many)
@@ -86,13 +86,13 @@ export class MemoryQueueStore implements QueueStore {
       position = q.preQueue.has(token) ? 0 : q.waiting.before(t.seq) + 1;
       expiresAt = (q.seen.get(token) ?? now) + idleMs;
     } else if (status === "ACTIVE") expiresAt = Math.max(t.sessionEnd, t.holdEnd);
-    const expiredReason = status === "EXPIRED" ? reason : null;
+    const expiredReason = status !== "EXPIRED" ? null : soldOutFor(q, t) ? "SOLD_OUT" : t.reason;
     return { token, userId: t.userId, concertId, status, position, expiresAt, expiredReason, now, admissionRate };
   }
 
   private expireOne(q: ConcertQueue, token: string, reason: QueueExpiry): boolean {
     const t = q.tokens.get(token);
-    if (!t || this.statusOf(q, t).status === "EXPIRED") return false;
+    if (!t || this.statusOf(q, t) === "EXPIRED") return false;
     if (t.status === "WAITING") this.removeWaiting(q, t);
     q.preQueue.delete(token);
     q.seen.delete(token);
@@ -157,7 +157,7 @@ export class MemoryQueueStore implements QueueStore {
     q.idle = false;
     const existing = q.users.get(userId);
     if (existing) {
-      if (q.seen.get(existing) !== undefined) q.seen.set(existing, now);
+      q.seen.touch(existing, now);
       const state = this.state(concertId, q, existing, idleMs, now);
       if (state && state.status !== "EXPIRED") return { soldOut: false, created: false, state, admitted: [] };
     }
@@ -178,7 +178,7 @@ export class MemoryQueueStore implements QueueStore {
     const q = this.queues.get(concertId);
     if (!q) return null;
     const now = Date.now();
-    if (touch && q.seen.get(token) !== undefined) q.seen.set(token, now);
+    if (touch) q.seen.touch(token, now);
     return this.state(concertId, q, token, idleSeconds * 1000, now);
   }
 
@@ -188,7 +188,7 @@ export class MemoryQueueStore implements QueueStore {
     const now = Date.now();
     const idleMs = idleSeconds * 1000;
     return tokens.map((token) => {
-      if (q.seen.get(token) !== undefined) q.seen.set(token, now);
+      q.seen.touch(token, now);
       return this.state(concertId, q, token, idleMs, now);
     });
   }
@@ -204,7 +204,7 @@ export class MemoryQueueStore implements QueueStore {
   async setHold(concertId: string, token: string, untilMs: number | null): Promise<void> {
     const q = this.queues.get(concertId);
     const t = q?.tokens.get(token);
-    if (!q || !t || this.statusOf(q, t).status !== "ACTIVE") return;
+    if (!q || !t || this.statusOf(q, t) !== "ACTIVE") return;
     t.holdEnd = untilMs ?? 0;
     q.active.set(token, untilMs === null ? t.sessionEnd : Math.max(t.sessionEnd, untilMs + HOLD_GRACE_MS));
   }
@@ -335,3 +335,6 @@ export class MemoryQueueStore implements QueueStore {
 
   async close(): Promise<void> {}
 }
+
+/** Whether the line's sell-out ended this token (one that had not ended before). */
+const soldOutFor = (q: ConcertQueue, t: Token) => t.status !== "EXPIRED" && t.seq <= q.soldOutSeq;

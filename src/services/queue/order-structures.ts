@@ -46,28 +46,37 @@ export class RankIndex {
   }
 }
 
-/** A min-heap of keys by score where a key's score can change; stale entries are skipped when popped. */
+/**
+ * A min-heap of keys by score where a key's score can change; stale entries are skipped when popped.
+ * Scores are whole numbers (epoch ms here), kept as offsets from the first one set: an offset
+ * under 2^30 is a V8 small integer, stored in place, where an epoch ms needs a heap number of
+ * its own. Every read of a waiting user touches its score, so that was an allocation per read,
+ * kept until the next touch: long enough to be promoted and collected by the old generation.
+ */
 export class ScoredKeys {
   private heap: [number, string][] = [];
   private readonly scores = new Map<string, number>();
+  private base: number | undefined;
 
   get size(): number {
     return this.scores.size;
   }
 
   set(key: string, score: number): void {
+    this.put(key, this.offset(score), this.scores.get(key));
+  }
+
+  /** Sets the score of a key that is present (a token seen again); returns whether it was. */
+  touch(key: string, score: number): boolean {
     const old = this.scores.get(key);
-    this.scores.set(key, score);
-    // A raised score (a token seen again) keeps its heap entry: popDue moves it
-    // when it comes to the top, so touching a key costs no heap work.
-    if (old !== undefined && score >= old) return;
-    this.push([score, key]);
-    // Stale entries pile up when scores change often: rebuild now and then.
-    if (this.heap.length > 64 && this.heap.length > 4 * this.scores.size) this.rebuild();
+    if (old === undefined) return false;
+    this.put(key, this.offset(score), old);
+    return true;
   }
 
   get(key: string): number | undefined {
-    return this.scores.get(key);
+    const offset = this.scores.get(key);
+    return offset === undefined ? undefined : offset + this.base!;
   }
 
   keys(): IterableIterator<string> {
@@ -86,20 +95,39 @@ export class ScoredKeys {
   /** Removes and returns up to `limit` keys whose score is at most `max`, lowest first. */
   popDue(max: number, limit: number): string[] {
     const out: string[] = [];
+    if (this.base === undefined) return out;
+    const due = max - this.base;
     while (out.length < limit && this.heap.length > 0) {
       const [score, key] = this.heap[0];
+      // Every entry below has a heap score at least this one's, and a live key's score is never
+      // below its entry's (a lowered score gets an entry of its own): nothing further is due.
+      if (score > due) break;
       const current = this.scores.get(key);
       if (current !== score) {
         this.pop();
         if (current !== undefined && current > score) this.push([current, key]); // raised since: its entry moves on
         continue;
       }
-      if (score > max) break;
       this.pop();
       this.scores.delete(key);
       out.push(key);
     }
     return out;
+  }
+
+  private offset(score: number): number {
+    this.base ??= score;
+    return score - this.base;
+  }
+
+  private put(key: string, score: number, old: number | undefined): void {
+    this.scores.set(key, score);
+    // A raised score (a token seen again) keeps its heap entry: popDue moves it
+    // when it comes to the top, so touching a key costs no heap work.
+    if (old !== undefined && score >= old) return;
+    this.push([score, key]);
+    // Stale entries pile up when scores change often: rebuild now and then.
+    if (this.heap.length > 64 && this.heap.length > 4 * this.scores.size) this.rebuild();
   }
 
   private rebuild(): void {
