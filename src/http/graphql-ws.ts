@@ -3,8 +3,7 @@
 // (src/graphql/operation-gate.ts: parsing, validation, document limits, rate
 // limits, cost, metrics) and the same error format.
 import type { Server as HttpServer } from "node:http";
-import { WebSocketServer } from "ws";
-import { useServer } from "graphql-ws/use/ws";
+import { type WebSocket, WebSocketServer } from "ws";
 import { getOperationAST, type DocumentNode, type GraphQLError, type GraphQLSchema } from "graphql";
 import { createContext, type Context } from "../graphql/context";
 import { formatError, isUnexpected } from "../graphql/format-error";
@@ -16,6 +15,7 @@ import { requestIdOf } from "../observability/request-id";
 import { logOperationFailed } from "../graphql/observe.plugin";
 import { subscribeFast } from "../graphql/subscription-executor";
 import { RETRY_AFTER_SECONDS } from "../errors/unavailable";
+import { serveGraphqlWs } from "./graphql-ws-server";
 
 type ConnectionParams = Record<string, unknown>;
 
@@ -26,11 +26,12 @@ interface Upgrade {
 }
 const upgradeOf = (ctx: { extra: { request: unknown } }) => ctx.extra.request as Upgrade;
 
-/** What a surge may take (settings WS_MAX_SOCKETS, WS_MAX_STARTING, WS_INIT_TIMEOUT_MS). */
+/** What a surge may take (settings WS_MAX_SOCKETS, WS_MAX_STARTING, WS_INIT_TIMEOUT_MS), and the keep-alive ping's period (WS_KEEPALIVE_MS). */
 export interface SocketLimits {
   maxSockets: number;
   maxStarting: number;
   initTimeoutMs: number;
+  keepAliveMs: number;
 }
 
 /** The answer to an upgrade past the limits: a clear refusal the client can retry, or fall back to polling on. */
@@ -69,8 +70,7 @@ export function attachGraphqlWs(deps: {
     if (!starts) started.set(ctx, (starts = new Map()));
     return starts;
   };
-  // biome-ignore lint/correctness/useHookAtTopLevel: graphql-ws's useServer is not a React hook
-  const cleanup = useServer<ConnectionParams>(
+  const cleanup = serveGraphqlWs<ConnectionParams, Upgrade>(
     {
       schema,
       subscribe: subscribeFast,
@@ -163,7 +163,14 @@ export function attachGraphqlWs(deps: {
       },
     },
     wss,
+    limits.keepAliveMs,
   );
+  const opened = (ws: WebSocket, upgrade: Upgrade) => {
+    starting.add(ws);
+    startingCount++;
+    ws.once("close", () => initDone(ws));
+    wss.emit("connection", ws, upgrade);
+  };
   deps.httpServer.on("upgrade", (req, socket, head) => {
     const path = (req.url ?? "").split("?")[0];
     if (path !== "/graphql") {
@@ -177,16 +184,12 @@ export function attachGraphqlWs(deps: {
       socket.end(BUSY);
       return;
     }
-    wss.handleUpgrade(req, socket, head, (ws) => {
-      starting.add(ws);
-      startingCount++;
-      ws.once("close", () => initDone(ws));
-      // graphql-ws keeps what it is given as ctx.extra.request for the socket's life: the
-      // upgrade's id and address, not the IncomingMessage with its headers (memory per
-      // waiting subscriber, BENCHMARKS.md).
-      const upgrade: Upgrade = { requestId: requestIdOf(req), address: req.socket.remoteAddress ?? "unknown" };
-      wss.emit("connection", ws, upgrade);
-    });
+    // graphql-ws keeps what it is given as ctx.extra.request for the socket's life: the
+    // upgrade's id and address, not the IncomingMessage with its headers (memory per
+    // waiting subscriber, BENCHMARKS.md). Read here, outside the callback: a closure that
+    // named `req` kept it, through the socket's close listener, for as long as the socket.
+    const upgrade: Upgrade = { requestId: requestIdOf(req), address: req.socket.remoteAddress ?? "unknown" };
+    wss.handleUpgrade(req, socket, head, (ws) => opened(ws, upgrade));
   });
   return {
     /** Closes every socket with "going away" and waits for the subscriptions to end. */
