@@ -4,7 +4,7 @@
 // kept: each socket's first message as the Buffer `ws` delivered (a slice that kept its 8 KB
 // pool slab alive), held by the async handler that awaits the subscription for its whole life,
 // and two timers per socket for the keep-alive ping. Here the handler is not async (the Buffer
-// is let go once read as text) and one timer pings every socket.
+// is let go once read as text) and one timer pings every socket, each on its own period.
 import { CloseCode, handleProtocols, makeServer, type ServerOptions } from "graphql-ws";
 import type { WebSocket, WebSocketServer } from "ws";
 
@@ -26,25 +26,39 @@ export function serveGraphqlWs<P extends Record<string, unknown>, R>(
   wss.options.handleProtocols = handleProtocols;
   const fail = (socket: WebSocket, error: unknown) => socket.close(CloseCode.InternalServerError, reasonOf(error));
 
-  // One heartbeat for every socket: each round pings the open ones and cuts those that did not
-  // answer the previous round's ping (graphql-ws's adapter: a ping every 12 s, cut 12 s later).
+  // One timer for every socket's keep-alive: each socket is pinged every `keepAliveMs` from its
+  // first round on, and cut at its next ping if it has not answered the last one (graphql-ws's
+  // adapter: a ping every 12 s, cut 12 s later). The timer runs 12 times a period, so the pings
+  // of a crowd go out spread as the sockets arrived, not 15,000 in one turn of the loop.
+  const pingedAt = new WeakMap<WebSocket, number>();
   const unanswered = new WeakSet<WebSocket>();
   function answered(this: WebSocket) {
     unanswered.delete(this);
   }
   const beat =
     keepAliveMs > 0 && Number.isFinite(keepAliveMs)
-      ? setInterval(() => {
-          for (const socket of wss.clients) {
-            if (socket.readyState !== socket.OPEN) continue;
-            if (unanswered.has(socket)) {
-              socket.terminate();
-              continue;
+      ? setInterval(
+          () => {
+            const now = Date.now();
+            for (const socket of wss.clients) {
+              if (socket.readyState !== socket.OPEN) continue;
+              const last = pingedAt.get(socket);
+              if (last === undefined) {
+                pingedAt.set(socket, now); // its period starts now; first ping a period later
+                continue;
+              }
+              if (now - last < keepAliveMs) continue;
+              if (unanswered.has(socket)) {
+                socket.terminate();
+                continue;
+              }
+              unanswered.add(socket);
+              pingedAt.set(socket, now);
+              socket.ping();
             }
-            unanswered.add(socket);
-            socket.ping();
-          }
-        }, keepAliveMs)
+          },
+          Math.max(10, Math.round(keepAliveMs / 12)),
+        )
       : undefined;
   beat?.unref();
 
