@@ -232,7 +232,6 @@ export async function createApp(options: AppOptions): Promise<App> {
       maxSockets: settings.wsMaxSockets,
       maxStarting: settings.wsMaxStarting,
       initTimeoutMs: settings.wsInitTimeoutMs,
-      keepAliveMs: settings.wsKeepAliveMs,
     },
   });
   ticker.start();

@@ -51,8 +51,6 @@ export interface Settings {
   wsMaxStarting: number;
   /** How long a new WebSocket has to send connection_init (graphql-ws's connectionInitWaitTimeout). Not in the contract. */
   wsInitTimeoutMs: number;
-  /** How often each WebSocket is pinged; one that has not answered the previous ping is cut. Not in the contract. */
-  wsKeepAliveMs: number;
   /** The listening socket's accept queue (the kernel caps it at net.core.somaxconn). Not in the contract. */
   listenBacklog: number;
   /** New connections taken per event-loop turn: libuv takes one per descriptor of the listening socket. Not in the contract. */
@@ -96,7 +94,6 @@ const INTEGERS = {
   wsMaxSockets: ["WS_MAX_SOCKETS", 18_000, 1, 10_000_000],
   wsMaxStarting: ["WS_MAX_STARTING", 2_000, 1, 10_000_000],
   wsInitTimeoutMs: ["WS_INIT_TIMEOUT_MS", 15_000, 100, 600_000],
-  wsKeepAliveMs: ["WS_KEEPALIVE_MS", 12_000, 100, 600_000],
   // Node's default is 511: a crowd's connections overflowed it (126,498 overflows and 70,292 SYN
   // retransmissions in one rush, each retransmission a client waiting 1, 3, 7… s).
   listenBacklog: ["LISTEN_BACKLOG", 4_096, 1, 65_535],

@@ -4,6 +4,7 @@
 // limits, cost, metrics) and the same error format.
 import type { Server as HttpServer } from "node:http";
 import { type WebSocket, WebSocketServer } from "ws";
+import { useServer } from "graphql-ws/use/ws";
 import { getOperationAST, type DocumentNode, type GraphQLError, type GraphQLSchema } from "graphql";
 import { createContext, type Context } from "../graphql/context";
 import { formatError, isUnexpected } from "../graphql/format-error";
@@ -15,7 +16,6 @@ import { requestIdOf } from "../observability/request-id";
 import { logOperationFailed } from "../graphql/observe.plugin";
 import { subscribeFast } from "../graphql/subscription-executor";
 import { RETRY_AFTER_SECONDS } from "../errors/unavailable";
-import { serveGraphqlWs } from "./graphql-ws-server";
 
 type ConnectionParams = Record<string, unknown>;
 
@@ -26,12 +26,11 @@ interface Upgrade {
 }
 const upgradeOf = (ctx: { extra: { request: unknown } }) => ctx.extra.request as Upgrade;
 
-/** What a surge may take (settings WS_MAX_SOCKETS, WS_MAX_STARTING, WS_INIT_TIMEOUT_MS), and the keep-alive ping's period (WS_KEEPALIVE_MS). */
+/** What a surge may take (settings WS_MAX_SOCKETS, WS_MAX_STARTING, WS_INIT_TIMEOUT_MS). */
 export interface SocketLimits {
   maxSockets: number;
   maxStarting: number;
   initTimeoutMs: number;
-  keepAliveMs: number;
 }
 
 /** The answer to an upgrade past the limits: a clear refusal the client can retry, or fall back to polling on. */
@@ -70,7 +69,8 @@ export function attachGraphqlWs(deps: {
     if (!starts) started.set(ctx, (starts = new Map()));
     return starts;
   };
-  const cleanup = serveGraphqlWs<ConnectionParams, Upgrade>(
+  // biome-ignore lint/correctness/useHookAtTopLevel: graphql-ws's useServer is not a React hook
+  const cleanup = useServer<ConnectionParams>(
     {
       schema,
       subscribe: subscribeFast,
@@ -163,7 +163,6 @@ export function attachGraphqlWs(deps: {
       },
     },
     wss,
-    limits.keepAliveMs,
   );
   const opened = (ws: WebSocket, upgrade: Upgrade) => {
     starting.add(ws);
