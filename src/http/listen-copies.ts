@@ -65,7 +65,8 @@ export async function addListenCopies(server: Server, copies: number, backlog: n
     };
     const timer = setTimeout(() => done(new Error(`no copies within ${TIMEOUT_MS} ms`)), TIMEOUT_MS);
     child.once("error", done);
-    child.once("exit", (code) => (servers.length < copies ? done(new Error(`copier exited with ${code}`)) : undefined));
+    // The channel closes after its last message has been read (an exit can be seen before that).
+    child.once("disconnect", () => (servers.length < copies ? done(new Error("the copier closed its channel early")) : undefined));
     child.on("message", (message, copy) => {
       if (message !== "copy" || !copy) return;
       // The same options as the HTTP server's own net.Server (http.createServer sets noDelay).
