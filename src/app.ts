@@ -228,11 +228,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     gate,
     logger,
     metrics,
-    limits: {
-      maxSockets: settings.wsMaxSockets,
-      maxStarting: settings.wsMaxStarting,
-      initTimeoutMs: settings.wsInitTimeoutMs,
-    },
+    limits: { maxSockets: settings.wsMaxSockets, maxStarting: settings.wsMaxStarting, initTimeoutMs: settings.wsInitTimeoutMs },
   });
   ticker.start();
   sweeper.start();

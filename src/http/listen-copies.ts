@@ -32,7 +32,6 @@ process.on("message", (m, handle) => {
 const TIMEOUT_MS = 10_000;
 
 export interface ListenCopies {
-  count: number;
   /** Stops the copies accepting; resolves once their connections have ended (like `server.close`). */
   close(): Promise<void>;
 }
@@ -44,9 +43,6 @@ export interface ListenCopies {
 export async function addListenCopies(server: Server, copies: number, backlog: number, logger: Logger): Promise<ListenCopies> {
   const servers: NetServer[] = [];
   const result: ListenCopies = {
-    get count() {
-      return servers.length;
-    },
     close: () => Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())))).then(() => {}),
   };
   const handle = (server as unknown as { _handle?: object | null })._handle;

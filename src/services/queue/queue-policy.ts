@@ -53,6 +53,12 @@ export class QueuePolicies {
     return value;
   }
 
+  /** The policy as PostgreSQL has it now, past this instance's copy (which may miss another instance's change while Redis is away). */
+  fresh(concertId: string): Promise<QueuePolicyValues> {
+    this.drop(concertId);
+    return this.get(concertId);
+  }
+
   private drop(concertId: string): void {
     this.cache.delete(concertId);
     this.drops.set(concertId, (this.drops.get(concertId) ?? 0) + 1);

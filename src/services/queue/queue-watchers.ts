@@ -199,8 +199,14 @@ export class QueueWatchers {
       };
       this.concerts.set(concertId, concert);
     }
-    const watcher: Watcher = { listener, status: initial.status, position: 0, estimate: null, reason: null, seatsLeft: 0 };
-    tell(watcher, initial);
+    const watcher: Watcher = {
+      listener,
+      status: initial.status,
+      position: initial.queuePosition,
+      estimate: initial.estimatedWaitSeconds,
+      reason: initial.expiredReason,
+      seatsLeft: initial.seatsLeft,
+    };
     let entry = concert.entries.get(token);
     if (!entry) {
       const now = Date.now();

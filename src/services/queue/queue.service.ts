@@ -324,8 +324,9 @@ export class QueueService implements QueueGate {
     } catch (error) {
       // PostgreSQL has it, the line's store not (Redis away): the store would go on with the
       // policy it had. The answer is the error; the store gets the policy once Redis answers,
-      // read again then so that a later change is never overwritten by this one.
-      void afterCommit(this.deps.logger, async () => this.deps.store.setPolicy(concertId, await this.deps.policies.get(concertId)), {
+      // read again from PostgreSQL then (not from this instance's copy, which cannot hear of
+      // another instance's change while Redis is away), so a later change is not overwritten.
+      void afterCommit(this.deps.logger, async () => this.deps.store.setPolicy(concertId, await this.deps.policies.fresh(concertId)), {
         forMs: POLICY_SYNC_RETRY_MS,
       });
       throw error;
