@@ -66,6 +66,8 @@ export interface App {
   redis?: RedisClient;
   httpServer: Server;
   logger: Logger;
+  /** Connections the server can accept in one event-loop turn once listening: 1 + the listening socket's copies (ACCEPTS_PER_TURN). */
+  readonly acceptsPerTurn: number;
   listen(port?: number, host?: string): Promise<{ url: string; port: number }>;
   /** Stops taking work, finishes what it has, closes sockets and pools. Idempotent. */
   close(): Promise<void>;
@@ -276,6 +278,9 @@ export async function createApp(options: AppOptions): Promise<App> {
     redis,
     httpServer,
     logger,
+    get acceptsPerTurn(): number {
+      return copies?.descriptors ?? 1;
+    },
     async listen(port = settings.port, host) {
       await new Promise<void>((resolve, reject) => {
         httpServer.once("error", reject);

@@ -32,6 +32,8 @@ process.on("message", (m, handle) => {
 const TIMEOUT_MS = 10_000;
 
 export interface ListenCopies {
+  /** The listening socket's descriptors the server accepts on: its own and the copies made. */
+  readonly descriptors: number;
   /** Stops the copies accepting; resolves once their connections have ended (like `server.close`). */
   close(): Promise<void>;
 }
@@ -43,6 +45,9 @@ export interface ListenCopies {
 export async function addListenCopies(server: Server, copies: number, backlog: number, logger: Logger): Promise<ListenCopies> {
   const servers: NetServer[] = [];
   const result: ListenCopies = {
+    get descriptors() {
+      return 1 + servers.length;
+    },
     close: () => Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())))).then(() => {}),
   };
   const handle = (server as unknown as { _handle?: object | null })._handle;
