@@ -4,7 +4,7 @@
 CREATE OR REPLACE FUNCTION ticket_charge(
     p_user UUID, p_amount INTEGER, p_max BIGINT, p_key TEXT, p_hash TEXT,
     OUT replayed JSONB, OUT balance INTEGER
-) LANGUAGE plpgsql AS $$
+) LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
     c RECORD;
 BEGIN

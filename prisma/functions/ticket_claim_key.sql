@@ -2,7 +2,7 @@
 -- the same key), or returns the response its first call stored. A key used
 -- with another operation or other arguments is refused (KEY_REUSED).
 CREATE OR REPLACE FUNCTION ticket_claim_key(p_user UUID, p_key TEXT, p_operation TEXT, p_hash TEXT, OUT claimed BOOLEAN, OUT response JSONB)
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
     k RECORD;
 BEGIN

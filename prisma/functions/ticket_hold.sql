@@ -22,7 +22,7 @@ CREATE OR REPLACE FUNCTION ticket_hold(
     OUT total_price INTEGER, OUT held_until TIMESTAMPTZ, OUT created_at TIMESTAMPTZ,
     OUT payment_id UUID, OUT payment_created_at TIMESTAMPTZ,
     OUT seat_ids UUID[], OUT seat_numbers INTEGER[], OUT seat_prices INTEGER[], OUT seat_grades TEXT[]
-) LANGUAGE plpgsql AS $$
+) LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
     v_limit INTEGER;
     v_owned INTEGER;

@@ -7,7 +7,7 @@ CREATE OR REPLACE FUNCTION ticket_pay(
     p_reservation UUID, p_user UUID, p_key TEXT, p_hash TEXT,
     OUT replayed JSONB, OUT payment_id UUID, OUT amount INTEGER, OUT created_at TIMESTAMPTZ, OUT paid_at TIMESTAMPTZ,
     OUT seat_ids UUID[], OUT seat_numbers INTEGER[], OUT seat_prices INTEGER[]
-) LANGUAGE plpgsql AS $$
+) LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
     v_total INTEGER;
     v_decided TIMESTAMPTZ;

@@ -22,7 +22,7 @@ CREATE OR REPLACE FUNCTION ticket_refund(
     OUT replayed JSONB, OUT refunded_amount INTEGER, OUT refunded_at TIMESTAMPTZ,
     OUT concert_id UUID, OUT concert_date_id UUID,
     OUT seat_ids UUID[], OUT seat_numbers INTEGER[], OUT seat_prices INTEGER[]
-) LANGUAGE plpgsql AS $$
+) LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
     v_now TIMESTAMPTZ := clock_timestamp();
     v_total INTEGER;
