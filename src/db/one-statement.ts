@@ -4,10 +4,12 @@
 // the facts in their detail.
 import type { Pool, QueryResultRow } from "pg";
 import { classifyDbError } from "../errors/db-errors";
+import { named } from "./named";
 import { onPooledClient } from "./transaction";
 
 /**
- * Runs one statement outside an explicit transaction. A deadlock or a
+ * Runs one statement (prepared once per connection: its text must be constant) outside an
+ * explicit transaction. A deadlock or a
  * serialization failure (which the fixed lock orders are meant to rule out)
  * rolled all of it back, so it is retried from the start rather than reaching
  * a client, as inTransaction does.
@@ -36,7 +38,7 @@ export async function oneStatement<T extends QueryResultRow>(pool: Pool, text: s
 function queryKeepingConnection<T extends QueryResultRow>(pool: Pool, text: string, values: unknown[]): Promise<T[]> {
   return onPooledClient(pool, async (client, markBroken) => {
     try {
-      return (await client.query<T>(text, values)).rows;
+      return (await client.query<T>(named(text, values))).rows;
     } catch (error) {
       const code = (error as { code?: unknown }).code;
       if (typeof code !== "string" || !/^[0-9A-Z]{5}$/.test(code)) markBroken();

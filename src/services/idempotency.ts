@@ -11,6 +11,7 @@
 import { createHash } from "node:crypto";
 import type { Pool, PoolClient } from "pg";
 import { badInput } from "../errors/app-error";
+import { named } from "../db/named";
 
 export const MAX_KEY_LENGTH = 200;
 export const KEY_RETENTION_HOURS = 25; // keys are kept at least 24 hours (contract/README.md, rule 10)
@@ -52,8 +53,7 @@ export const keyReused = () =>
  */
 export async function findResponse<T>(db: Pool | PoolClient, call: IdempotentCall): Promise<T | undefined> {
   const { rows } = await db.query<{ operation: string; request_hash: string; response: T | null }>(
-    `SELECT operation, request_hash, response FROM idempotency_keys WHERE user_id = $1 AND key = $2`,
-    [call.userId, call.key],
+    named(`SELECT operation, request_hash, response FROM idempotency_keys WHERE user_id = $1 AND key = $2`, [call.userId, call.key]),
   );
   const row = rows[0];
   if (!row) return undefined;

@@ -5,6 +5,7 @@ import type { Pool } from "pg";
 import type { SeatChange } from "../pubsub/seat-events";
 import { forbidden, notFound } from "../errors/app-error";
 import { isUuid } from "./ids";
+import { named } from "../db/named";
 import { EFFECTIVE_SEAT_STATUS } from "./seat-locks";
 import { holdIsOver } from "./hold-state";
 
@@ -59,8 +60,7 @@ export const SEAT_COLUMNS = `s.id, s.concert_date_id AS "concertDateId", s.numbe
 export async function getOwnReservation(pool: Pool, actor: { id: string }, id: string): Promise<ReservationView & { queueToken: string }> {
   const { rows } = isUuid(id)
     ? await pool.query<ReservationView & { queueToken: string }>(
-        `SELECT ${RESERVATION_COLUMNS}, r.queue_token AS "queueToken" FROM reservations r WHERE r.id = $1`,
-        [id],
+        named(`SELECT ${RESERVATION_COLUMNS}, r.queue_token AS "queueToken" FROM reservations r WHERE r.id = $1`, [id]),
       )
     : { rows: [] };
   if (!rows[0]) throw notFound("reservation");

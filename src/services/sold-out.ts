@@ -7,6 +7,7 @@
 // availableDates (concert.service.ts); `soldOut` of a date counts the same
 // thing in availabilityOfDates' one aggregate.
 import type { Pool } from "pg";
+import { named } from "../db/named";
 
 /** SQL: the date `date` (an alias of concert_dates) still has a seat not SOLD. */
 export const dateHasUnsoldSeat = (date: string) => `EXISTS (SELECT 1 FROM seats s WHERE s.concert_date_id = ${date}.id AND s.status <> 'SOLD')`;
@@ -18,8 +19,8 @@ export const concertIsSoldOut = (concertId: string) =>
 
 export async function isConcertSoldOut(pool: Pool, concertId: string, soldDateId: string): Promise<boolean> {
   // Most sales leave their own date with seats: answer that cheaply first.
-  const date = await pool.query<{ done: boolean }>(`SELECT NOT ${dateHasUnsoldSeat("d")} AS done FROM concert_dates d WHERE d.id = $1`, [soldDateId]);
+  const date = await pool.query<{ done: boolean }>(named(`SELECT NOT ${dateHasUnsoldSeat("d")} AS done FROM concert_dates d WHERE d.id = $1`, [soldDateId]));
   if (!date.rows[0]?.done) return false;
-  const concert = await pool.query<{ done: boolean }>(`SELECT ${concertIsSoldOut("$1")} AS done`, [concertId]);
+  const concert = await pool.query<{ done: boolean }>(named(`SELECT ${concertIsSoldOut("$1")} AS done`, [concertId]));
   return concert.rows[0].done;
 }

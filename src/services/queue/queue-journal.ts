@@ -13,6 +13,7 @@
 // (admissions, endings, holds): a failed batch keeps those rows and writes them
 // with the next one.
 import { Pool } from "pg";
+import { named } from "../../db/named";
 import type { QueueExpiry, QueueStatus } from "./queue.types";
 
 export interface JournalRow {
@@ -201,7 +202,8 @@ export class QueueJournal {
   }
 
   private async write(rows: JournalRow[]): Promise<void> {
-    await this.pool.query(UPSERT, [
+    await this.pool.query(
+      named(UPSERT, [
       rows.map((r) => r.token),
       rows.map((r) => r.concertId),
       rows.map((r) => r.userId),
@@ -211,6 +213,7 @@ export class QueueJournal {
       rows.map((r) => r.holdUntil ?? null),
       rows.map((r) => r.reason ?? null),
       rows.map((r) => r.preQueue === true),
-    ]);
+      ]),
+    );
   }
 }
