@@ -19,15 +19,20 @@ type ProfileWindow = { from: number; to: number };
 
 export interface BuyingResult {
   users: number;
-  hold: LoadResult & { waits: WaitSample & { calls: number; postgresCpuMsPerCall: number }; window: ProfileWindow };
-  pay: LoadResult & { waits: WaitSample & { calls: number; postgresCpuMsPerCall: number }; window: ProfileWindow };
+  hold: LoadResult & { waits: CallWaits; window: ProfileWindow };
+  pay: LoadResult & { waits: CallWaits; window: ProfileWindow };
 }
+
+/** The wait sample with its CPU per call answered: all of the database's backends, and the service's connections alone. */
+type CallWaits = WaitSample & { calls: number; postgresCpuMsPerCall: number; clientBackendCpuMsPerCall: number };
 
 /** Per sampled state of the service's backends: how often each was seen (share of samples × backends). */
 export interface WaitSample {
   samples: number;
   /** CPU the database's backends used in the window (ms, from /proc), and per call answered. */
   postgresCpuMs: number;
+  /** The same by kind of backend: the service's connections ("client backend") and autovacuum's workers, which start when they will. */
+  postgresCpuMsByKind: Record<string, number>;
   /** Mean number of the database's backends in each state (active with a wait event, active on CPU, idle in transaction, idle). */
   mean: Record<string, number>;
 }
@@ -115,6 +120,7 @@ export async function measureBuying(o: {
     ...w,
     calls,
     postgresCpuMsPerCall: Math.round((w.postgresCpuMs / Math.max(1, calls)) * 1000) / 1000,
+    clientBackendCpuMsPerCall: Math.round(((w.postgresCpuMsByKind["client backend"] ?? 0) / Math.max(1, calls)) * 1000) / 1000,
   });
   return {
     users: jwts.length,
@@ -132,10 +138,15 @@ function sampleWaits(dbUrl: string) {
   // Each backend's CPU when first seen and when last seen (a pooled backend lives through the phase).
   const first = new Map<number, number>();
   const last = new Map<number, number>();
+  const kinds = new Map<number, string>();
   const done = withClient(dbUrl, async (db) => {
     while (running) {
-      const pids = await db.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`, [dbName]);
-      for (const { pid } of pids.rows) {
+      const pids = await db.query<{ pid: number; kind: string }>(
+        `SELECT pid, backend_type AS kind FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`,
+        [dbName],
+      );
+      for (const { pid, kind } of pids.rows) {
+        kinds.set(pid, kind);
         try {
           const cpu = processCpuSeconds(pid);
           if (!first.has(pid)) first.set(pid, cpu);
@@ -162,8 +173,14 @@ function sampleWaits(dbUrl: string) {
       const mean: Record<string, number> = {};
       for (const [k, v] of Object.entries(counts).sort((a, b) => b[1] - a[1])) mean[k] = Math.round((v / Math.max(1, samples)) * 100) / 100;
       let cpu = 0;
-      for (const [pid, at] of first) cpu += (last.get(pid) ?? at) - at;
-      return { samples, postgresCpuMs: Math.round(cpu * 1000), mean };
+      const byKind: Record<string, number> = {};
+      for (const [pid, at] of first) {
+        const used = (last.get(pid) ?? at) - at;
+        cpu += used;
+        const kind = kinds.get(pid) ?? "unknown";
+        byKind[kind] = Math.round((byKind[kind] ?? 0) + used * 1000);
+      }
+      return { samples, postgresCpuMs: Math.round(cpu * 1000), postgresCpuMsByKind: byKind, mean };
     },
   };
 }
