@@ -19,7 +19,9 @@ export const concertIsSoldOut = (concertId: string) =>
 
 export async function isConcertSoldOut(pool: Pool, concertId: string, soldDateId: string): Promise<boolean> {
   // Most sales leave their own date with seats: answer that cheaply first.
-  const date = await pool.query<{ done: boolean }>(named(`SELECT NOT ${dateHasUnsoldSeat("d")} AS done FROM concert_dates d WHERE d.id = $1`, [soldDateId]));
+  const date = await pool.query<{ done: boolean }>(
+    named(`SELECT NOT ${dateHasUnsoldSeat("d")} AS done FROM concert_dates d WHERE d.id = $1`, [soldDateId]),
+  );
   if (!date.rows[0]?.done) return false;
   const concert = await pool.query<{ done: boolean }>(named(`SELECT ${concertIsSoldOut("$1")} AS done`, [concertId]));
   return concert.rows[0].done;

@@ -204,15 +204,15 @@ export class QueueJournal {
   private async write(rows: JournalRow[]): Promise<void> {
     await this.pool.query(
       named(UPSERT, [
-      rows.map((r) => r.token),
-      rows.map((r) => r.concertId),
-      rows.map((r) => r.userId),
-      rows.map((r) => r.seq ?? null),
-      rows.map((r) => r.status),
-      rows.map((r) => r.sessionEndsAt ?? null),
-      rows.map((r) => r.holdUntil ?? null),
-      rows.map((r) => r.reason ?? null),
-      rows.map((r) => r.preQueue === true),
+        rows.map((r) => r.token),
+        rows.map((r) => r.concertId),
+        rows.map((r) => r.userId),
+        rows.map((r) => r.seq ?? null),
+        rows.map((r) => r.status),
+        rows.map((r) => r.sessionEndsAt ?? null),
+        rows.map((r) => r.holdUntil ?? null),
+        rows.map((r) => r.reason ?? null),
+        rows.map((r) => r.preQueue === true),
       ]),
     );
   }
