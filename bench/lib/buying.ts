@@ -18,6 +18,8 @@ const ENTER = "mutation($c: ID!) { enterQueue(concertId: $c) { token status } }"
 type ProfileWindow = { from: number; to: number };
 
 export interface BuyingResult {
+  /** The concert the phase created (its line's keys are the bench's to delete). */
+  concertId: string;
   users: number;
   hold: LoadResult & { waits: CallWaits; window: ProfileWindow };
   pay: LoadResult & { waits: CallWaits; window: ProfileWindow };
@@ -123,6 +125,7 @@ export async function measureBuying(o: {
     clientBackendCpuMsPerCall: Math.round(((w.postgresCpuMsByKind["client backend"] ?? 0) / Math.max(1, calls)) * 1000) / 1000,
   });
   return {
+    concertId,
     users: jwts.length,
     hold: { ...hold, waits: perCall(holdWaits, holds), window: { from: holdFrom, to: holdTo } },
     pay: { ...pay, waits: perCall(payWaits, paid), window: { from: payFrom, to: payTo } },
