@@ -17,12 +17,14 @@ export const concertIsSoldOut = (concertId: string) =>
   `(EXISTS (SELECT 1 FROM concert_dates d WHERE d.concert_id = ${concertId} AND d.starts_at > now())
     AND NOT EXISTS (SELECT 1 FROM concert_dates d WHERE d.concert_id = ${concertId} AND d.starts_at > now() AND ${dateHasUnsoldSeat("d")}))`;
 
+// Built once: each text is its prepared statement's key (src/db/named.ts), looked up after every sale.
+const DATE_SOLD_OUT = `SELECT NOT ${dateHasUnsoldSeat("d")} AS done FROM concert_dates d WHERE d.id = $1`;
+const CONCERT_SOLD_OUT = `SELECT ${concertIsSoldOut("$1")} AS done`;
+
 export async function isConcertSoldOut(pool: Pool, concertId: string, soldDateId: string): Promise<boolean> {
   // Most sales leave their own date with seats: answer that cheaply first.
-  const date = await pool.query<{ done: boolean }>(
-    named(`SELECT NOT ${dateHasUnsoldSeat("d")} AS done FROM concert_dates d WHERE d.id = $1`, [soldDateId]),
-  );
+  const date = await pool.query<{ done: boolean }>(named(DATE_SOLD_OUT, [soldDateId]));
   if (!date.rows[0]?.done) return false;
-  const concert = await pool.query<{ done: boolean }>(named(`SELECT ${concertIsSoldOut("$1")} AS done`, [concertId]));
+  const concert = await pool.query<{ done: boolean }>(named(CONCERT_SOLD_OUT, [concertId]));
   return concert.rows[0].done;
 }
