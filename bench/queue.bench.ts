@@ -6,7 +6,7 @@
 // then, where a figure misses its goal, a CPU profile of the server under enterQueue.
 // Prints a table and writes bench/results/queue-latest.json.
 import { randomBytes } from "node:crypto";
-import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { loadavg } from "node:os";
 import Redis from "ioredis";
@@ -116,7 +116,12 @@ async function main() {
     out.serverSettings = serverEnv;
     // BENCH_SERVER_NODE_ARGS: extra node flags for the server child (e.g. "--cpu-prof --cpu-prof-dir /tmp/prof").
     const serverNodeArgs = env("BENCH_SERVER_NODE_ARGS", "").split(" ").filter(Boolean);
-    const server = await startServer({ env: serverEnv, nodeArgs: serverNodeArgs });
+    // BENCH_HEAP_SNAPSHOTS=DIR: the subscriptions phase has the server write a heap snapshot
+    // into DIR before its sockets open and once they are idle (what a subscriber keeps).
+    const snapshotDir = process.env.BENCH_HEAP_SNAPSHOTS;
+    if (snapshotDir) serverNodeArgs.push("--heapsnapshot-signal=SIGUSR2", `--diagnostic-dir=${snapshotDir}`);
+    // BENCH_SERVER_LOG: a file that also gets everything the server prints (with --trace-gc above, its collections).
+    const server = await startServer({ env: serverEnv, nodeArgs: serverNodeArgs, logFile: process.env.BENCH_SERVER_LOG || undefined });
     servers.push(server);
     const seeded = await seed(db.url, USERS, 3 * CONCERTS_PER_PHASE + 1);
     concertIds.push(...seeded.concertIds);
@@ -174,6 +179,7 @@ async function main() {
         idleMs: 10_000,
         movingPerSecond: MOVING_PER_SECOND,
         movingMs: 27_000,
+        heapSnapshot: snapshotDir ? (label) => heapSnapshot(server.pid, snapshotDir, label) : undefined,
       });
       log(JSON.stringify(out.subscriptions));
     }
@@ -434,3 +440,25 @@ main().then(
     process.exit(1);
   },
 );
+
+/** Has the server (started with --heapsnapshot-signal) write a heap snapshot into `dir`, named `label.heapsnapshot`. */
+async function heapSnapshot(pid: number, dir: string, label: string): Promise<void> {
+  const before = new Set(readdirSync(dir));
+  process.kill(pid, "SIGUSR2");
+  const deadline = Date.now() + 120_000;
+  let size = -1;
+  for (;;) {
+    await new Promise((done) => setTimeout(done, 1_000));
+    const file = readdirSync(dir).find((f) => f.endsWith(".heapsnapshot") && !before.has(f));
+    if (file) {
+      const now = statSync(join(dir, file)).size;
+      if (now > 0 && now === size) {
+        renameSync(join(dir, file), join(dir, `${label}.heapsnapshot`));
+        log(`heap snapshot: ${join(dir, `${label}.heapsnapshot`)} (${Math.round(now / 1e6)} MB)`);
+        return;
+      }
+      size = now;
+    }
+    if (Date.now() > deadline) throw new Error(`no heap snapshot from the server within 120 s (${label})`);
+  }
+}

@@ -55,6 +55,8 @@ export async function measureSubscriptions(o: {
   /** Admissions per second of the "moving" window (0: none) and its length. */
   movingPerSecond?: number;
   movingMs?: number;
+  /** Has the server write a heap snapshot (BENCH_HEAP_SNAPSHOTS): before the sockets open and once they are idle. */
+  heapSnapshot?: (label: string) => Promise<void>;
 }): Promise<SubscriptionResult> {
   const { server, concertId } = o;
   const enter = (jwt: string) => ({
@@ -67,6 +69,7 @@ export async function measureSubscriptions(o: {
   const tickets = entered.map((d) => d.enterQueue as { token: string; status: string });
   if (tickets.some((t) => t.status !== "WAITING")) throw new Error("expected every subscriber's token to be WAITING");
 
+  await o.heapSnapshot?.("before");
   const rssBeforeMiB = processRssMiB(server.pid);
   const watchers: Watcher[] = [];
   const t0 = performance.now();
@@ -88,6 +91,7 @@ export async function measureSubscriptions(o: {
     rssIdle = Math.max(rssIdle, processRssMiB(server.pid));
   }
   const idle = { ...(await idleCpu()), rssMiB: rssIdle, pushes: messages() - pushes0 };
+  await o.heapSnapshot?.("idle");
 
   // The line moves slowly: everyone else still waiting, pushed on rule 12's cadence.
   let moving: SubscriptionResult["moving"];
