@@ -54,6 +54,11 @@ function project(plan: Plan, event: unknown): ExecutionResult | undefined {
   return out && { data: { [plan.alias]: out } };
 }
 
+/** A stream that can give its events to a sink as they are pushed (AsyncQueue.handOff). */
+interface HandOff {
+  handOff(sink: (event: unknown) => boolean): void;
+}
+
 /**
  * Writes one `next` message of the subscription straight to its socket, when
  * the transport offers it (src/http/graphql-ws.ts puts it in the context).
@@ -83,18 +88,36 @@ export async function subscribeFast(args: ExecutionArgs) {
       return undefined; // a value its serializer refuses: the executor reports it
     }
   };
+  // Our streams (src/pubsub/async-queue.ts) hand each projected event to the socket as it is
+  // pushed, from graphql-ws's first next() on (the subscription is registered by then): no
+  // promise per push. What the sink declines comes through onStep below, in order.
+  let handedOff = !direct || typeof (events as Partial<HandOff>).handOff !== "function";
+  // One step of the stream: a projected event goes to the socket (and the next is awaited),
+  // anything else is executed and handed to graphql-ws. Not an async function: one of those
+  // stays suspended for the subscription's life with its frame, a promise chain does not.
+  type Step = IteratorResult<ExecutionResult>;
+  const onStep = (step: IteratorResult<unknown>): Step | Promise<Step> => {
+    if (step.done) return { done: true, value: undefined };
+    const result = projected(step.value);
+    if (result && direct) {
+      direct(result);
+      return events.next().then(onStep);
+    }
+    if (result) return { done: false, value: result };
+    return Promise.resolve(execute({ ...args, rootValue: step.value })).then((value): Step => ({ done: false, value }));
+  };
   const mapped: AsyncIterableIterator<ExecutionResult> = {
-    async next() {
-      for (;;) {
-        const step = await events.next();
-        if (step.done) return { done: true, value: undefined };
-        const result = projected(step.value);
-        if (result && direct) {
-          direct(result);
-          continue;
-        }
-        return { done: false, value: result ?? (await execute({ ...args, rootValue: step.value })) };
+    next() {
+      if (!handedOff) {
+        handedOff = true;
+        (events as unknown as HandOff).handOff((event) => {
+          const result = projected(event);
+          if (!result) return false;
+          direct!(result);
+          return true;
+        });
       }
+      return events.next().then(onStep);
     },
     async return() {
       await events.return?.(undefined);

@@ -1,10 +1,21 @@
 // A push-driven async iterator for subscriptions: events are pushed as they
 // come, the subscriber pulls them, and ending either side runs the cleanup once.
+//
+// A subscriber that can take an event at once (src/graphql/subscription-executor.ts
+// writes a projected event straight to its socket) registers a sink with
+// handOff: pushes then go to it synchronously, and the pulling side keeps one
+// pending next() for the subscription's life. Pulling every event instead made a
+// promise, its resolver and an iterator result per push, each kept until the
+// next push (seconds to a quarter of a minute for a waiting subscriber), so the
+// garbage of every push reached the old generation.
 export class AsyncQueue<T> implements AsyncIterableIterator<T> {
   private readonly items: T[] = [];
   private readonly waiting: ((r: IteratorResult<T>) => void)[] = [];
   private ended = false;
   private cleanup: (() => void) | undefined;
+  private sink: ((item: T) => boolean) | undefined;
+  /** The sink declined an item: the rest wait for the pulling side to take them in order. */
+  private held = false;
 
   /** `cleanup` runs once when the queue ends, from either side. */
   onEnd(cleanup: () => void): void {
@@ -12,8 +23,24 @@ export class AsyncQueue<T> implements AsyncIterableIterator<T> {
     else this.cleanup = cleanup;
   }
 
+  /**
+   * From now on each item goes to `sink` as it is pushed (the items already here
+   * first). An item it declines (returns false), and every one after it, waits for
+   * next() as before, so the order is kept; once next() finds nothing left, the
+   * sink takes pushes again.
+   */
+  handOff(sink: (item: T) => boolean): void {
+    while (this.items.length > 0 && sink(this.items[0])) this.items.shift();
+    this.held = this.items.length > 0;
+    this.sink = sink;
+  }
+
   push(item: T): void {
     if (this.ended) return;
+    if (this.sink) {
+      if (!this.held && this.sink(item)) return;
+      this.held = true;
+    }
     const waiter = this.waiting.shift();
     if (waiter) waiter({ value: item, done: false });
     else this.items.push(item);
@@ -32,6 +59,8 @@ export class AsyncQueue<T> implements AsyncIterableIterator<T> {
     const item = this.items.shift();
     if (item !== undefined) return Promise.resolve({ value: item, done: false });
     if (this.ended) return Promise.resolve({ value: undefined, done: true });
+    // Everything declined has been taken: pushes may go to the sink again.
+    this.held = false;
     return new Promise((resolve) => this.waiting.push(resolve));
   }
 
