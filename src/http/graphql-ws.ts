@@ -53,7 +53,15 @@ export function attachGraphqlWs(deps: {
   const initDone = (socket: object) => {
     if (starting.delete(socket)) startingCount--;
   };
-  if (metrics) observeSockets(wss, metrics);
+  // One close listener for every socket (a closure and a `once` wrapper per socket were
+  // memory each waiting subscriber kept): the start's bookkeeping and the metrics.
+  function onSocketClose(this: WebSocket, code: number) {
+    initDone(this);
+    if (!metrics) return;
+    metrics.wsClosed();
+    const reason = REFUSALS[code];
+    if (reason) metrics.wsRefused(reason);
+  }
   // Per operation: its name and push slot, for the failure log and the push count.
   const operations = new WeakMap<Context, { name: string; slot?: PushSlot }>();
   const failed = (ctx: { extra: { request: unknown } }, id: string, payload: { operationName?: string | null }, codes: string[]) => {
@@ -110,13 +118,7 @@ export function attachGraphqlWs(deps: {
         const root = operation.selectionSet.selections[0];
         const slot = operation.operation === "subscription" && root?.kind === "Field" ? metrics?.pushSlot(root.name.value) : undefined;
         operations.set(contextValue, { name: operation.name?.value ?? payload.operationName ?? "anonymous", slot });
-        const socket = ctx.extra.socket;
-        const frameStart = `{"id":${JSON.stringify(id)},"type":"next","payload":`;
-        contextValue.sendNext = (result) => {
-          if (socket.readyState !== socket.OPEN) return;
-          socket.send(`${frameStart}${JSON.stringify(result)}}`);
-          if (slot) slot.n++;
-        };
+        contextValue.sendNext = directNext(ctx.extra.socket, id, slot);
         startsOf(ctx).set(id, began);
         return {
           schema,
@@ -130,6 +132,8 @@ export function attachGraphqlWs(deps: {
         const starts = startsOf(ctx);
         const began = starts.get(id);
         starts.delete(id);
+        // A subscriber's connection has no operation starting for most of its life: no Map kept for it.
+        if (starts.size === 0) started.delete(ctx);
         if (began !== undefined) gate.record(OperationGate.nameOf(args.document, payload.operationName), (performance.now() - began) / 1000);
       },
       onNext(ctx, id, payload, args, result) {
@@ -167,7 +171,8 @@ export function attachGraphqlWs(deps: {
   const opened = (ws: WebSocket, upgrade: Upgrade) => {
     starting.add(ws);
     startingCount++;
-    ws.once("close", () => initDone(ws));
+    metrics?.wsConnected();
+    ws.on("close", onSocketClose);
     wss.emit("connection", ws, upgrade);
   };
   deps.httpServer.on("upgrade", (req, socket, head) => {
@@ -200,6 +205,20 @@ export function attachGraphqlWs(deps: {
   };
 }
 
+/**
+ * A subscription's `next` messages written straight to its socket. Made here, not
+ * in onSubscribe: a closure keeps its whole scope, and there that was the
+ * subscribe message with its query and variables, for the subscription's life.
+ */
+function directNext(socket: WebSocket, id: string, slot: PushSlot | undefined): NonNullable<Context["sendNext"]> {
+  const frameStart = `{"id":${JSON.stringify(id)},"type":"next","payload":`;
+  return (result) => {
+    if (socket.readyState !== socket.OPEN) return;
+    socket.send(`${frameStart}${JSON.stringify(result)}}`);
+    if (slot) slot.n++;
+  };
+}
+
 /** Close codes the server sends when it refuses or ends a socket (graphql-ws's and ws's), by reason. */
 const REFUSALS: Record<number, string> = {
   1002: "protocol_error",
@@ -212,15 +231,3 @@ const REFUSALS: Record<number, string> = {
   4409: "subscriber_exists",
   4429: "too_many_init",
 };
-
-/** Open sockets, connects, and refusals by the close code the server gave. */
-function observeSockets(wss: WebSocketServer, metrics: Metrics): void {
-  wss.on("connection", (socket) => {
-    metrics.wsConnected();
-    socket.once("close", (code: number) => {
-      metrics.wsClosed();
-      const reason = REFUSALS[code];
-      if (reason) metrics.wsRefused(reason);
-    });
-  });
-}

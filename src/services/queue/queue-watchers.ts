@@ -67,7 +67,8 @@ function tell(w: Watcher, t: QueueTicketView): void {
 /** One watched token: its watchers, what was last read of it, and its place in the wheel. */
 interface Entry {
   token: string;
-  watchers: Set<Watcher>;
+  /** Almost always one (a token is its user's): an array, where a Set's table was 230 bytes per subscriber. */
+  watchers: Watcher[];
   /** This instance's clock when it was last read. */
   readAt: number;
   /** Bumped by every state that reaches it, so a read answered after a newer event is dropped. */
@@ -146,7 +147,7 @@ export class QueueWatchers {
 
   get count(): number {
     let n = 0;
-    for (const c of this.concerts.values()) for (const e of c.entries.values()) n += e.watchers.size;
+    for (const c of this.concerts.values()) for (const e of c.entries.values()) n += e.watchers.length;
     return n;
   }
 
@@ -212,7 +213,7 @@ export class QueueWatchers {
       const now = Date.now();
       entry = {
         token,
-        watchers: new Set(),
+        watchers: [],
         readAt: now,
         version: 0,
         status: initial.status,
@@ -224,7 +225,7 @@ export class QueueWatchers {
       concert.entries.set(token, entry);
       this.schedule(concert, entry, now);
     }
-    entry.watchers.add(watcher);
+    entry.watchers.push(watcher);
     return () => this.remove(concertId, token, watcher);
   }
 
@@ -240,7 +241,7 @@ export class QueueWatchers {
 
   close(): void {
     for (const [concertId, concert] of this.concerts) {
-      for (const [token, entry] of concert.entries) for (const w of entry.watchers) this.remove(concertId, token, w);
+      for (const [token, entry] of concert.entries) for (const w of [...entry.watchers]) this.remove(concertId, token, w);
     }
   }
 
@@ -427,7 +428,7 @@ export class QueueWatchers {
     e.position = ticket.queuePosition;
     e.estimate = ticket.estimatedWaitSeconds;
     let pushed = false;
-    for (const w of e.watchers.size === 1 ? e.watchers : [...e.watchers]) {
+    for (const w of e.watchers.length === 1 ? e.watchers : [...e.watchers]) {
       if (told(w, ticket)) continue;
       tell(w, ticket);
       pushed = true;
@@ -466,8 +467,10 @@ export class QueueWatchers {
   private remove(concertId: string, token: string, watcher: Watcher): void {
     const concert = this.concerts.get(concertId);
     const e = concert?.entries.get(token);
-    if (!concert || !e?.watchers.delete(watcher)) return;
-    if (e.watchers.size === 0) {
+    const at = e?.watchers.indexOf(watcher) ?? -1;
+    if (!concert || !e || at < 0) return;
+    e.watchers.splice(at, 1);
+    if (e.watchers.length === 0) {
       concert.entries.delete(token);
       e.gone = true;
       this.unschedule(concert, e);

@@ -1,7 +1,7 @@
 // The queue store on Redis: any number of instances share it.
 import type { RedisClient } from "../../redis/redis-client";
 import { GUARD } from "./queue-rebuild-scripts";
-import type { QueueExpiry, QueueStatus } from "./queue.types";
+import { QUEUE_EXPIRIES, QUEUE_STATUSES, type QueueExpiry, type QueueStatus } from "./queue.types";
 import type { DrawResult, EnterResult, Opening, QueueCounts, QueuePolicyValues, QueueStore, TickResult, TokenState } from "./queue-store";
 import {
   DRAW,
@@ -44,6 +44,12 @@ export class LineLostError extends Error {
   }
 }
 
+/**
+ * The statuses and reasons as this module's own strings: a watcher keeps what it
+ * last read for seconds, and a copy from each reply was memory and garbage per read.
+ */
+const NAMES: Record<string, string> = Object.fromEntries([...QUEUE_STATUSES, ...QUEUE_EXPIRIES].map((n) => [n, n]));
+
 function toState(raw: Raw, concertId: string): TokenState | null {
   if (!raw) return null;
   const [token, userId, status, position, expiresAt, reason, now, rate] = raw;
@@ -51,10 +57,10 @@ function toState(raw: Raw, concertId: string): TokenState | null {
     token,
     userId,
     concertId,
-    status: status as QueueStatus,
+    status: (NAMES[status] ?? status) as QueueStatus,
     position: Number(position),
     expiresAt: Number(expiresAt),
-    expiredReason: reason ? (reason as QueueExpiry) : null,
+    expiredReason: reason ? ((NAMES[reason] ?? reason) as QueueExpiry) : null,
     now: Number(now),
     admissionRate: rate === "" ? null : Number(rate),
   };
