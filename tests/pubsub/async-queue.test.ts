@@ -11,10 +11,16 @@ describe("AsyncQueue", () => {
     q.push(1);
     q.push(2);
     const sunk: number[] = [];
-    q.handOff((n) => (sunk.push(n), true));
+    q.handOff((n) => {
+      sunk.push(n);
+      return true;
+    });
     expect(sunk).toEqual([1, 2]);
     let settled = false;
-    const pending = q.next().then((r) => ((settled = true), r));
+    const pending = q.next().then((r) => {
+      settled = true;
+      return r;
+    });
     for (let n = 3; n <= 6; n++) q.push(n);
     await new Promise((r) => setImmediate(r));
     expect(sunk).toEqual([1, 2, 3, 4, 5, 6]);
