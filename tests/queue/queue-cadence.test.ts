@@ -96,12 +96,19 @@ describe.each(stores)("queueStatusChanged cadence (%s)", (_name, makeStore) => {
       watchers.watch(concertId, token, toTicket(state!), (ticket) => heard.push({ at: Date.now(), ticket }));
       return { token, heard };
     };
+    const watch = async (place: number) => {
+      const heard: Heard[] = [];
+      const token = tokens[place - 1];
+      const state = await queue.read(concertId, token, true);
+      const unwatch = watchers.watch(concertId, token, toTicket(state!), (ticket) => heard.push({ at: Date.now(), ticket }));
+      return { heard, unwatch };
+    };
     const stop = () => {
       clearInterval(ticks);
       clearInterval(rounds);
       watchers.close();
     };
-    return { policy, queue, watchers, listen, stop, tokens };
+    return { policy, queue, watchers, listen, watch, stop, tokens };
   }
 
   const waitFor = async (what: string, ok: () => boolean, ms: number) => {
@@ -153,6 +160,30 @@ describe.each(stores)("queueStatusChanged cadence (%s)", (_name, makeStore) => {
       r.stop();
     }
   }, 90_000);
+
+  it("pushes to every subscription of one token, and to the others once one of them ends", async () => {
+    const r = await room(50);
+    try {
+      const a = await r.watch(40);
+      const b = await r.watch(40);
+      const c = await r.watch(40);
+      expect(r.watchers.count).toBe(3);
+      Object.assign(r.policy, { maxActiveUsers: 1_000_000, admitPerSecond: 4 });
+      await waitFor("a push to all three", () => a.heard.length > 0 && b.heard.length > 0 && c.heard.length > 0, 10_000);
+      b.unwatch();
+      expect(r.watchers.count).toBe(2);
+      const heardB = b.heard.length;
+      const heardA = a.heard.length;
+      await waitFor("the next push to the two left", () => a.heard.length > heardA && c.heard.length > heardA, 10_000);
+      expect(b.heard.length).toBe(heardB);
+      expect(a.heard.map((h) => h.ticket.queuePosition)).toEqual(c.heard.map((h) => h.ticket.queuePosition).slice(0, a.heard.length));
+      a.unwatch();
+      c.unwatch();
+      expect(r.watchers.count).toBe(0);
+    } finally {
+      r.stop();
+    }
+  }, 30_000);
 
   it("pushes a change of estimate when the line stops moving, with the place unchanged", async () => {
     const r = await room(200);
