@@ -113,7 +113,11 @@ export async function subscribeFast(args: ExecutionArgs) {
         (events as unknown as HandOff).handOff((event) => {
           const result = projected(event);
           if (!result) return false;
-          direct!(result);
+          try {
+            direct!(result);
+          } catch {
+            return false; // a write that failed: graphql-ws's own path reports it, for this subscriber only
+          }
           return true;
         });
       }
