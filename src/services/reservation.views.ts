@@ -52,14 +52,14 @@ export const PAYMENT_COLUMNS = `p.id, p.reservation_id AS "reservationId", p.amo
 
 export const SEAT_COLUMNS = `s.id, s.concert_date_id AS "concertDateId", s.number, s.price, s.grade, ${EFFECTIVE_SEAT_STATUS} AS status`;
 
+/** Built once: the text is the prepared statement's key (src/db/named.ts), looked up on every pay. */
+const OWN_RESERVATION = `SELECT ${RESERVATION_COLUMNS}, r.queue_token AS "queueToken" FROM reservations r WHERE r.id = $1`;
+
 /**
  * The caller's own reservation with the queue token it was held with:
  * NOT_FOUND (a malformed ID names nothing either), then FORBIDDEN for another
  * user's. Used by cancel and pay alike.
  */
-/** Built once: the text is the prepared statement's key (src/db/named.ts), looked up on every pay. */
-const OWN_RESERVATION = `SELECT ${RESERVATION_COLUMNS}, r.queue_token AS "queueToken" FROM reservations r WHERE r.id = $1`;
-
 export async function getOwnReservation(pool: Pool, actor: { id: string }, id: string): Promise<ReservationView & { queueToken: string }> {
   const { rows } = isUuid(id) ? await pool.query<ReservationView & { queueToken: string }>(named(OWN_RESERVATION, [id])) : { rows: [] };
   if (!rows[0]) throw notFound("reservation");

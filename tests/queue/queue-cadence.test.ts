@@ -93,22 +93,15 @@ describe.each(stores)("queueStatusChanged cadence (%s)", (_name, makeStore) => {
       const token = tokens[place - 1];
       const state = await queue.read(concertId, token, true);
       expect(state).toMatchObject({ status: "WAITING", position: place });
-      watchers.watch(concertId, token, toTicket(state!), (ticket) => heard.push({ at: Date.now(), ticket }));
-      return { token, heard };
-    };
-    const watch = async (place: number) => {
-      const heard: Heard[] = [];
-      const token = tokens[place - 1];
-      const state = await queue.read(concertId, token, true);
       const unwatch = watchers.watch(concertId, token, toTicket(state!), (ticket) => heard.push({ at: Date.now(), ticket }));
-      return { heard, unwatch };
+      return { token, heard, unwatch };
     };
     const stop = () => {
       clearInterval(ticks);
       clearInterval(rounds);
       watchers.close();
     };
-    return { policy, queue, watchers, listen, watch, stop, tokens };
+    return { policy, queue, watchers, listen, stop, tokens };
   }
 
   const waitFor = async (what: string, ok: () => boolean, ms: number) => {
@@ -164,9 +157,9 @@ describe.each(stores)("queueStatusChanged cadence (%s)", (_name, makeStore) => {
   it("pushes to every subscription of one token, and to the others once one of them ends", async () => {
     const r = await room(50);
     try {
-      const a = await r.watch(40);
-      const b = await r.watch(40);
-      const c = await r.watch(40);
+      const a = await r.listen(40);
+      const b = await r.listen(40);
+      const c = await r.listen(40);
       expect(r.watchers.count).toBe(3);
       Object.assign(r.policy, { maxActiveUsers: 1_000_000, admitPerSecond: 4 });
       await waitFor("a push to all three", () => a.heard.length > 0 && b.heard.length > 0 && c.heard.length > 0, 10_000);
