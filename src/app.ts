@@ -230,7 +230,12 @@ export async function createApp(options: AppOptions): Promise<App> {
     gate,
     logger,
     metrics,
-    limits: { maxSockets: settings.wsMaxSockets, maxStarting: settings.wsMaxStarting, initTimeoutMs: settings.wsInitTimeoutMs },
+    limits: {
+      maxSockets: settings.wsMaxSockets,
+      maxStarting: settings.wsMaxStarting,
+      initTimeoutMs: settings.wsInitTimeoutMs,
+      keepAliveMs: settings.wsKeepAliveMs,
+    },
   });
   ticker.start();
   sweeper.start();

@@ -51,6 +51,8 @@ export interface Settings {
   wsMaxStarting: number;
   /** How long a new WebSocket has to send connection_init (graphql-ws's connectionInitWaitTimeout). Not in the contract. */
   wsInitTimeoutMs: number;
+  /** How often each WebSocket is pinged; one that has not answered a period later is ended. 0: never. Not in the contract. */
+  wsKeepAliveMs: number;
   /** The listening socket's accept queue (the kernel caps it at net.core.somaxconn). Not in the contract. */
   listenBacklog: number;
   /** New connections taken per event-loop turn: libuv takes one per descriptor of the listening socket. Not in the contract. */
@@ -94,6 +96,8 @@ const INTEGERS = {
   wsMaxSockets: ["WS_MAX_SOCKETS", 18_000, 1, 10_000_000],
   wsMaxStarting: ["WS_MAX_STARTING", 2_000, 1, 10_000_000],
   wsInitTimeoutMs: ["WS_INIT_TIMEOUT_MS", 15_000, 100, 600_000],
+  // graphql-ws's default period; every socket is pinged by one shared round (src/http/lean-socket.ts).
+  wsKeepAliveMs: ["WS_KEEPALIVE_MS", 12_000, 0, 3_600_000],
   // Node's default is 511: a crowd's connections overflowed it (126,498 overflows and 70,292 SYN
   // retransmissions in one rush, each retransmission a client waiting 1, 3, 7… s).
   listenBacklog: ["LISTEN_BACKLOG", 4_096, 1, 65_535],

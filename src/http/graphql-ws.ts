@@ -5,6 +5,7 @@
 import type { Server as HttpServer } from "node:http";
 import { type WebSocket, WebSocketServer } from "ws";
 import { useServer } from "graphql-ws/use/ws";
+import { keepAlive, LeanSocket } from "./lean-socket";
 import { getOperationAST, type DocumentNode, type GraphQLError, type GraphQLSchema } from "graphql";
 import { createContext, type Context } from "../graphql/context";
 import { formatError, isUnexpected } from "../graphql/format-error";
@@ -26,11 +27,12 @@ interface Upgrade {
 }
 const upgradeOf = (ctx: { extra: { request: unknown } }) => ctx.extra.request as Upgrade;
 
-/** What a surge may take (settings WS_MAX_SOCKETS, WS_MAX_STARTING, WS_INIT_TIMEOUT_MS). */
+/** What a surge may take (settings WS_MAX_SOCKETS, WS_MAX_STARTING, WS_INIT_TIMEOUT_MS), and the keep-alive ping's period (WS_KEEPALIVE_MS). */
 export interface SocketLimits {
   maxSockets: number;
   maxStarting: number;
   initTimeoutMs: number;
+  keepAliveMs: number;
 }
 
 /** The answer to an upgrade past the limits: a clear refusal the client can retry, or fall back to polling on. */
@@ -46,7 +48,8 @@ export function attachGraphqlWs(deps: {
   limits: SocketLimits;
 }) {
   const { schema, services, gate, logger, metrics, limits } = deps;
-  const wss = new WebSocketServer({ noServer: true, maxPayload: 1_000_000 });
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 1_000_000, WebSocket: LeanSocket });
+  const pings = keepAlive(wss, limits.keepAliveMs);
   // Sockets upgraded whose connection_init is not through yet: what a surge piles up.
   const starting = new WeakSet<object>();
   let startingCount = 0;
@@ -167,6 +170,7 @@ export function attachGraphqlWs(deps: {
       },
     },
     wss,
+    0, // no keep-alive timers per socket: `pings` pings them all (lean-socket.ts)
   );
   const opened = (ws: WebSocket, upgrade: Upgrade) => {
     starting.add(ws);
@@ -198,6 +202,7 @@ export function attachGraphqlWs(deps: {
   return {
     /** Closes every socket with "going away" and waits for the subscriptions to end. */
     async close() {
+      pings.stop();
       for (const client of wss.clients) client.close(1001, "Server shutting down");
       await cleanup.dispose();
       await new Promise<void>((resolve) => wss.close(() => resolve()));
