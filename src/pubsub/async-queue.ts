@@ -8,9 +8,15 @@
 // promise, its resolver and an iterator result per push, each kept until the
 // next push (seconds to a quarter of a minute for a waiting subscriber), so the
 // garbage of every push reached the old generation.
+type Resolver<T> = (r: IteratorResult<T>) => void;
+
 export class AsyncQueue<T> implements AsyncIterableIterator<T> {
-  private readonly items: T[] = [];
-  private readonly waiting: ((r: IteratorResult<T>) => void)[] = [];
+  private items: T[] = [];
+  // The pending next()s, oldest first. Nearly always one (graphql-ws asks for an event once it
+  // has sent the last), so a field, and an array only for more: an array's first element gives
+  // it room for 17, kept for the subscription's life (memory per waiting subscriber).
+  private waiter: Resolver<T> | undefined;
+  private moreWaiters: Resolver<T>[] | undefined;
   private ended = false;
   private cleanup: (() => void) | undefined;
   private sink: ((item: T) => boolean) | undefined;
@@ -32,6 +38,7 @@ export class AsyncQueue<T> implements AsyncIterableIterator<T> {
   handOff(sink: (item: T) => boolean): void {
     while (this.items.length > 0 && sink(this.items[0])) this.items.shift();
     this.held = this.items.length > 0;
+    if (!this.held) this.items = []; // without the room the first items took
     this.sink = sink;
   }
 
@@ -41,7 +48,7 @@ export class AsyncQueue<T> implements AsyncIterableIterator<T> {
       if (!this.held && this.sink(item)) return;
       this.held = true;
     }
-    const waiter = this.waiting.shift();
+    const waiter = this.takeWaiter();
     if (waiter) waiter({ value: item, done: false });
     else this.items.push(item);
   }
@@ -52,7 +59,13 @@ export class AsyncQueue<T> implements AsyncIterableIterator<T> {
     this.ended = true;
     this.cleanup?.();
     this.cleanup = undefined;
-    for (const waiter of this.waiting.splice(0)) waiter({ value: undefined, done: true });
+    for (let waiter = this.takeWaiter(); waiter; waiter = this.takeWaiter()) waiter({ value: undefined, done: true });
+  }
+
+  private takeWaiter(): Resolver<T> | undefined {
+    const waiter = this.waiter;
+    this.waiter = this.moreWaiters?.shift();
+    return waiter;
   }
 
   next(): Promise<IteratorResult<T>> {
@@ -61,7 +74,10 @@ export class AsyncQueue<T> implements AsyncIterableIterator<T> {
     if (this.ended) return Promise.resolve({ value: undefined, done: true });
     // Everything declined has been taken: pushes may go to the sink again.
     this.held = false;
-    return new Promise((resolve) => this.waiting.push(resolve));
+    return new Promise((resolve) => {
+      if (!this.waiter) this.waiter = resolve;
+      else (this.moreWaiters ??= []).push(resolve);
+    });
   }
 
   return(): Promise<IteratorResult<T>> {

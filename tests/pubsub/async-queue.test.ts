@@ -68,6 +68,21 @@ describe("AsyncQueue", () => {
     expect(sunk.slice(-2)).toEqual([13, 14]);
   });
 
+  it("answers next()s asked at once in the order they were asked, and ends every one still pending", async () => {
+    const q = new AsyncQueue<number>();
+    const asked = [q.next(), q.next(), q.next(), q.next()];
+    q.push(1);
+    q.push(2);
+    q.push(3);
+    q.end();
+    expect(await Promise.all(asked)).toEqual([
+      { value: 1, done: false },
+      { value: 2, done: false },
+      { value: 3, done: false },
+      { value: undefined, done: true },
+    ]);
+  });
+
   it("runs the cleanup once, from either side, and drops pushes after the end", async () => {
     let cleanups = 0;
     const a = new AsyncQueue<number>();
