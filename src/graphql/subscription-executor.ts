@@ -79,61 +79,89 @@ export async function subscribeFast(args: ExecutionArgs) {
   if (!plan) return subscribe(args);
   const source = await createSourceEventStream(args);
   if (!(Symbol.asyncIterator in source)) return source; // the errors of a refused subscription
-  const events = source as AsyncGenerator<unknown, unknown, unknown>;
   const direct = (args.contextValue as { sendNext?: DirectNext } | undefined)?.sendNext;
-  const projected = (event: unknown): ExecutionResult | undefined => {
-    try {
-      return project(plan, event);
-    } catch {
-      return undefined; // a value its serializer refuses: the executor reports it
-    }
-  };
+  return new ProjectedStream(args, plan, source as AsyncGenerator<unknown, unknown, unknown>, direct);
+}
+
+type Step = IteratorResult<ExecutionResult>;
+
+/**
+ * The stream graphql-ws reads: each event projected, and written straight to the socket when
+ * the context offers `direct`. A class, not closures over subscribeFast's scope: a waiting
+ * subscriber keeps this for minutes, and its methods are shared by every subscription.
+ */
+class ProjectedStream implements AsyncIterableIterator<ExecutionResult> {
   // Our streams (src/pubsub/async-queue.ts) hand each projected event to the socket as it is
   // pushed, from graphql-ws's first next() on (the subscription is registered by then): no
   // promise per push. What the sink declines comes through onStep below, in order.
-  let handedOff = !direct || typeof (events as Partial<HandOff>).handOff !== "function";
-  // One step of the stream: a projected event goes to the socket (and the next is awaited),
-  // anything else is executed and handed to graphql-ws. Not an async function: one of those
-  // stays suspended for the subscription's life with its frame, a promise chain does not.
-  type Step = IteratorResult<ExecutionResult>;
-  const onStep = (step: IteratorResult<unknown>): Step | Promise<Step> => {
+  private handedOff: boolean;
+
+  constructor(
+    private readonly args: ExecutionArgs,
+    private readonly plan: Plan,
+    private readonly events: AsyncGenerator<unknown, unknown, unknown>,
+    private readonly direct: DirectNext | undefined,
+  ) {
+    this.handedOff = !direct || typeof (events as Partial<HandOff>).handOff !== "function";
+  }
+
+  next(): Promise<Step> {
+    if (!this.handedOff) {
+      this.handedOff = true;
+      (this.events as unknown as HandOff).handOff((event) => this.take(event));
+    }
+    return this.pull();
+  }
+
+  async return(): Promise<Step> {
+    await this.events.return?.(undefined);
+    return { done: true, value: undefined };
+  }
+
+  async throw(error: unknown): Promise<Step> {
+    await this.events.return?.(undefined);
+    throw error;
+  }
+
+  [Symbol.asyncIterator]() {
+    return this;
+  }
+
+  /** The sink: writes a projected event to the socket, or declines it (false) for onStep. */
+  private take(event: unknown): boolean {
+    const result = this.projected(event);
+    if (!result) return false;
+    try {
+      this.direct!(result);
+    } catch {
+      return false; // a write that failed: graphql-ws's own path reports it, for this subscriber only
+    }
+    return true;
+  }
+
+  private projected(event: unknown): ExecutionResult | undefined {
+    try {
+      return project(this.plan, event);
+    } catch {
+      return undefined; // a value its serializer refuses: the executor reports it
+    }
+  }
+
+  // Not an async function: one of those stays suspended for the subscription's life with its
+  // frame, a promise chain does not.
+  private pull(): Promise<Step> {
+    return this.events.next().then((step) => this.onStep(step));
+  }
+
+  /** One step of the stream: a projected event goes to the socket (and the next is awaited), anything else is executed and handed to graphql-ws. */
+  private onStep(step: IteratorResult<unknown>): Step | Promise<Step> {
     if (step.done) return { done: true, value: undefined };
-    const result = projected(step.value);
-    if (result && direct) {
-      direct(result);
-      return events.next().then(onStep);
+    const result = this.projected(step.value);
+    if (result && this.direct) {
+      this.direct(result);
+      return this.pull();
     }
     if (result) return { done: false, value: result };
-    return Promise.resolve(execute({ ...args, rootValue: step.value })).then((value): Step => ({ done: false, value }));
-  };
-  const mapped: AsyncIterableIterator<ExecutionResult> = {
-    next() {
-      if (!handedOff) {
-        handedOff = true;
-        (events as unknown as HandOff).handOff((event) => {
-          const result = projected(event);
-          if (!result) return false;
-          try {
-            direct!(result);
-          } catch {
-            return false; // a write that failed: graphql-ws's own path reports it, for this subscriber only
-          }
-          return true;
-        });
-      }
-      return events.next().then(onStep);
-    },
-    async return() {
-      await events.return?.(undefined);
-      return { done: true, value: undefined };
-    },
-    async throw(error: unknown) {
-      await events.return?.(undefined);
-      throw error;
-    },
-    [Symbol.asyncIterator]() {
-      return this;
-    },
-  };
-  return mapped;
+    return Promise.resolve(execute({ ...this.args, rootValue: step.value })).then((value): Step => ({ done: false, value }));
+  }
 }
