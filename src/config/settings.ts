@@ -51,7 +51,7 @@ export interface Settings {
   wsMaxStarting: number;
   /** How long a new WebSocket has to send connection_init (graphql-ws's connectionInitWaitTimeout). Not in the contract. */
   wsInitTimeoutMs: number;
-  /** How often each WebSocket is pinged; one that has not answered a period later is ended. 0: never. Not in the contract. */
+  /** A WebSocket is pinged this long after its last ping, and ended once a ping has gone unanswered as long. 0: never. Not in the contract. */
   wsKeepAliveMs: number;
   /** The listening socket's accept queue (the kernel caps it at net.core.somaxconn). Not in the contract. */
   listenBacklog: number;

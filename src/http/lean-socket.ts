@@ -15,23 +15,27 @@
 import { WebSocket, type WebSocketServer } from "ws";
 
 export class LeanSocket extends WebSocket {
-  /** When the unanswered ping went out (performance.now(), whole ms), 0 once answered. */
-  pingedAt = 0;
+  /** When the last ping went out, or the socket was made (performance.now(), whole ms). */
+  pingedAt = Math.floor(performance.now());
+  /** The last ping has had no pong yet. */
+  awaitingPong = false;
 
   override emit(event: string | symbol, ...args: unknown[]): boolean {
     // ws emits ('message', data: Buffer, isBinary); graphql-ws reads String(data) anyway.
     if (event === "message" && args[1] === false) return super.emit(event, String(args[0]), false);
-    if (event === "pong") this.pingedAt = 0;
+    if (event === "pong") this.awaitingPong = false;
     return super.emit(event, ...args);
   }
 }
 
 /**
- * Pings every socket of `wss` once per `periodMs` and ends (terminate, as graphql-ws does) one
- * whose ping went unanswered for a period: what graphql-ws's keep-alive does (period 12 s), on one
- * timer for all sockets. The timer runs about 48 times a period and pings that share of the
- * sockets, so 18,000 sockets are never pinged in one turn of the loop (a few hundred at a time,
- * about 1 ms), and a round's order is the sockets' arrival order.
+ * graphql-ws's keep-alive (a ping a period after the last, the socket terminated when one has
+ * gone unanswered for a period) on one timer for all the sockets of `wss`. The timer runs about
+ * 48 times a period and looks at that share of the sockets twice over, so each socket is seen
+ * twice a period and 18,000 are never pinged in one turn of the loop (a few hundred at a time,
+ * about 1 ms): a ping goes out one to one and a half periods after the last (or after the socket
+ * opened), and a socket whose peer is gone is ended one to one and a half periods after the ping
+ * it left unanswered, closing or not.
  */
 export function keepAlive(wss: WebSocketServer, periodMs: number): { stop(): void } {
   if (!(periodMs > 0)) return { stop() {} };
@@ -40,22 +44,22 @@ export function keepAlive(wss: WebSocketServer, periodMs: number): { stop(): voi
   let round: Iterator<LeanSocket> | undefined;
   const timer = setInterval(() => {
     const now = Math.floor(performance.now());
-    let quota = Math.ceil((clients.size * tickMs) / periodMs);
+    let quota = Math.ceil((clients.size * 2 * tickMs) / periodMs);
     while (quota-- > 0) {
       // A Set's iterator sees the sockets added after it began and skips the ones deleted.
       round ??= clients.values();
       const next = round.next();
       if (next.done) {
-        round = undefined;
-        return; // the next round begins at the next tick
+        round = undefined; // the next round begins at the next tick
+        return;
       }
       const socket = next.value;
-      if (socket.readyState !== socket.OPEN) continue;
-      if (socket.pingedAt === 0) {
-        socket.pingedAt = Math.max(1, now);
+      if (now - socket.pingedAt < periodMs) continue;
+      if (socket.awaitingPong) socket.terminate();
+      else if (socket.readyState === socket.OPEN) {
+        socket.awaitingPong = true;
+        socket.pingedAt = now;
         socket.ping();
-      } else if (now - socket.pingedAt >= periodMs) {
-        socket.terminate();
       }
     }
   }, tickMs);
