@@ -24,17 +24,23 @@ export const EFFECTIVE_SEAT_STATUS = `CASE WHEN s.status = 'HELD' AND ${holdIsOv
  * Makes AVAILABLE the seats still HELD by these reservations (cancel, expiry).
  * A seat that a newer hold took over after this one ran out points elsewhere
  * and is left alone.
+ *
+ * The seats are found from the reservations' own (reservation_seats, then the
+ * primary key) and checked as locked: no condition on `s.status` filters the
+ * scan, because the planner would answer it from a partial index on status
+ * (`seats_unsold_idx`, status <> 'SOLD'), reading every unsold seat of the
+ * database (what made each pay read every HELD seat: ticket_pay.sql).
  */
 /** releaseSeats' statement ($1: the reservation ids), for the sweeper's worker too. */
 export const RELEASE_SEATS_SQL = `WITH locked AS MATERIALIZED (
-       SELECT s.id FROM reservation_seats rs JOIN seats s ON s.id = rs.seat_id
-        WHERE rs.reservation_id = ANY($1::uuid[]) AND s.reservation_id = rs.reservation_id AND s.status = 'HELD'
+       SELECT s.id, s.status FROM reservation_seats rs JOIN seats s ON s.id = rs.seat_id
+        WHERE rs.reservation_id = ANY($1::uuid[]) AND s.reservation_id = rs.reservation_id
         ORDER BY s.concert_date_id, s.number
         FOR UPDATE OF s
      )
      UPDATE seats s SET status = 'AVAILABLE', held_until = NULL, reservation_id = NULL
        FROM locked
-      WHERE s.id = locked.id AND s.status = 'HELD' AND s.reservation_id = ANY($1::uuid[])
+      WHERE s.id = locked.id AND locked.status = 'HELD'
      RETURNING s.id, s.concert_date_id AS "concertDateId", s.number, s.price, s.grade, 'AVAILABLE' AS status`;
 
 export async function releaseSeats(client: PoolClient, reservationIds: string[]): Promise<SeatChange[]> {
