@@ -16,6 +16,15 @@
 --
 -- The total is the sum of the prices of the seats as locked (rule 20): a
 -- setSeatGrades that committed while this hold waited for a seat is seen.
+--
+-- Each seat is found by its (date, number), one number at a time. Asked for
+-- `number = ANY(p_numbers)`, the generic plan weighed ten index descents (its
+-- guess at an array's length) against reading the date's seats by
+-- concert_date_id alone and filtering the numbers, and whenever the database's
+-- dates averaged few seats it took the second: each hold then read all 5,000
+-- seats of the rush's date, twice (113 and 108 buffers per statement,
+-- bench/results/2026-12-02/rush-statements-b77b32f.txt). For one number the
+-- unique index gives one row, and no other plan comes near it.
 DROP FUNCTION IF EXISTS ticket_hold(UUID, UUID, UUID, UUID, TEXT, INTEGER, INTEGER[]);
 CREATE OR REPLACE FUNCTION ticket_hold(
     p_id UUID, p_user UUID, p_concert UUID, p_date UUID, p_token TEXT, p_hold_seconds INTEGER, p_numbers INTEGER[],
@@ -26,10 +35,14 @@ CREATE OR REPLACE FUNCTION ticket_hold(
 DECLARE
     v_limit INTEGER;
     v_owned INTEGER;
+    v_number INTEGER;
+    v_seat RECORD;
+    v_free UUID[] := '{}';
 BEGIN
     INSERT INTO reservations AS r (id, user_id, concert_id, concert_date_id, queue_token, total_price, held_until)
-    SELECT p_id, p_user, p_concert, p_date, p_token, sum(s.price), now() + make_interval(secs => p_hold_seconds)
-      FROM seats s WHERE s.concert_date_id = p_date AND s.number = ANY(p_numbers)
+    SELECT p_id, p_user, p_concert, p_date, p_token,
+           (SELECT sum((SELECT s.price FROM seats s WHERE s.concert_date_id = p_date AND s.number = n)) FROM unnest(p_numbers) n),
+           now() + make_interval(secs => p_hold_seconds)
     RETURNING r.total_price, r.held_until, r.created_at INTO total_price, held_until, created_at;
 
     PERFORM pg_advisory_xact_lock(hashtextextended('ticket_limit:' || p_user::text || ':' || p_date::text, 0));
@@ -42,13 +55,20 @@ BEGIN
         RAISE EXCEPTION 'ticketing:TICKET_LIMIT' USING DETAIL = v_limit::text || ',' || v_owned::text;
     END IF;
 
-    -- Locks in (date, number) order, then holds those still free (AVAILABLE, or a hold that ran out).
-    WITH locked AS MATERIALIZED (
-        SELECT s.id FROM seats s WHERE s.concert_date_id = p_date AND s.number = ANY(p_numbers) ORDER BY s.number FOR UPDATE
-    ), held AS (
+    -- Locks in (date, number) order, one seat at a time, and keeps those still
+    -- free (AVAILABLE, or a hold that ran out) as locked: a locked row is the
+    -- newest version until the commit. The UPDATE then finds them by id alone
+    -- (a condition on status could be answered from seats_unsold_idx).
+    FOREACH v_number IN ARRAY ARRAY(SELECT DISTINCT n FROM unnest(p_numbers) n ORDER BY n) LOOP
+        SELECT s.id, s.status, s.held_until INTO v_seat
+          FROM seats s WHERE s.concert_date_id = p_date AND s.number = v_number FOR UPDATE;
+        IF FOUND AND (v_seat.status = 'AVAILABLE' OR (v_seat.status = 'HELD' AND hold_is_over(v_seat.held_until))) THEN
+            v_free := v_free || v_seat.id;
+        END IF;
+    END LOOP;
+    WITH held AS (
         UPDATE seats s SET status = 'HELD', held_until = ticket_hold.held_until, reservation_id = p_id
-          FROM locked
-         WHERE s.id = locked.id AND (s.status = 'AVAILABLE' OR (s.status = 'HELD' AND hold_is_over(s.held_until)))
+         WHERE s.id = ANY(v_free)
         RETURNING s.id, s.number, s.price, s.grade
     )
     SELECT array_agg(h.id ORDER BY h.number), array_agg(h.number ORDER BY h.number), array_agg(h.price ORDER BY h.number),

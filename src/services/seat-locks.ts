@@ -5,7 +5,8 @@
 // Lock order: every transaction that locks several seats locks them sorted by
 // (concert_date_id, number), with `SELECT … ORDER BY … FOR UPDATE` in a
 // MATERIALIZED CTE (the plan is LockRows over Sort, so locks are taken in that
-// order) before the UPDATE touches them. A plain `UPDATE … WHERE number = ANY($2)`
+// order), or one seat at a time in that order (ticket_hold), before the UPDATE
+// touches them. A plain `UPDATE … WHERE number = ANY($2)`
 // locks rows in whatever order its plan visits them (index order for one plan,
 // heap order for a bitmap scan), so two overlapping multi-seat holds could each
 // take one seat and wait for the other's: a deadlock. With one global order the
