@@ -35,9 +35,6 @@ CREATE OR REPLACE FUNCTION ticket_hold(
 DECLARE
     v_limit INTEGER;
     v_owned INTEGER;
-    v_number INTEGER;
-    v_seat RECORD;
-    v_free UUID[] := '{}';
 BEGIN
     INSERT INTO reservations AS r (id, user_id, concert_id, concert_date_id, queue_token, total_price, held_until)
     SELECT p_id, p_user, p_concert, p_date, p_token,
@@ -55,20 +52,20 @@ BEGIN
         RAISE EXCEPTION 'ticketing:TICKET_LIMIT' USING DETAIL = v_limit::text || ',' || v_owned::text;
     END IF;
 
-    -- Locks in (date, number) order, one seat at a time, and keeps those still
-    -- free (AVAILABLE, or a hold that ran out) as locked: a locked row is the
-    -- newest version until the commit. The UPDATE then finds them by id alone
-    -- (a condition on status could be answered from seats_unsold_idx).
-    FOREACH v_number IN ARRAY ARRAY(SELECT DISTINCT n FROM unnest(p_numbers) n ORDER BY n) LOOP
-        SELECT s.id, s.status, s.held_until INTO v_seat
-          FROM seats s WHERE s.concert_date_id = p_date AND s.number = v_number FOR UPDATE;
-        IF FOUND AND (v_seat.status = 'AVAILABLE' OR (v_seat.status = 'HELD' AND hold_is_over(v_seat.held_until))) THEN
-            v_free := v_free || v_seat.id;
-        END IF;
-    END LOOP;
-    WITH held AS (
+    -- Locks in (date, number) order, one seat at a time (the LATERAL lookup runs
+    -- once per number, in the sorted array's order), and keeps those still free
+    -- (AVAILABLE, or a hold that ran out) as locked: a locked row is the newest
+    -- version until the commit. The UPDATE then finds them by id alone (a
+    -- condition on status could be answered from seats_unsold_idx).
+    WITH locked AS MATERIALIZED (
+        SELECT s.id, s.status, s.held_until
+          FROM unnest(ARRAY(SELECT DISTINCT x FROM unnest(p_numbers) x ORDER BY x)) AS n (number),
+               LATERAL (SELECT s.id, s.status, s.held_until FROM seats s
+                         WHERE s.concert_date_id = p_date AND s.number = n.number FOR UPDATE) s
+    ), held AS (
         UPDATE seats s SET status = 'HELD', held_until = ticket_hold.held_until, reservation_id = p_id
-         WHERE s.id = ANY(v_free)
+          FROM locked
+         WHERE s.id = locked.id AND (locked.status = 'AVAILABLE' OR (locked.status = 'HELD' AND hold_is_over(locked.held_until)))
         RETURNING s.id, s.number, s.price, s.grade
     )
     SELECT array_agg(h.id ORDER BY h.number), array_agg(h.number ORDER BY h.number), array_agg(h.price ORDER BY h.number),
