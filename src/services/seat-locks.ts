@@ -30,7 +30,8 @@ export const EFFECTIVE_SEAT_STATUS = `CASE WHEN s.status = 'HELD' AND ${holdIsOv
  * primary key) and checked as locked: no condition on `s.status` filters the
  * scan, because the planner would answer it from a partial index on status
  * (`seats_unsold_idx`, status <> 'SOLD'), reading every unsold seat of the
- * database (what made each pay read every HELD seat: ticket_pay.sql).
+ * database, as the dropped `seats_held_until_idx` (status = 'HELD') once made
+ * each pay and release read every HELD seat (ticket_pay.sql).
  */
 /** releaseSeats' statement ($1: the reservation ids), for the sweeper's worker too. */
 export const RELEASE_SEATS_SQL = `WITH locked AS MATERIALIZED (
