@@ -122,7 +122,6 @@ async function mostReads(first: number, n: number): Promise<{ pay: number; relea
   }
   const paid = await db.query(`SELECT count(*)::int AS n FROM seats WHERE status = 'SOLD' AND number BETWEEN $1 AND $2`, [first, first + 2 * n]);
   expect(paid.rows[0].n).toBe(n);
-  console.log("ALL", pay.join(","), release.join(","));
   return { pay: Math.max(...pay), release: Math.max(...release) };
 }
 
