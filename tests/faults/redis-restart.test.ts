@@ -12,6 +12,7 @@ import { createTestDatabase, type TestDatabase } from "../support/database";
 import { startTestServer, testSettings, type TestServer } from "../support/server";
 import { codeOf, gql, signUp } from "../support/client";
 import { expectLedgersMatchBalances, expectSeatInvariants } from "../support/booking";
+import { sql } from "../support/sql";
 import { CONCERTS, ENTER, STATUS, eventually, expectUnavailable, lineOfSix, pay, readyz, shape, snapshot, timed, type Line } from "./fault-support";
 
 // Needs redis-server on the machine: runs where Redis is (REDIS_URL or a cluster set), fails if it cannot start one.
@@ -108,8 +109,16 @@ describe.runIf(runs)("a plain Redis restarted empty", () => {
       await lock.query("BEGIN");
       await lock.query("SELECT 1 FROM reservations WHERE id = $1 FOR UPDATE", [mine.reservationId]);
       const paying = pay(url, mine, "pay-across-the-outage");
+      let answered: unknown;
+      void paying.then((r) => {
+        answered = r;
+      });
+      // Asked on connections of their own: inside `lock`'s transaction pg_stat_activity is the
+      // list of sessions as its first read found them, so a pool connection opened for the pay
+      // after that read would never be seen (CI failed so, 2026-12-02).
       await eventually("the pay waiting on the row", async () => {
-        const { rows } = await lock.query(`SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`);
+        if (answered !== undefined) throw new Error(`the pay answered without waiting: ${JSON.stringify(answered)}`);
+        const rows = await sql(db.url, `SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`);
         return rows.length > 0 ? true : undefined;
       });
       await redis.kill();

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { startDeployment } from "../support/server";
 import { gql, signUp, type TestUser } from "../support/client";
 import { newAdmin, newConcert } from "../support/factories";
+import { sql } from "../support/sql";
 
 const ENTER = `mutation($c:ID!){ enterQueue(concertId:$c){ token } }`;
 const STATUS = `query($t:String!){ queueStatus(token:$t){ status seatsLeft } }`;
@@ -38,9 +39,15 @@ describe("the concert's facts", () => {
     try {
       await lock.query("BEGIN");
       await lock.query("LOCK TABLE concerts IN ACCESS EXCLUSIVE MODE");
+      // Read on a connection of its own: inside `lock`'s transaction pg_stat_activity keeps the
+      // sessions and their queries as its first read found them, so `waitingThen` could not differ.
       const waiting = async () =>
-        (await lock.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE '%the concert''s facts%' AND wait_event_type = 'Lock'`))
-          .rows[0].n;
+        (
+          await sql<{ n: number }>(
+            deployment.db.url,
+            `SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE '%the concert''s facts%' AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()`,
+          )
+        )[0].n;
       await new Promise((r) => setTimeout(r, 1_500)); // longer than the copy lives (1 s)
       await expect.poll(waiting, { timeout: 10_000 }).toBe(1);
       const asking = Promise.all(users.map((u, i) => gql(url, STATUS, { t: tokens[i] }, u.headers)));
