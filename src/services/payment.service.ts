@@ -19,7 +19,14 @@ import { assertStillHeld } from "./hold-state";
 import { checkIdempotencyKey, findResponse, requestHash, type IdempotentCall } from "./idempotency";
 import { isUuid } from "./ids";
 import { pageSize, type PageArgs } from "./paging";
-import { getOwnReservation, PAYMENT_COLUMNS, paymentFromJson, type PaymentView, type ReservationView } from "./reservation.views";
+import {
+  getOwnReservation,
+  PAYMENT_COLUMNS,
+  paymentFromJson,
+  storedOrOwnReservation,
+  type PaymentView,
+  type ReservationView,
+} from "./reservation.views";
 import { isConcertSoldOut } from "./sold-out";
 
 /** How long a sale's announcement (its token ending PAID, its seats SOLD) is tried again while Redis does not answer. */
@@ -136,11 +143,14 @@ export class PaymentService {
     reservationId: string,
     call: IdempotentCall | undefined,
   ): Promise<{ replayed: PaymentView } | { reservation: HeldReservation }> {
+    let reservation: HeldReservation;
     if (call) {
-      const done = await findResponse<PaymentView>(this.deps.pool, call);
-      if (done) return { replayed: paymentFromJson(done) };
+      const found = await storedOrOwnReservation<PaymentView>(this.deps.pool, actor, reservationId, call);
+      if ("stored" in found) return { replayed: paymentFromJson(found.stored) };
+      reservation = found.reservation;
+    } else {
+      reservation = await getOwnReservation(this.deps.pool, actor, reservationId);
     }
-    const reservation = await getOwnReservation(this.deps.pool, actor, reservationId);
     try {
       assertStillHeld(reservation.status);
     } catch (error) {

@@ -12,8 +12,8 @@ import { publishSeatChanges, type SeatChange } from "../pubsub/seat-events";
 import type { Logger } from "../observability/logger";
 import type { QueueGate } from "./queue/queue.types";
 import { afterCommit } from "./after-commit";
-import { checkIdempotencyKey, findResponse, requestHash, type IdempotentCall } from "./idempotency";
-import { getOwnReservation, reservationFromJson, type ReservationView } from "./reservation.views";
+import { checkIdempotencyKey, requestHash, type IdempotentCall } from "./idempotency";
+import { getOwnReservation, reservationFromJson, storedOrOwnReservation, type ReservationView } from "./reservation.views";
 
 type Deps = {
   pool: Pool;
@@ -43,11 +43,15 @@ export class RefundService {
     const key = checkIdempotencyKey(idempotencyKey);
     const call: IdempotentCall | undefined =
       key === undefined ? undefined : { userId: actor.id, key, operation: "refundReservation", args: { reservationId } };
+    let own: ReservationView & { queueToken: string };
     if (call) {
-      const done = await findResponse<Record<string, unknown>>(this.deps.pool, call);
-      if (done) return reservationFromJson(done);
+      const found = await storedOrOwnReservation<Record<string, unknown>>(this.deps.pool, actor, reservationId, call);
+      if ("stored" in found) return reservationFromJson(found.stored);
+      own = found.reservation;
+    } else {
+      own = await getOwnReservation(this.deps.pool, actor, reservationId);
     }
-    const { queueToken: _, ...reservation } = await getOwnReservation(this.deps.pool, actor, reservationId);
+    const { queueToken: _, ...reservation } = own;
     const { settings } = this.deps;
     let row: RefundRow;
     try {

@@ -79,6 +79,10 @@ describe.each(queueStores("pay"))("pay ($name)", ({ instances, redis }) => {
       expect(await pay("00000000-0000-4000-8000-000000000000", user.q)).toBe("NOT_FOUND");
       expect(await pay(others.id, user.q)).toBe("FORBIDDEN");
       expect(await pay(others.id, user.headers)).toBe("FORBIDDEN");
+      // With a key the key and the reservation are read together: the same order.
+      expect(await pay("nope", user.q, "k0")).toBe("NOT_FOUND");
+      expect(await pay("00000000-0000-4000-8000-000000000000", user.q, "k0")).toBe("NOT_FOUND");
+      expect(await pay(others.id, user.q, "k0")).toBe("FORBIDDEN");
       expect(await pay(reservation.id, user.headers)).toBe("QUEUE_TOKEN_REQUIRED");
       expect(await pay(reservation.id, bearer(user.token, other.queueToken))).toBe("QUEUE_TOKEN_INVALID");
       expect(await pay(reservation.id, bearer(user.token, "qt_nonsense"))).toBe("QUEUE_TOKEN_INVALID");
@@ -113,6 +117,8 @@ describe.each(queueStores("pay"))("pay ($name)", ({ instances, redis }) => {
       const fresh = await enterAs(url(0), user, concert.id);
       const next = (await gql(url(0), RESERVE, { d: concert.dates[0].id, n: [5] }, fresh.q)).data.reserveSeats;
       expect(codeOf(await gql(url(0), PAY, { r: next.id, k: "pay-1" }, fresh.q))).toBe("BAD_USER_INPUT");
+      // The key's answer comes before the reservation's: reused with a reservation that does not exist.
+      expect(codeOf(await gql(url(0), PAY, { r: "nope", k: "pay-1" }, fresh.q))).toBe("BAD_USER_INPUT");
       expect(codeOf(await gql(url(0), `mutation { chargeBalance(amount: 5, idempotencyKey: "pay-1") }`, {}, user.headers))).toBe("BAD_USER_INPUT");
       expect((await gql(url(0), BALANCE, {}, user.headers)).data.balance).toBe(8000);
     });

@@ -147,6 +147,8 @@ describe("refundReservation", () => {
     expect(await refund("nope", mine.user.headers)).toBe("NOT_FOUND");
     expect(await refund("00000000-0000-4000-8000-000000000000", mine.user.headers)).toBe("NOT_FOUND");
     expect(await refund(mine.reservation.id, other.headers)).toBe("FORBIDDEN");
+    expect(await refund("nope", mine.user.headers, "k0")).toBe("NOT_FOUND");
+    expect(await refund(mine.reservation.id, other.headers, "k0")).toBe("FORBIDDEN");
     expect(await refund(late.reservation.id, late.user.headers, "late")).toBe("NOT_REFUNDABLE");
     expect(await refund(held.id, other.headers)).toBe("NOT_REFUNDABLE");
     const [code] = await codesOf(mine.user, mine.reservation.id);
@@ -168,6 +170,7 @@ describe("refundReservation", () => {
     expect(codeOf(await gql(url(1), REFUND, { r: reservation.id, k: "refund-2" }, user.headers))).toBe("NOT_REFUNDABLE");
     expect(codeOf(await gql(url(1), REFUND, { r: reservation.id }, user.headers))).toBe("NOT_REFUNDABLE");
     expect(codeOf(await gql(url(0), PAY, { r: reservation.id, k: "refund-1" }, user.q))).toBe("BAD_USER_INPUT");
+    expect(codeOf(await gql(url(1), REFUND, { r: "nope", k: "refund-1" }, user.headers))).toBe("BAD_USER_INPUT");
   });
 
   it("moves money once for 20 concurrent refunds of one reservation, keys or not", async () => {
