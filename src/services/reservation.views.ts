@@ -71,7 +71,9 @@ export async function getOwnReservation(pool: Pool, actor: { id: string }, id: s
 /**
  * The key's row and the reservation in one query: a pay or a refund with a key asks for both,
  * and one round trip instead of two is less work for PostgreSQL on every such call (BENCHMARKS.md,
- * seventh stop). A reservation ID that is not a UUID names no row (NULL matches nothing).
+ * 2026-12-03). One statement reads both at one snapshot, so a call with the key that committed
+ * its change of the reservation is seen with its stored answer. A reservation ID that is not a
+ * UUID names no row (NULL matches nothing).
  */
 const STORED_OR_OWN_RESERVATION = `SELECT k.operation AS "keyOperation", k.request_hash AS "keyHash", k.response AS "keyResponse",
     ${RESERVATION_COLUMNS}, r.queue_token AS "queueToken"
