@@ -48,6 +48,15 @@ export const keyReused = () =>
   badInput("This idempotencyKey was already used with other arguments: use a new key for a new request.", "idempotencyKey");
 
 /**
+ * A key's stored row checked against this call: its response (undefined while the call that
+ * claimed it has not finished), or BAD_USER_INPUT when the key was used with other arguments.
+ */
+export function storedResponse<T>(call: IdempotentCall, operation: string, hash: string, response: T | null): T | undefined {
+  if (operation !== call.operation || hash !== requestHash(call)) throw keyReused();
+  return response ?? undefined;
+}
+
+/**
  * The stored response of a finished call with this key, or undefined when the
  * key is new. Throws BAD_USER_INPUT when the key was used with other arguments.
  */
@@ -56,9 +65,7 @@ export async function findResponse<T>(db: Pool | PoolClient, call: IdempotentCal
     named(`SELECT operation, request_hash, response FROM idempotency_keys WHERE user_id = $1 AND key = $2`, [call.userId, call.key]),
   );
   const row = rows[0];
-  if (!row) return undefined;
-  if (row.operation !== call.operation || row.request_hash !== requestHash(call)) throw keyReused();
-  return row.response ?? undefined;
+  return row ? storedResponse(call, row.operation, row.request_hash, row.response) : undefined;
 }
 
 /** Deletes keys past their retention, a bounded batch at a time (created_at index). */

@@ -19,14 +19,7 @@ import { assertStillHeld } from "./hold-state";
 import { checkIdempotencyKey, requestHash, type IdempotentCall } from "./idempotency";
 import { isUuid } from "./ids";
 import { pageSize, type PageArgs } from "./paging";
-import {
-  getOwnReservation,
-  PAYMENT_COLUMNS,
-  paymentFromJson,
-  storedOrOwnReservation,
-  type PaymentView,
-  type ReservationView,
-} from "./reservation.views";
+import { PAYMENT_COLUMNS, paymentFromJson, storedOrOwnReservation, type PaymentView, type ReservationView } from "./reservation.views";
 import { isConcertSoldOut } from "./sold-out";
 
 /** How long a sale's announcement (its token ending PAID, its seats SOLD) is tried again while Redis does not answer. */
@@ -143,21 +136,15 @@ export class PaymentService {
     reservationId: string,
     call: IdempotentCall | undefined,
   ): Promise<{ replayed: PaymentView } | { reservation: HeldReservation }> {
-    let reservation: HeldReservation;
-    if (call) {
-      const found = await storedOrOwnReservation<PaymentView>(this.deps.pool, actor, reservationId, call);
-      if ("stored" in found) return { replayed: paymentFromJson(found.stored) };
-      reservation = found.reservation;
-    } else {
-      reservation = await getOwnReservation(this.deps.pool, actor, reservationId);
-    }
+    const found = await storedOrOwnReservation<PaymentView>(this.deps.pool, actor, reservationId, call);
+    if ("stored" in found) return { replayed: paymentFromJson(found.stored) };
     // A call with the same key that paid it commits the CONFIRMED status and the
     // key's answer together, and storedOrOwnReservation reads both in one
     // statement (one snapshot): it sees either both or neither. When the key and
     // the reservation were two reads, a pay between them made a double payer's
     // second call answer RESERVATION_NOT_HELD (the rush bench: 1 of 100).
-    assertStillHeld(reservation.status);
-    return { reservation };
+    assertStillHeld(found.reservation.status);
+    return found;
   }
 
   /** The caller's completed payments, newest first. */

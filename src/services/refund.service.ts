@@ -13,7 +13,7 @@ import type { Logger } from "../observability/logger";
 import type { QueueGate } from "./queue/queue.types";
 import { afterCommit } from "./after-commit";
 import { checkIdempotencyKey, requestHash, type IdempotentCall } from "./idempotency";
-import { getOwnReservation, reservationFromJson, storedOrOwnReservation, type ReservationView } from "./reservation.views";
+import { reservationFromJson, storedOrOwnReservation, type ReservationView } from "./reservation.views";
 
 type Deps = {
   pool: Pool;
@@ -43,15 +43,9 @@ export class RefundService {
     const key = checkIdempotencyKey(idempotencyKey);
     const call: IdempotentCall | undefined =
       key === undefined ? undefined : { userId: actor.id, key, operation: "refundReservation", args: { reservationId } };
-    let own: ReservationView & { queueToken: string };
-    if (call) {
-      const found = await storedOrOwnReservation<Record<string, unknown>>(this.deps.pool, actor, reservationId, call);
-      if ("stored" in found) return reservationFromJson(found.stored);
-      own = found.reservation;
-    } else {
-      own = await getOwnReservation(this.deps.pool, actor, reservationId);
-    }
-    const { queueToken: _, ...reservation } = own;
+    const found = await storedOrOwnReservation<Record<string, unknown>>(this.deps.pool, actor, reservationId, call);
+    if ("stored" in found) return reservationFromJson(found.stored);
+    const { queueToken: _, ...reservation } = found.reservation;
     const { settings } = this.deps;
     let row: RefundRow;
     try {

@@ -8,7 +8,7 @@ import { isUuid } from "./ids";
 import { named } from "../db/named";
 import { EFFECTIVE_SEAT_STATUS } from "./seat-locks";
 import { holdIsOver } from "./hold-state";
-import { keyReused, requestHash, type IdempotentCall } from "./idempotency";
+import { storedResponse, type IdempotentCall } from "./idempotency";
 
 export type ReservationStatus = "HELD" | "CONFIRMED" | "EXPIRED" | "CANCELLED" | "REFUNDED";
 export type PaymentStatus = "PENDING" | "COMPLETED" | "EXPIRED" | "CANCELLED" | "REFUNDED";
@@ -53,6 +53,8 @@ export const PAYMENT_COLUMNS = `p.id, p.reservation_id AS "reservationId", p.amo
 
 export const SEAT_COLUMNS = `s.id, s.concert_date_id AS "concertDateId", s.number, s.price, s.grade, ${EFFECTIVE_SEAT_STATUS} AS status`;
 
+type OwnReservation = ReservationView & { queueToken: string };
+
 /** Built once: the text is the prepared statement's key (src/db/named.ts), looked up on every pay. */
 const OWN_RESERVATION = `SELECT ${RESERVATION_COLUMNS}, r.queue_token AS "queueToken" FROM reservations r WHERE r.id = $1`;
 
@@ -61,11 +63,16 @@ const OWN_RESERVATION = `SELECT ${RESERVATION_COLUMNS}, r.queue_token AS "queueT
  * NOT_FOUND (a malformed ID names nothing either), then FORBIDDEN for another
  * user's. Used by cancel and pay alike.
  */
-export async function getOwnReservation(pool: Pool, actor: { id: string }, id: string): Promise<ReservationView & { queueToken: string }> {
-  const { rows } = isUuid(id) ? await pool.query<ReservationView & { queueToken: string }>(named(OWN_RESERVATION, [id])) : { rows: [] };
-  if (!rows[0]) throw notFound("reservation");
-  if (rows[0].userId !== actor.id) throw forbidden("This reservation is another user's.");
-  return rows[0];
+export async function getOwnReservation(pool: Pool, actor: { id: string }, id: string): Promise<OwnReservation> {
+  const { rows } = isUuid(id) ? await pool.query<OwnReservation>(named(OWN_RESERVATION, [id])) : { rows: [] };
+  return own(rows[0], actor);
+}
+
+/** NOT_FOUND for no row (or a row of NULLs from a LEFT JOIN), FORBIDDEN for another user's. */
+function own(row: OwnReservation | undefined, actor: { id: string }): OwnReservation {
+  if (!row || row.id === null) throw notFound("reservation");
+  if (row.userId !== actor.id) throw forbidden("This reservation is another user's.");
+  return row;
 }
 
 /**
@@ -84,26 +91,22 @@ const STORED_OR_OWN_RESERVATION = `SELECT k.operation AS "keyOperation", k.reque
 /**
  * What findResponse and then getOwnReservation would answer, in their order: BAD_USER_INPUT for a
  * key used with other arguments, the stored response of a finished call with the key, NOT_FOUND,
- * FORBIDDEN, else the caller's reservation.
+ * FORBIDDEN, else the caller's reservation. Without a key, getOwnReservation's answer.
  */
 export async function storedOrOwnReservation<T>(
   pool: Pool,
   actor: { id: string },
   id: string,
-  call: IdempotentCall,
-): Promise<{ stored: T } | { reservation: ReservationView & { queueToken: string } }> {
-  type Row = ReservationView & { queueToken: string; keyOperation: string | null; keyHash: string | null; keyResponse: T | null };
+  call: IdempotentCall | undefined,
+): Promise<{ stored: T } | { reservation: OwnReservation }> {
+  if (!call) return { reservation: await getOwnReservation(pool, actor, id) };
+  type Row = OwnReservation & { keyOperation: string | null; keyHash: string; keyResponse: T | null };
   const {
     rows: [row],
   } = await pool.query<Row>(named(STORED_OR_OWN_RESERVATION, [isUuid(id) ? id : null, call.userId, call.key]));
   const { keyOperation, keyHash, keyResponse, ...reservation } = row;
-  if (keyOperation !== null) {
-    if (keyOperation !== call.operation || keyHash !== requestHash(call)) throw keyReused();
-    if (keyResponse !== null) return { stored: keyResponse };
-  }
-  if (reservation.id === null) throw notFound("reservation");
-  if (reservation.userId !== actor.id) throw forbidden("This reservation is another user's.");
-  return { reservation };
+  const stored = keyOperation === null ? undefined : storedResponse(call, keyOperation, keyHash, keyResponse);
+  return stored === undefined ? { reservation: own(reservation, actor) } : { stored };
 }
 
 /** A payment that crossed JSON (the idempotency store) with its dates back. */
