@@ -12,7 +12,8 @@ DECLARE
     v_total INTEGER;
     v_decided TIMESTAMPTZ;
     v_status TEXT;
-    v_seat_count INTEGER;
+    v_seat_ids UUID[];
+    v_grades TEXT[];
     v_balance INTEGER;
     c RECORD;
 BEGIN
@@ -41,21 +42,28 @@ BEGIN
     -- status, reading every HELD seat of the database for each pay (1.4 ms of
     -- PostgreSQL's 4.1 ms per pay with 7,000 seats held; BENCHMARKS.md, sixth stop).
     -- The UPDATE's only condition on seats is the id, so it takes the primary key.
-    SELECT count(*) INTO v_seat_count FROM reservation_seats rs WHERE rs.reservation_id = p_reservation;
+    --
+    -- The reservation's seats are read once, as ids, then each seat is locked by
+    -- its id, one at a time (the LATERAL lookup runs once per id, in the array's
+    -- order: the seats' numbers on the reservation's one date, the lock order).
+    -- A join of reservation_seats to seats was planned from statistics: before
+    -- reservation_seats had any, its generic plan scanned every seat, twice per
+    -- pay (8–10 ms of PostgreSQL's CPU per pay; BENCHMARKS.md, 2026-12-03).
+    v_seat_ids := ARRAY(SELECT rs.seat_id FROM reservation_seats rs WHERE rs.reservation_id = p_reservation ORDER BY rs.seat_number);
     WITH locked AS MATERIALIZED (
-        SELECT s.id, s.status, s.reservation_id FROM reservation_seats rs JOIN seats s ON s.id = rs.seat_id
-         WHERE rs.reservation_id = p_reservation
-         ORDER BY s.concert_date_id, s.number
-           FOR UPDATE OF s
+        SELECT s.id, s.status, s.reservation_id
+          FROM unnest(v_seat_ids) AS u (id),
+               LATERAL (SELECT s.id, s.status, s.reservation_id FROM seats s WHERE s.id = u.id FOR UPDATE) s
     ), sold AS (
         UPDATE seats s SET status = 'SOLD', held_until = NULL
           FROM locked
          WHERE s.id = locked.id AND locked.status = 'HELD' AND locked.reservation_id = p_reservation
-        RETURNING s.id, s.number, s.price
+        RETURNING s.id, s.number, s.price, s.grade
     )
-    SELECT array_agg(x.id ORDER BY x.number), array_agg(x.number ORDER BY x.number), array_agg(x.price ORDER BY x.number)
-      INTO seat_ids, seat_numbers, seat_prices FROM sold x;
-    IF coalesce(cardinality(seat_numbers), 0) <> v_seat_count THEN
+    SELECT array_agg(x.id ORDER BY x.number), array_agg(x.number ORDER BY x.number), array_agg(x.price ORDER BY x.number),
+           array_agg(x.grade ORDER BY x.number)
+      INTO seat_ids, seat_numbers, seat_prices, v_grades FROM sold x;
+    IF coalesce(cardinality(seat_numbers), 0) <> cardinality(v_seat_ids) THEN
         RAISE EXCEPTION 'ticketing:HOLD_EXPIRED';
     END IF;
 
@@ -76,11 +84,11 @@ BEGIN
     -- One ticket per seat (rule 22). The code is two version-4 UUIDs' bytes in
     -- hex: 244 bits from pg_strong_random (the server's CSPRNG), core since
     -- PostgreSQL 13, so neither pgcrypto nor a round trip for codes is needed.
+    -- The seats are the ones just sold, as the UPDATE returned them.
     INSERT INTO tickets (reservation_id, user_id, seat_id, seat_number, grade, code, created_at)
-    SELECT p_reservation, p_user, s.id, s.number, s.grade,
+    SELECT p_reservation, p_user, t.id, t.number, t.grade,
            encode(uuid_send(gen_random_uuid()) || uuid_send(gen_random_uuid()), 'hex'), v_decided
-      FROM reservation_seats rs JOIN seats s ON s.id = rs.seat_id
-     WHERE rs.reservation_id = p_reservation;
+      FROM unnest(seat_ids, seat_numbers, v_grades) AS t (id, number, grade);
 
     IF p_key IS NOT NULL THEN
         UPDATE idempotency_keys i SET response = jsonb_build_object(

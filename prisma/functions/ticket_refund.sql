@@ -29,7 +29,7 @@ DECLARE
     v_starts TIMESTAMPTZ;
     v_status TEXT;
     v_fee INTEGER;
-    v_seat_count INTEGER;
+    v_seat_ids UUID[];
     v_checked TIMESTAMPTZ;
     v_balance INTEGER;
     v_payment UUID;
@@ -68,21 +68,22 @@ BEGIN
     refunded_amount := v_total - v_fee;
     refunded_at := v_now;
 
-    SELECT count(*) INTO v_seat_count FROM reservation_seats rs WHERE rs.reservation_id = p_reservation;
+    -- The seats are read once as ids and locked one at a time in their numbers'
+    -- order, checked as locked: as in ticket_pay.sql, which says why.
+    v_seat_ids := ARRAY(SELECT rs.seat_id FROM reservation_seats rs WHERE rs.reservation_id = p_reservation ORDER BY rs.seat_number);
     WITH locked AS MATERIALIZED (
-        SELECT s.id FROM reservation_seats rs JOIN seats s ON s.id = rs.seat_id
-         WHERE rs.reservation_id = p_reservation
-         ORDER BY s.concert_date_id, s.number
-           FOR UPDATE OF s
+        SELECT s.id, s.status, s.reservation_id
+          FROM unnest(v_seat_ids) AS u (id),
+               LATERAL (SELECT s.id, s.status, s.reservation_id FROM seats s WHERE s.id = u.id FOR UPDATE) s
     ), freed AS (
         UPDATE seats s SET status = 'AVAILABLE', held_until = NULL, reservation_id = NULL
           FROM locked
-         WHERE s.id = locked.id AND s.status = 'SOLD' AND s.reservation_id = p_reservation
+         WHERE s.id = locked.id AND locked.status = 'SOLD' AND locked.reservation_id = p_reservation
         RETURNING s.id, s.number, s.price
     )
     SELECT array_agg(x.id ORDER BY x.number), array_agg(x.number ORDER BY x.number), array_agg(x.price ORDER BY x.number)
       INTO seat_ids, seat_numbers, seat_prices FROM freed x;
-    IF coalesce(cardinality(seat_numbers), 0) <> v_seat_count THEN
+    IF coalesce(cardinality(seat_numbers), 0) <> cardinality(v_seat_ids) THEN
         RAISE EXCEPTION 'confirmed reservation % does not own all its seats', p_reservation;
     END IF;
 

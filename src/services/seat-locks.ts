@@ -26,19 +26,29 @@ export const EFFECTIVE_SEAT_STATUS = `CASE WHEN s.status = 'HELD' AND ${holdIsOv
  * A seat that a newer hold took over after this one ran out points elsewhere
  * and is left alone.
  *
- * The seats are found from the reservations' own (reservation_seats, then the
- * primary key) and checked as locked: no condition on `s.status` filters the
- * scan, because the planner would answer it from a partial index on status
- * (`seats_unsold_idx`, status <> 'SOLD'), reading every unsold seat of the
- * database, as the dropped `seats_held_until_idx` (status = 'HELD') once made
- * each pay and release read every HELD seat (ticket_pay.sql).
+ * The seats are found from the reservations' own (reservation_seats, one
+ * reservation at a time by its key, then each seat by its primary key, locked
+ * one at a time in (date, number) order) and checked as locked: no condition on
+ * `s.status` filters the scan, because the planner would answer it from a
+ * partial index on status (`seats_unsold_idx`, status <> 'SOLD'), reading every
+ * unsold seat of the database, as the dropped `seats_held_until_idx` (status =
+ * 'HELD') once made each pay and release read every HELD seat (ticket_pay.sql).
+ * A join of reservation_seats to seats is not left to the planner either:
+ * before reservation_seats had statistics, it scanned every seat for each
+ * release (tests/db/plans-without-statistics.test.ts).
  */
 /** releaseSeats' statement ($1: the reservation ids), for the sweeper's worker too. */
-export const RELEASE_SEATS_SQL = `WITH locked AS MATERIALIZED (
-       SELECT s.id, s.status FROM reservation_seats rs JOIN seats s ON s.id = rs.seat_id
-        WHERE rs.reservation_id = ANY($1::uuid[]) AND s.reservation_id = rs.reservation_id
-        ORDER BY s.concert_date_id, s.number
-        FOR UPDATE OF s
+export const RELEASE_SEATS_SQL = `WITH mine AS MATERIALIZED (
+       SELECT x.seat_id, x.reservation_id
+         FROM unnest($1::uuid[]) AS q (id),
+              LATERAL (SELECT rs.seat_id, rs.reservation_id, rs.seat_number, r.concert_date_id
+                         FROM reservations r JOIN reservation_seats rs ON rs.reservation_id = r.id
+                        WHERE r.id = q.id OFFSET 0) x
+        ORDER BY x.concert_date_id, x.seat_number
+     ), locked AS MATERIALIZED (
+       SELECT s.id, s.status
+         FROM mine,
+              LATERAL (SELECT s.id, s.status FROM seats s WHERE s.id = mine.seat_id AND s.reservation_id = mine.reservation_id FOR UPDATE) s
      )
      UPDATE seats s SET status = 'AVAILABLE', held_until = NULL, reservation_id = NULL
        FROM locked
