@@ -28,6 +28,8 @@ export interface OpFigure extends Quantiles {
   meanPerSecond: number;
   peakPerSecond: number;
   errors: Record<string, number>;
+  /** Of each call's time, the wait in the generator for a free keep-alive connection (HTTP calls only). */
+  connectionWait?: Quantiles;
 }
 
 export interface Sale {
@@ -55,19 +57,20 @@ export interface Series {
 }
 
 export interface Merged {
-  byOp: Map<string, { start: number[]; ms: number[]; code: string[] }>;
+  byOp: Map<string, { start: number[]; ms: number[]; code: string[]; wait: number[] }>;
 }
 
 export function mergeCalls(logs: CallLog[]): Merged {
-  const byOp = new Map<string, { start: number[]; ms: number[]; code: string[] }>();
+  const byOp = new Map<string, { start: number[]; ms: number[]; code: string[]; wait: number[] }>();
   for (const log of logs) {
     for (let k = 0; k < log.op.length; k++) {
       const name = log.ops[log.op[k]];
       let e = byOp.get(name);
-      if (!e) byOp.set(name, (e = { start: [], ms: [], code: [] }));
+      if (!e) byOp.set(name, (e = { start: [], ms: [], code: [], wait: [] }));
       e.start.push(log.start[k]);
       e.ms.push(log.ms[k]);
       e.code.push(log.codes[log.code[k]]);
+      if (log.wait[k] >= 0) e.wait.push(log.wait[k]);
     }
   }
   return { byOp };
@@ -97,6 +100,7 @@ export function opFigures(m: Merged): OpFigure[] {
       meanPerSecond: Math.round(e.ms.length / span),
       peakPerSecond: Math.max(0, ...perSecond.values()),
       errors,
+      ...(e.wait.length > 0 ? { connectionWait: quantiles(e.wait) } : {}),
     });
   }
   return out;

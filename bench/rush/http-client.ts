@@ -13,7 +13,11 @@ export interface Answer<T> {
   ms: number;
 }
 
-/** Columnar records of every call: op, start (ms after the opening), duration, answer code. */
+/**
+ * Columnar records of every call: op, start (ms after the opening), duration,
+ * answer code, and the part of the duration spent waiting in the generator for
+ * a free keep-alive connection (-1 for timings that were not HTTP calls).
+ */
 export interface CallLog {
   ops: string[];
   codes: string[];
@@ -21,18 +25,19 @@ export interface CallLog {
   start: number[];
   ms: number[];
   code: number[];
+  wait: number[];
 }
 
 const TIMEOUT_MS = 30_000;
 
 export class CallRecorder {
-  readonly log: CallLog = { ops: [], codes: ["OK"], op: [], start: [], ms: [], code: [] };
+  readonly log: CallLog = { ops: [], codes: ["OK"], op: [], start: [], ms: [], code: [], wait: [] };
   private readonly opIndex = new Map<string, number>();
   private readonly codeIndex = new Map<string, number>([["OK", 0]]);
 
   constructor(private readonly t0: number) {}
 
-  record(op: string, startedWall: number, ms: number, code: string | undefined): void {
+  record(op: string, startedWall: number, ms: number, code: string | undefined, waitMs = -1): void {
     let o = this.opIndex.get(op);
     if (o === undefined) this.opIndex.set(op, (o = this.log.ops.push(op) - 1));
     const name = code ?? "OK";
@@ -42,6 +47,7 @@ export class CallRecorder {
     this.log.start.push(startedWall - this.t0);
     this.log.ms.push(Math.round(ms * 100) / 100);
     this.log.code.push(c);
+    this.log.wait.push(waitMs < 0 ? -1 : Math.round(waitMs * 100) / 100);
   }
 }
 
@@ -61,9 +67,10 @@ export class HttpGraphql {
   async call<T>(instance: number, op: string, query: string, variables: object, headers: Record<string, string>): Promise<Answer<T>> {
     const wall = Date.now();
     const t = performance.now();
-    const answer = await this.post<T>(instance, JSON.stringify({ query, variables }), headers);
+    const connected = { at: -1 };
+    const answer = await this.post<T>(instance, JSON.stringify({ query, variables }), headers, connected);
     answer.ms = performance.now() - t;
-    this.recorder.record(op, wall, answer.ms, answer.code);
+    this.recorder.record(op, wall, answer.ms, answer.code, connected.at < 0 ? -1 : connected.at - t);
     return answer;
   }
 
@@ -76,7 +83,8 @@ export class HttpGraphql {
     for (const a of this.agents) a.destroy();
   }
 
-  private post<T>(instance: number, body: string, headers: Record<string, string>): Promise<Answer<T>> {
+  /** `connected.at` is set when the agent gives the request a connection (at once when one is free or may be opened). */
+  private post<T>(instance: number, body: string, headers: Record<string, string>, connected: { at: number }): Promise<Answer<T>> {
     return new Promise((done) => {
       let settled = false;
       const finish = (a: Answer<T>) => {
@@ -99,6 +107,9 @@ export class HttpGraphql {
           res.on("error", (e) => finish({ code: "NETWORK", message: String(e), ms: 0 }));
         },
       );
+      req.once("socket", () => {
+        connected.at = performance.now();
+      });
       req.on("timeout", () => {
         req.destroy();
         finish({ code: "TIMEOUT", message: `no answer within ${TIMEOUT_MS} ms`, ms: 0 });

@@ -5,6 +5,7 @@
 import type { OpFigure } from "./figures";
 import type { RushOptions } from "./options";
 import type { TopologyResult } from "./rush.bench";
+import type { BucketQuantiles } from "./server-metrics";
 
 interface Out {
   date: string;
@@ -75,6 +76,22 @@ export function renderReport(out: Out): string {
   for (const op of opNames) {
     const goal = op === "reserveSeats" || op === "pay" ? `p99 < ${GOALS.holdPayP99Ms} ms` : "";
     row(`\`${op}\`: answers/s mean (peak); p50 / p95 / p99 / max ms; errors`, (t) => opCell(t.ops.find((x) => x.op === op)), goal);
+  }
+  for (const op of opNames) {
+    if (!ts.some((t) => t.ops.find((x) => x.op === op)?.connectionWait)) continue;
+    row(`\`${op}\`, where its time went, p50 / p99 ms: waiting in the generator for a free connection; inside the server (/metrics)`, (t) =>
+      splitCell(
+        t.ops.find((x) => x.op === op),
+        t.serverTimings?.operations[op],
+      ),
+    );
+  }
+  if (ts.some((t) => t.serverTimings && Object.keys(t.serverTimings.pools).length > 0)) {
+    row("PostgreSQL pools, p50 / p99 ms (/metrics): the wait for a connection; a query, send to result", (t) =>
+      Object.entries(t.serverTimings?.pools ?? {})
+        .map(([name, p]) => `${name}: ${bucketCell(p.wait)}; ${bucketCell(p.query)}`)
+        .join("<br>"),
+    );
   }
   row(
     "admission → ACTIVE push: p50 / p95 / p99 / max ms (subscribers)",
@@ -291,6 +308,18 @@ function opCell(f: OpFigure | undefined): string {
     .map(([k, v]) => `${k} ${n(v)}`)
     .join(", ");
   return `${n(f.meanPerSecond)} (${n(f.peakPerSecond)}); ${f.p50} / ${f.p95} / **${f.p99}** / ${f.max}; ${n(f.count)} calls${errors ? `, ${errors}` : ""}`;
+}
+
+function splitCell(f: OpFigure | undefined, server: BucketQuantiles | undefined): string {
+  const wait = f?.connectionWait ? `${f.connectionWait.p50} / ${f.connectionWait.p99}` : "–";
+  return `${wait}; ${bucketCell(server ?? null)}`;
+}
+
+/** A quantile from /metrics buckets: `~` for its estimate within a bucket, `> bound` past the last one. */
+function bucketCell(b: BucketQuantiles | null): string {
+  if (!b || b.count === 0) return "–";
+  const q = (v: number | null) => (v === null ? `> ${n(b.over)}` : `~${v}`);
+  return `${q(b.p50)} / ${q(b.p99)}`;
 }
 
 function table(head: string[], rows: string[][]): string {

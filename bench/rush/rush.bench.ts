@@ -19,7 +19,8 @@ import { monotonicMicros, summarizeProfile, type ProfileSummary } from "../profi
 import { postgresCeiling, redisCeiling, seatMapCeiling, typenameCeiling, type Ceiling } from "./ceilings";
 import { readTokens, runChecks, type Check } from "./checks";
 import type { FromWorker, WorkerPlan, WorkerResult } from "./crowd-worker";
-import { buildSeries, errorCounts, mergeCalls, opFigures, outcomes, pushDelays, ticketFigures, type OpFigure, type Series } from "./figures";
+import { buildSeries, errorCounts, mergeCalls, OPS, opFigures, outcomes, pushDelays, ticketFigures, type OpFigure, type Series } from "./figures";
+import { readServerTimings, type ServerTimings } from "./server-metrics";
 import { describeMachine, log, othersRunning, redisPid, tcpCounters, waitForOthers, waitTurn } from "./machine";
 import { readOptions } from "./options";
 import type { RushOptions } from "./options";
@@ -60,6 +61,8 @@ export interface TopologyResult {
   settings: Record<string, string | number>;
   ceilings: Ceiling[];
   ops: OpFigure[];
+  /** The servers' own timings of the crowd's operations and of their PostgreSQL pools (/metrics after the crowd). */
+  serverTimings: ServerTimings;
   push: Quantiles & { alreadyActiveAtSubscribe: number };
   tickets: ReturnType<typeof ticketFigures>;
   soldOut: boolean;
@@ -352,6 +355,10 @@ async function runTopology(o: RushOptions, n: number, stamp: string, redis: Redi
     const proc = procSampler.stop();
     const endMs = Date.now() - t0;
     log(`crowd done in ${Math.round(crowdMs / 1000)} s; checking`);
+    const serverTimings = await readServerTimings(
+      servers.map((s) => s.url),
+      OPS,
+    );
 
     const allUsers = crowd.flatMap((c) => c.users).sort((a, b) => a.i - b.i);
     const tokenFacts = await readTokens(redis, concertId, allUsers);
@@ -441,6 +448,7 @@ async function runTopology(o: RushOptions, n: number, stamp: string, redis: Redi
       },
       ceilings,
       ops: opFigures(merged),
+      serverTimings,
       push: pushDelays(allUsers, tokenFacts),
       tickets,
       soldOut,

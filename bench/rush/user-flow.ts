@@ -7,15 +7,16 @@ import { createClient, type Client } from "graphql-ws";
 import type { HttpGraphql } from "./http-client";
 import { random, type PlannedUser } from "./plan";
 
+/** Each operation named as the crowd records it, so that the servers' /metrics time it under that name too. */
 export const Q = {
-  signIn: "mutation($e: String!, $p: String!) { signIn(email: $e, password: $p) { accessToken } }",
-  enter: "mutation($c: ID!) { enterQueue(concertId: $c) { token status queuePosition saleOpensInSeconds } }",
-  watch: "subscription($t: String!) { queueStatusChanged(token: $t) { status queuePosition expiredReason } }",
-  leave: "mutation($t: String!) { leaveQueue(token: $t) { status expiredReason } }",
-  seats: "query($d: ID!) { seats(concertDateId: $d) { number status } }",
-  hold: "mutation($d: ID!, $s: [Int!]!) { reserveSeats(concertDateId: $d, seatNumbers: $s) { id totalPrice heldUntil } }",
-  charge: "mutation($a: Int!, $k: String) { chargeBalance(amount: $a, idempotencyKey: $k) }",
-  pay: "mutation($r: ID!, $k: String) { pay(reservationId: $r, idempotencyKey: $k) { id status amount } }",
+  signIn: "mutation signIn($e: String!, $p: String!) { signIn(email: $e, password: $p) { accessToken } }",
+  enter: "mutation enterQueue($c: ID!) { enterQueue(concertId: $c) { token status queuePosition saleOpensInSeconds } }",
+  watch: "subscription queueStatusChanged($t: String!) { queueStatusChanged(token: $t) { status queuePosition expiredReason } }",
+  leave: "mutation leaveQueue($t: String!) { leaveQueue(token: $t) { status expiredReason } }",
+  seats: "query seats($d: ID!) { seats(concertDateId: $d) { number status } }",
+  hold: "mutation reserveSeats($d: ID!, $s: [Int!]!) { reserveSeats(concertDateId: $d, seatNumbers: $s) { id totalPrice heldUntil } }",
+  charge: "mutation chargeBalance($a: Int!, $k: String) { chargeBalance(amount: $a, idempotencyKey: $k) }",
+  pay: "mutation pay($r: ID!, $k: String) { pay(reservationId: $r, idempotencyKey: $k) { id status amount } }",
 };
 
 export type Outcome =

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startDeployment } from "../support/server";
 import WebSocket from "ws";
 import { gql } from "../support/client";
+import { bucketQuantiles, readServerTimings } from "../../bench/rush/server-metrics";
 
 let deployment: Awaited<ReturnType<typeof startDeployment>>;
 let url: string;
@@ -33,6 +34,34 @@ describe("/metrics", () => {
     expect(text).toContain(`graphql_operation_duration_seconds_count{operation="MetricsDenied"} 1`);
     expect(text).toContain(`graphql_errors_total{code="UNAUTHENTICATED"} 1`);
     expect(text).toContain(`graphql_errors_total{code="BAD_USER_INPUT"} 1`);
+  });
+
+  it("reads as the rush reads it: each named operation's count and quantiles from its buckets, each pool's", async () => {
+    for (let i = 0; i < 3; i++) await gql(url, `query RushReadProbe { concerts { id } }`);
+    const timings = await readServerTimings([url, url], ["RushReadProbe", "NeverAsked"]);
+    // Two scrapes of one server add up: 6 calls.
+    expect(timings.operations.RushReadProbe.count).toBe(6);
+    expect(timings.operations.RushReadProbe.p50).toBeGreaterThan(0);
+    expect(timings.operations.RushReadProbe.p50).toBeLessThanOrEqual(timings.operations.RushReadProbe.p99!);
+    expect(timings.operations.NeverAsked).toBeUndefined();
+    expect(timings.pools.main.query?.count).toBeGreaterThan(0);
+    expect(timings.pools.main.wait?.count).toBeGreaterThan(0);
+  });
+
+  it("estimates a quantile linearly within the bucket that holds its rank, and past the last bound not at all", () => {
+    const buckets = new Map([
+      [0.1, 50],
+      [0.25, 100],
+      [0.5, 100],
+      [Infinity, 100],
+    ]);
+    expect(bucketQuantiles(buckets)).toEqual({ count: 100, p50: 100, p99: 247, over: 500 });
+    const tail = new Map([
+      [0.1, 90],
+      [Infinity, 100],
+    ]);
+    expect(bucketQuantiles(tail)).toEqual({ count: 100, p50: 55.6, p99: null, over: 100 });
+    expect(bucketQuantiles(new Map([[Infinity, 0]]))).toEqual({ count: 0, p50: null, p99: null, over: 0 });
   });
 
   it("shows process figures and nothing a Prometheus parser would refuse", async () => {
