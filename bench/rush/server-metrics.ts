@@ -80,7 +80,7 @@ export async function readServerTimings(urls: string[], operations: readonly str
   const pool = new Map<string, Buckets>();
   const query = new Map<string, Buckets>();
   for (const url of urls) {
-    const text = await (await fetch(new URL("/metrics", url))).text();
+    const text = await (await fetch(new URL("/metrics", url), { signal: AbortSignal.timeout(10_000) })).text();
     addBuckets(text, "graphql_operation_duration_seconds", "operation", ops);
     addBuckets(text, "db_pool_wait_seconds", "pool", pool);
     addBuckets(text, "db_query_duration_seconds", "pool", query);
