@@ -12,6 +12,8 @@
 // The base is built in a work tree of its own (`git worktree` in the system's
 // temporary folder, removed at the end) with this tree's node_modules and
 // front-end builds, and its own Prisma client generated from its own schema.
+// Each side runs its own bench, migrations and functions; when the bench's own
+// code differs between the two, the summary says so.
 // Every run's JSON and the summary go to bench/results/compare/<stamp>/.
 import { execFileSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
@@ -117,13 +119,16 @@ async function main() {
   const baseTree = join(tmpdir(), `concert-tickets-compare-${base}`);
   mkdirSync(out, { recursive: true });
   log(`base ${base} in ${baseTree}; head ${headName} (this work tree); ${o.pairs} pairs, load ${loadavg()[0].toFixed(2)}`);
-  prepareBase(o.base, baseTree);
+  // Each side runs its own bench (and migrations): a change to the bench's code counts as well.
+  const harnessChanged = git("diff", "--name-only", o.base, "--", "bench/queue.bench.ts", "bench/lib").length > 0;
+  if (harnessChanged) log(`the buying bench's own code differs between ${base} and this work tree: its change is measured too`);
   // The head's runs write this tree's bench/results/queue-latest.json: put back what it held.
   const latest = join(ROOT, "bench/results/queue-latest.json");
   const latestBefore = existsSync(latest) ? readFileSync(latest) : undefined;
   const sides = { base: { tree: baseTree, name: base }, head: { tree: ROOT, name: headName } } as const;
   const pairs: { first: "base" | "head"; base: Figures; head: Figures }[] = [];
   try {
+    prepareBase(o.base, baseTree);
     for (let k = 0; k < o.pairs; k++) {
       const first = k % 2 === 0 ? "base" : "head";
       const order = first === "base" ? (["base", "head"] as const) : (["head", "base"] as const);
@@ -136,7 +141,7 @@ async function main() {
       pairs.push({ first, base: got.base!, head: got.head! });
     }
   } finally {
-    git("worktree", "remove", "--force", baseTree);
+    if (existsSync(baseTree)) git("worktree", "remove", "--force", baseTree);
     if (latestBefore) writeFileSync(latest, latestBefore);
   }
 
@@ -158,6 +163,9 @@ async function main() {
     "",
     `Per pair, ${headName} ÷ ${base} at the median: holds ${n(ratio("holds"))}, pays ${n(ratio("pays"))}, pay p99 ${n(ratio("payP99"))}, PostgreSQL CPU per pay ${n(ratio("pgMsPerPay"))}.`,
     `The first run of a pair ÷ the second, at the median: holds ${n(firstOverSecond("holds"))}, pays ${n(firstOverSecond("pays"))} (the order's share).`,
+    ...(harnessChanged
+      ? ["", `The bench's own code (bench/queue.bench.ts, bench/lib) differs between the two: its change is in these figures too.`]
+      : []),
     "",
   ].join("\n");
   writeFileSync(join(out, "summary.md"), md);
