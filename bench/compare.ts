@@ -19,6 +19,7 @@ import { execFileSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { loadavg, tmpdir } from "node:os";
+import { sleep } from "./lib/server";
 
 const ROOT = resolve(__dirname, "../..");
 const OUT_ROOT = join(ROOT, "bench/results/compare");
@@ -105,7 +106,6 @@ function runBench(tree: string, into: string): Figures {
   return figuresOf(into);
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const n = (x: number) => x.toLocaleString("en-US", { maximumFractionDigits: 2 });
 
 async function main() {

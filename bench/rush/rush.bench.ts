@@ -61,8 +61,8 @@ export interface TopologyResult {
   settings: Record<string, string | number>;
   ceilings: Ceiling[];
   ops: OpFigure[];
-  /** The servers' own timings of the crowd's operations and of their PostgreSQL pools (/metrics after the crowd). */
-  serverTimings: ServerTimings;
+  /** The servers' own timings of the crowd's operations and of their PostgreSQL pools (/metrics after the crowd); none in results before 1477c8a. */
+  serverTimings?: ServerTimings;
   push: Quantiles & { alreadyActiveAtSubscribe: number };
   tickets: ReturnType<typeof ticketFigures>;
   soldOut: boolean;
