@@ -264,6 +264,8 @@ export async function createApp(options: AppOptions): Promise<App> {
       await apollo.stop();
       await sweeper.stop();
       await sweeperPool.end();
+      // Before the queue and the pools close: the sold-out questions pays left for later.
+      await services.payments.close();
       await policies.close();
       await queue.close();
       seatMaps.close();

@@ -3,10 +3,23 @@
 -- other), seats SOLD, balance debited, payment COMPLETED, ledger entry written,
 -- a ticket issued per seat, the response stored under the key. With a key
 -- already used: `replayed`.
+--
+-- It refuses in the order of contract/README.md (Errors), after the key: NOT_FOUND,
+-- FORBIDDEN (another user's), NOT_HELD, QUEUE_TOKEN_INVALID (p_token is not the
+-- token the hold was placed with; NULL: not checked), HOLD_EXPIRED,
+-- INSUFFICIENT_BALANCE. So a pay whose queue token the service found ACTIVE is one
+-- round trip: the reservation is not read beforehand (BENCHMARKS.md, 2026-12-04).
+--
+-- `unsold_left`: whether the date still had a seat not SOLD, as this call's last
+-- statement saw it. False means the date may have sold out, and the service asks
+-- after the commit as before; true spares that round trip, and the service asks a
+-- little later instead (src/services/sold-out.ts says why that is enough).
+DROP FUNCTION IF EXISTS ticket_pay(UUID, UUID, TEXT, TEXT);
 CREATE OR REPLACE FUNCTION ticket_pay(
-    p_reservation UUID, p_user UUID, p_key TEXT, p_hash TEXT,
+    p_reservation UUID, p_user UUID, p_key TEXT, p_hash TEXT, p_token TEXT,
     OUT replayed JSONB, OUT payment_id UUID, OUT amount INTEGER, OUT created_at TIMESTAMPTZ, OUT paid_at TIMESTAMPTZ,
-    OUT seat_ids UUID[], OUT seat_numbers INTEGER[], OUT seat_prices INTEGER[]
+    OUT seat_ids UUID[], OUT seat_numbers INTEGER[], OUT seat_prices INTEGER[],
+    OUT of_concert UUID, OUT of_date UUID, OUT unsold_left BOOLEAN
 ) LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
     v_total INTEGER;
@@ -15,6 +28,8 @@ DECLARE
     v_seat_ids UUID[];
     v_grades TEXT[];
     v_balance INTEGER;
+    v_owner UUID;
+    v_token TEXT;
     c RECORD;
 BEGIN
     IF p_key IS NOT NULL THEN
@@ -26,12 +41,20 @@ BEGIN
     END IF;
 
     UPDATE reservations r SET status = 'CONFIRMED'
-     WHERE r.id = p_reservation AND r.status = 'HELD' AND NOT hold_is_over(r.held_until)
-    RETURNING r.total_price, clock_timestamp() INTO v_total, v_decided;
+     WHERE r.id = p_reservation AND r.user_id = p_user AND (p_token IS NULL OR r.queue_token = p_token)
+       AND r.status = 'HELD' AND NOT hold_is_over(r.held_until)
+    RETURNING r.total_price, clock_timestamp(), r.concert_id, r.concert_date_id INTO v_total, v_decided, of_concert, of_date;
     IF NOT FOUND THEN
-        SELECT CASE WHEN r.status = 'HELD' AND hold_is_over(r.held_until) THEN 'EXPIRED' ELSE r.status::text END
-          INTO v_status FROM reservations r WHERE r.id = p_reservation;
-        RAISE EXCEPTION 'ticketing:NOT_HELD' USING DETAIL = coalesce(v_status, 'EXPIRED');
+        SELECT r.user_id, r.queue_token, CASE WHEN r.status = 'HELD' AND hold_is_over(r.held_until) THEN 'EXPIRED' ELSE r.status::text END
+          INTO v_owner, v_token, v_status FROM reservations r WHERE r.id = p_reservation;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'ticketing:NOT_FOUND';
+        ELSIF v_owner <> p_user THEN
+            RAISE EXCEPTION 'ticketing:FORBIDDEN';
+        ELSIF v_status = 'HELD' AND v_token <> p_token THEN
+            RAISE EXCEPTION 'ticketing:QUEUE_TOKEN_INVALID';
+        END IF;
+        RAISE EXCEPTION 'ticketing:NOT_HELD' USING DETAIL = v_status;
     END IF;
 
     -- A seat of a hold that ran out can be taken by a new hold before the
@@ -96,5 +119,8 @@ BEGIN
             'createdAt', ticket_pay.created_at, 'paidAt', ticket_pay.paid_at)
          WHERE i.user_id = p_user AND i.key = p_key;
     END IF;
+
+    -- By the partial index seats_unsold_idx: one probe while the date has seats left.
+    unsold_left := EXISTS (SELECT 1 FROM seats s WHERE s.concert_date_id = of_date AND s.status <> 'SOLD');
 END
 $$;

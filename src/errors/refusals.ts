@@ -4,7 +4,8 @@
 import { refusalOf } from "../db/one-statement";
 import { assertStillHeld } from "../services/hold-state";
 import { keyReused } from "../services/idempotency";
-import { AppError, unauthenticated } from "./app-error";
+import { anotherUsersReservation } from "../services/reservation.views";
+import { AppError, notFound, unauthenticated } from "./app-error";
 
 /** Why ticket_refund refused (its DETAIL), as a person reads it. */
 const NOT_REFUNDABLE_BECAUSE: Record<string, string> = {
@@ -12,6 +13,9 @@ const NOT_REFUNDABLE_BECAUSE: Record<string, string> = {
   CHECKED_IN: "A ticket of this reservation was checked in",
   REFUNDED: "This reservation was already refunded",
 };
+
+/** QUEUE_TOKEN_INVALID: a pay sent with another token than the one its hold was placed with. */
+export const notItsQueueToken = () => new AppError("QUEUE_TOKEN_INVALID", "Pay with the queue token this reservation was held with.");
 
 /** What some messages need that the database does not say. */
 export interface RefusalFacts {
@@ -45,6 +49,12 @@ export function refusalError(error: unknown, facts: RefusalFacts = {}): Error | 
         seatsOwned: owned,
       });
     }
+    case "NOT_FOUND":
+      return notFound("reservation");
+    case "FORBIDDEN":
+      return anotherUsersReservation();
+    case "QUEUE_TOKEN_INVALID":
+      return notItsQueueToken();
     case "NOT_HELD":
       try {
         assertStillHeld(detail ?? "EXPIRED");

@@ -4,9 +4,9 @@
 // it after the commit.
 import type { Pool } from "pg";
 import type { Actor } from "../auth/access-tokens";
-import { AppError, badInput } from "../errors/app-error";
+import { badInput } from "../errors/app-error";
 import { oneStatement } from "../db/one-statement";
-import { refusalError } from "../errors/refusals";
+import { notItsQueueToken, refusalError } from "../errors/refusals";
 import { inTransaction } from "../db/transaction";
 import { announceExpiry, expireDueHoldsOfConcert } from "./hold-expiry";
 import type { EventBus } from "../pubsub/event-bus";
@@ -20,7 +20,8 @@ import { checkIdempotencyKey, requestHash, type IdempotentCall } from "./idempot
 import { isUuid } from "./ids";
 import { pageSize, type PageArgs } from "./paging";
 import { PAYMENT_COLUMNS, paymentFromJson, storedOrOwnReservation, type PaymentView, type ReservationView } from "./reservation.views";
-import { isConcertSoldOut } from "./sold-out";
+import { isConcertSoldOut, SoldOutLater } from "./sold-out";
+import { concertOfToken } from "./queue/queue-token";
 
 /** How long a sale's announcement (its token ending PAID, its seats SOLD) is tried again while Redis does not answer. */
 const SALE_ANNOUNCE_RETRY_MS = 120_000;
@@ -35,6 +36,16 @@ export interface PayInput {
 
 type HeldReservation = ReservationView & { queueToken: string };
 
+/** What the announcement of a sale needs. */
+interface Sale {
+  queueToken: string;
+  concertId: string;
+  concertDateId: string;
+  seats: SeatChange[];
+  /** ticket_pay saw a seat of the date still unsold: the sold-out question can wait (SoldOutLater). */
+  unsoldLeft: boolean;
+}
+
 interface PayRow {
   replayed: Record<string, unknown> | null;
   paymentId: string;
@@ -44,10 +55,19 @@ interface PayRow {
   seatIds: string[];
   seatNumbers: number[];
   seatPrices: number[];
+  concertId: string;
+  concertDateId: string;
+  unsoldLeft: boolean;
 }
 
 export class PaymentService {
-  constructor(private readonly deps: Deps) {}
+  private readonly soldOutLater: SoldOutLater;
+
+  constructor(private readonly deps: Deps) {
+    this.soldOutLater = new SoldOutLater((concertId, dateId) =>
+      afterCommit(deps.logger, () => this.askSoldOut(concertId, dateId), { forMs: SALE_ANNOUNCE_RETRY_MS }),
+    );
+  }
 
   /**
    * Errors in the order of contract/README.md (Errors): BAD_USER_INPUT (key malformed or reused with
@@ -55,34 +75,46 @@ export class PaymentService {
    * the queue gate (the token the hold was placed with), INSUFFICIENT_BALANCE.
    * The same key again returns the first call's payment, before any other check
    * (the reservation is CONFIRMED and the token EXPIRED by then).
+   *
+   * The queue gate is asked first, for the token's own concert: when it lets the call through,
+   * ticket_pay answers everything else in the same order, in one round trip to PostgreSQL. Only a
+   * call the gate refused reads the reservation first, to answer what comes before the gate.
    */
   async pay(actor: Actor, input: PayInput): Promise<PaymentView> {
     const key = checkIdempotencyKey(input.idempotencyKey);
     const call: IdempotentCall | undefined =
       key === undefined ? undefined : { userId: actor.id, key, operation: "pay", args: { reservationId: input.reservationId } };
-    let checked = await this.precheck(actor, input.reservationId, call);
-    if ("replayed" in checked) return checked.replayed;
-    try {
-      if (input.queueToken !== undefined && input.queueToken !== checked.reservation.queueToken) {
-        throw new AppError("QUEUE_TOKEN_INVALID", "Pay with the queue token this reservation was held with.");
-      }
-      await this.deps.queue.requireActive(actor, input.queueToken, checked.reservation.concertId);
-    } catch (error) {
-      // A concurrent pay may have completed since the checks above and ended the
-      // token (PAID): then its answer comes first in the order of contract/README.md — the
-      // stored payment for the same key, or RESERVATION_NOT_HELD.
-      checked = await this.precheck(actor, input.reservationId, call);
-      if ("replayed" in checked) return checked.replayed;
-      throw error;
+    const token = input.queueToken;
+    const tokenConcert = token === undefined || !isUuid(input.reservationId) ? null : concertOfToken(token);
+    let refused: { error: unknown } | undefined;
+    if (tokenConcert !== null) {
+      refused = await this.deps.queue.requireActive(actor, token, tokenConcert).then(
+        () => undefined,
+        (error: unknown) => ({ error }),
+      );
+      if (!refused) return this.settle(actor, input.reservationId, token as string, call);
     }
-    const { reservation } = checked;
+    // The gate refused or could not answer (Redis), or there was no token to ask it with. The
+    // precheck runs after the gate's answer, so a concurrent call with the same key that paid (and
+    // ended the token PAID) is seen with its stored payment, and a paid reservation as
+    // RESERVATION_NOT_HELD.
+    const checked = await this.precheck(actor, input.reservationId, call);
+    if ("replayed" in checked) return checked.replayed;
+    if (token !== undefined && token !== checked.reservation.queueToken) throw notItsQueueToken();
+    if (refused) throw refused.error;
+    await this.deps.queue.requireActive(actor, token, checked.reservation.concertId);
+    return this.settle(actor, input.reservationId, checked.reservation.queueToken, call);
+  }
 
-    const outcome = await this.payOnce(actor, reservation, call);
+  /** ticket_pay, then the announcement of the sale. */
+  private async settle(actor: Actor, reservationId: string, queueToken: string, call: IdempotentCall | undefined): Promise<PaymentView> {
+    const outcome = await this.payOnce(actor, reservationId, queueToken, call);
     if ("replayed" in outcome) return outcome.replayed;
-    this.deps.metrics?.sold(reservation.concertId, outcome.seats.length, outcome.payment.amount);
+    const { sale } = outcome;
+    this.deps.metrics?.sold(sale.concertId, sale.seats.length, outcome.payment.amount);
     // Safe to run again (an ended token stays ended; a seat's status is sent again), so it is
     // tried again while Redis does not answer: the token ends PAID, not by its session.
-    await afterCommit(this.deps.logger, () => this.announceSale(reservation, outcome.seats), { forMs: SALE_ANNOUNCE_RETRY_MS });
+    await afterCommit(this.deps.logger, () => this.announceSale(sale), { forMs: SALE_ANNOUNCE_RETRY_MS });
     return outcome.payment;
   }
 
@@ -96,25 +128,27 @@ export class PaymentService {
    */
   private async payOnce(
     actor: Actor,
-    reservation: HeldReservation,
+    reservationId: string,
+    queueToken: string,
     call: IdempotentCall | undefined,
-  ): Promise<{ replayed: PaymentView } | { payment: PaymentView; seats: SeatChange[] }> {
+  ): Promise<{ replayed: PaymentView } | { payment: PaymentView; sale: Sale }> {
     let row: PayRow;
     try {
       [row] = await oneStatement<PayRow>(
         this.deps.pool,
         `SELECT replayed, payment_id AS "paymentId", amount, created_at AS "createdAt", paid_at AS "paidAt",
-                seat_ids AS "seatIds", seat_numbers AS "seatNumbers", seat_prices AS "seatPrices"
-           FROM ticket_pay($1, $2, $3, $4)`,
-        [reservation.id, actor.id, call?.key ?? null, call ? requestHash(call) : null],
+                seat_ids AS "seatIds", seat_numbers AS "seatNumbers", seat_prices AS "seatPrices",
+                of_concert AS "concertId", of_date AS "concertDateId", unsold_left AS "unsoldLeft"
+           FROM ticket_pay($1, $2, $3, $4, $5)`,
+        [reservationId, actor.id, call?.key ?? null, call ? requestHash(call) : null, queueToken],
       );
     } catch (error) {
-      throw refusalError(error, { reservationId: reservation.id }) ?? error;
+      throw refusalError(error, { reservationId }) ?? error;
     }
     if (row.replayed) return { replayed: paymentFromJson(row.replayed) };
     const payment: PaymentView = {
       id: row.paymentId,
-      reservationId: reservation.id,
+      reservationId,
       amount: row.amount,
       status: "COMPLETED",
       createdAt: row.createdAt,
@@ -122,12 +156,12 @@ export class PaymentService {
     };
     const seats: SeatChange[] = row.seatIds.map((id, i) => ({
       id,
-      concertDateId: reservation.concertDateId,
+      concertDateId: row.concertDateId,
       number: row.seatNumbers[i],
       price: row.seatPrices[i],
       status: "SOLD",
     }));
-    return { payment, seats };
+    return { payment, sale: { queueToken, concertId: row.concertId, concertDateId: row.concertDateId, seats, unsoldLeft: row.unsoldLeft } };
   }
 
   /** The answers that come before the queue gate: a stored result, NOT_FOUND, FORBIDDEN, the hold's state. */
@@ -173,20 +207,30 @@ export class PaymentService {
     return reservationIds.map((id) => byReservation.get(id) ?? new Error(`reservation ${id} has no payment`));
   }
 
+  /** Asks now the sold-out questions pays left for later (the instance is closing). */
+  close(): Promise<void> {
+    return this.soldOutLater.flush();
+  }
+
   /**
    * The token ends PAID before the sold-out check, so the token whose payment
    * sold the last seat ends PAID and every other one SOLD_OUT.
    */
-  private async announceSale(reservation: HeldReservation, seats: SeatChange[]): Promise<void> {
-    await Promise.all([this.deps.queue.expireToken(reservation.queueToken, "PAID"), publishSeatChanges(this.deps.bus, seats)]);
-    if (await isConcertSoldOut(this.deps.pool, reservation.concertId, reservation.concertDateId)) {
+  private async announceSale(sale: Sale): Promise<void> {
+    await Promise.all([this.deps.queue.expireToken(sale.queueToken, "PAID"), publishSeatChanges(this.deps.bus, sale.seats)]);
+    if (sale.unsoldLeft) this.soldOutLater.add(sale.concertId, sale.concertDateId);
+    else await this.askSoldOut(sale.concertId, sale.concertDateId);
+  }
+
+  private async askSoldOut(concertId: string, dateId: string): Promise<void> {
+    if (await isConcertSoldOut(this.deps.pool, concertId, dateId)) {
       // A hold that ran out before the sell-out (its seats then taken and sold)
       // ends HOLD_TIMEOUT (a hold that runs out unpaid ends its token so), even if no sweeper has reached it yet:
       // after the sell-out its token would end SOLD_OUT. Found by the rush bench
       // (1 of 85 holds left to run out ended SOLD_OUT).
-      const expired = await inTransaction(this.deps.pool, (client) => expireDueHoldsOfConcert(client, reservation.concertId));
+      const expired = await inTransaction(this.deps.pool, (client) => expireDueHoldsOfConcert(client, concertId));
       await announceExpiry(this.deps, expired);
-      await this.deps.queue.concertSoldOut(reservation.concertId);
+      await this.deps.queue.concertSoldOut(concertId);
     }
   }
 }

@@ -68,10 +68,13 @@ export async function getOwnReservation(pool: Pool, actor: { id: string }, id: s
   return own(rows[0], actor);
 }
 
+/** FORBIDDEN: a pay, cancel or refund of someone else's reservation. */
+export const anotherUsersReservation = () => forbidden("This reservation is another user's.");
+
 /** NOT_FOUND for no row (or a row of NULLs from a LEFT JOIN), FORBIDDEN for another user's. */
 function own(row: OwnReservation | undefined, actor: { id: string }): OwnReservation {
   if (!row || row.id === null) throw notFound("reservation");
-  if (row.userId !== actor.id) throw forbidden("This reservation is another user's.");
+  if (row.userId !== actor.id) throw anotherUsersReservation();
   return row;
 }
 

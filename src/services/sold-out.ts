@@ -28,3 +28,49 @@ export async function isConcertSoldOut(pool: Pool, concertId: string, soldDateId
   const concert = await pool.query<{ done: boolean }>(named(CONCERT_SOLD_OUT, [concertId]));
   return concert.rows[0].done;
 }
+
+/** How long a pay that saw seats left on its date leaves its sold-out question for later, ms. */
+export const SOLD_OUT_LATER_MS = 200;
+
+/**
+ * The sold-out questions that pays leave for a little later, one per date however many pays asked.
+ *
+ * A pay's last statement (ticket_pay's `unsold_left`) sees whether its date still has a seat not SOLD.
+ * None left: the pay asks isConcertSoldOut after its commit, as every pay once did. Some left: it
+ * would almost always hear "no", and asking cost a round trip per pay (BENCHMARKS.md, 2026-12-04).
+ * "Some left" is not proof, though: the seats it saw unsold may be sold by pays that commit before
+ * it does, each of which asked before this one committed and saw this pay's seats still HELD. So
+ * the question is asked again here, SOLD_OUT_LATER_MS after the first pay that left it, after every
+ * pay that left it has committed: the last seat's sale is heard within the second rule 6 gives.
+ */
+export class SoldOutLater {
+  private readonly due = new Map<string, string>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly ask: (concertId: string, dateId: string) => Promise<void>,
+    private readonly delayMs = SOLD_OUT_LATER_MS,
+  ) {}
+
+  /** Called after the pay's commit: the question is asked after this call. */
+  add(concertId: string, dateId: string): void {
+    this.due.set(dateId, concertId);
+    if (this.timer) return;
+    this.timer = setTimeout(() => void this.askAll(), this.delayMs);
+    // A process that is stopping does not wait (as after-commit.ts's retries).
+    this.timer.unref();
+  }
+
+  /** Asks now what is due, and waits for the answers (the instance is closing: its pool is still open). */
+  async flush(): Promise<void> {
+    clearTimeout(this.timer);
+    await this.askAll();
+  }
+
+  private async askAll(): Promise<void> {
+    this.timer = undefined;
+    const due = [...this.due];
+    this.due.clear();
+    await Promise.all(due.map(([dateId, concertId]) => this.ask(concertId, dateId)));
+  }
+}

@@ -86,6 +86,14 @@ describe.each(queueStores("pay"))("pay ($name)", ({ instances, redis }) => {
       expect(await pay(reservation.id, user.headers)).toBe("QUEUE_TOKEN_REQUIRED");
       expect(await pay(reservation.id, bearer(user.token, other.queueToken))).toBe("QUEUE_TOKEN_INVALID");
       expect(await pay(reservation.id, bearer(user.token, "qt_nonsense"))).toBe("QUEUE_TOKEN_INVALID");
+      // The user's own ACTIVE token, of another concert: the queue lets the call through, and
+      // ticket_pay refuses it as the token the hold was not placed with.
+      const elsewhere = await enterAs(url(0), user, (await newConcert(deployment.server, admin, { dates: [{ seatCount: 1 }] })).id);
+      expect(await pay(reservation.id, elsewhere.q)).toBe("QUEUE_TOKEN_INVALID");
+      expect(await pay(reservation.id, elsewhere.q, "k1")).toBe("QUEUE_TOKEN_INVALID");
+      // And a token the queue lets through leaves NOT_FOUND and FORBIDDEN to ticket_pay, in their order.
+      expect(await pay("00000000-0000-4000-8000-000000000000", elsewhere.q, "k0")).toBe("NOT_FOUND");
+      expect(await pay(others.id, elsewhere.q)).toBe("FORBIDDEN");
       expect(await pay(reservation.id, user.q, "k1")).toBe("INSUFFICIENT_BALANCE");
       expect(await rowCounts(deployment.db.url, WRITES)).toEqual(before);
       expect((await gql(url(0), BALANCE, {}, user.headers)).data.balance).toBe(1500);

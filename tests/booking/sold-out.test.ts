@@ -5,6 +5,7 @@ import { queueStores } from "../support/stores";
 import { startDeployment } from "../support/server";
 import { codeOf, gql, signUp, type TestUser } from "../support/client";
 import { newAdmin, newConcert } from "../support/factories";
+import { Client } from "pg";
 import { OPEN_QUEUE, PAY, RESERVE, STATUS, newShopper } from "../support/booking";
 
 const ENTER = `mutation($c:ID!){ enterQueue(concertId:$c){ token status } }`;
@@ -70,6 +71,39 @@ describe.each(queueStores("sold-out"))("sold out ($name)", ({ instances, redis }
         { soldOut: true, availableSeats: 0 },
         { soldOut: true, availableSeats: 0 },
       ]);
+    });
+
+    it("is heard when the last seats are sold by a pay that commits after the one that saw them unsold", async () => {
+      // Two last pays that overlap: each one's ticket_pay sees the other's seat still HELD. Here the
+      // other pay is ticket_pay itself, in a transaction the test commits only after the API's pay
+      // has answered, and it asks nothing after its commit: that is the pay whose own question came
+      // too early. The API's pay saw a seat unsold, so it asks later (SoldOutLater), after both commits.
+      const concert = await newConcert(deployment.server, admin, { dates: [{ seatCount: 2 }] });
+      const [payer, racer, bystander] = [
+        await newShopper(url(0), concert.id, 5000),
+        await newShopper(url(1), concert.id, 5000),
+        await newShopper(url(0), concert.id),
+      ];
+      const mine = (await gql(url(0), RESERVE, { d: concert.dates[0].id, n: [1] }, payer.q)).data.reserveSeats;
+      const theirs = (await gql(url(1), RESERVE, { d: concert.dates[0].id, n: [2] }, racer.q)).data.reserveSeats;
+      const other = new Client({ connectionString: deployment.db.url });
+      await other.connect();
+      try {
+        await other.query("BEGIN");
+        await other.query("SELECT * FROM ticket_pay($1, $2, NULL, NULL, NULL)", [theirs.id, racer.id]);
+        expect((await gql(url(0), PAY, { r: mine.id }, payer.q)).errors).toBeUndefined();
+        await other.query("COMMIT");
+      } finally {
+        await other.end();
+      }
+      const status = (u: TestUser, t: string) => gql(url(1), STATUS, { t }, u.headers).then((r) => r.data.queueStatus);
+      // Rule 6: within a second (a generous deadline for a loaded machine; without the later
+      // question the bystander's token would stay ACTIVE for its whole session).
+      await expect
+        .poll(() => status(bystander, bystander.queueToken), { timeout: 5_000, interval: 100 })
+        .toEqual({ status: "EXPIRED", expiredReason: "SOLD_OUT" });
+      expect(await status(payer, payer.queueToken)).toEqual({ status: "EXPIRED", expiredReason: "PAID" });
+      expect(codeOf(await gql(url(0), ENTER, { c: concert.id }, (await signUp(url(0))).headers))).toBe("SOLD_OUT");
     });
   });
 });

@@ -103,7 +103,7 @@ async function oneOfEach(): Promise<Reads> {
   const held = randomUUID();
   const hold = await buffersOf(`SELECT * FROM ticket_hold($1, $2, $3, $4, 'token', 3600, $5)`, [held, user, concertId, dateId, seats()]);
   const read = await buffersOf(SEATS_OF_RESERVATIONS_SQL, [[held]]);
-  const pay = await buffersOf(`SELECT * FROM ticket_pay($1, $2, NULL, NULL)`, [held, user]);
+  const pay = await buffersOf(`SELECT * FROM ticket_pay($1, $2, NULL, NULL, NULL)`, [held, user]);
   const refund = await buffersOf(`SELECT * FROM ticket_refund($1, $2, NULL, NULL, 24, 10, 7)`, [held, user]);
   const refunded = await db.query(
     `SELECT r.status, (SELECT count(*)::int FROM seats s WHERE s.reservation_id = r.id) AS seats FROM reservations r WHERE r.id = $1`,

@@ -107,7 +107,7 @@ async function mostReads(first: number, n: number): Promise<{ pay: number; relea
   const release: number[] = [];
   for (let i = 0; i < n; i++) {
     const buyer = await newUser();
-    pay.push(await buffersOf(`SELECT * FROM ticket_pay($1, $2, NULL, NULL)`, [await hold(buyer, first + 2 * i), buyer]));
+    pay.push(await buffersOf(`SELECT * FROM ticket_pay($1, $2, NULL, NULL, NULL)`, [await hold(buyer, first + 2 * i), buyer]));
     const seat = first + 2 * i + 1;
     const cancelled = await hold(await newUser(), seat);
     await db.query("BEGIN");
