@@ -59,6 +59,8 @@ interface Figures {
   payP99: number;
   /** PostgreSQL's CPU during the pays ÷ the pays, ms. */
   pgMsPerPay: number;
+  /** The service's CPU during the pays ÷ the pays, ms. */
+  serviceMsPerPay: number;
   load: string;
   at: string;
 }
@@ -74,6 +76,7 @@ function figuresOf(file: string): Figures {
     payP50: pay.p50,
     payP99: pay.p99,
     pgMsPerPay: Math.round((pay.waits.postgresCpuMs / Math.max(1, pay.count)) * 100) / 100,
+    serviceMsPerPay: Math.round((((pay.cpu.serverCpuPct ?? Number.NaN) * 10 * pay.cpu.seconds) / Math.max(1, pay.count)) * 100) / 100,
     load: d.machine.loadAverage,
     at: d.date.slice(11, 16),
   };
@@ -149,19 +152,19 @@ async function main() {
   const firstOverSecond = (k: "holds" | "pays") => median(pairs.map((p) => (p.first === "base" ? p.base[k] / p.head[k] : p.head[k] / p.base[k])));
   const rows = pairs.map(
     (p, i) =>
-      `| ${i + 1} ${p[p.first].at} | ${sides[p.first].name} | ${n(p.base.holds)} / ${n(p.head.holds)} | ${n(p.base.pays)} / ${n(p.head.pays)} | ${n(p.base.payP99)} / ${n(p.head.payP99)} | ${n(p.base.pgMsPerPay)} / ${n(p.head.pgMsPerPay)} |`,
+      `| ${i + 1} ${p[p.first].at} | ${sides[p.first].name} | ${n(p.base.holds)} / ${n(p.head.holds)} | ${n(p.base.pays)} / ${n(p.head.pays)} | ${n(p.base.payP99)} / ${n(p.head.payP99)} | ${n(p.base.pgMsPerPay)} / ${n(p.head.pgMsPerPay)} | ${n(p.base.serviceMsPerPay)} / ${n(p.head.serviceMsPerPay)} |`,
   );
   const med = (side: "base" | "head", k: keyof Figures) => n(median(pairs.map((p) => p[side][k] as number)));
   const md = [
     `Buying phase, ${base} against ${headName}, ${o.pairs} pairs alternated A B, B A, … (\`npm run bench:compare -- --base=${o.base} --pairs=${o.pairs}\`,`,
     `each run \`BENCH_PHASES=buying BENCH_PROFILE=never node dist/bench/queue.bench.js\`), ${new Date().toISOString().slice(0, 16)} UTC.`,
     "",
-    `| pair (UTC) | first | holds/s ${base} / ${headName} | pays/s | pay p99 ms | PostgreSQL CPU ÷ pays, ms |`,
-    "| --- | --- | --- | --- | --- | --- |",
+    `| pair (UTC) | first | holds/s ${base} / ${headName} | pays/s | pay p99 ms | PostgreSQL CPU ÷ pays, ms | service CPU ÷ pays, ms |`,
+    "| --- | --- | --- | --- | --- | --- | --- |",
     ...rows,
-    `| median | | ${med("base", "holds")} / ${med("head", "holds")} | ${med("base", "pays")} / ${med("head", "pays")} | ${med("base", "payP99")} / ${med("head", "payP99")} | ${med("base", "pgMsPerPay")} / ${med("head", "pgMsPerPay")} |`,
+    `| median | | ${med("base", "holds")} / ${med("head", "holds")} | ${med("base", "pays")} / ${med("head", "pays")} | ${med("base", "payP99")} / ${med("head", "payP99")} | ${med("base", "pgMsPerPay")} / ${med("head", "pgMsPerPay")} | ${med("base", "serviceMsPerPay")} / ${med("head", "serviceMsPerPay")} |`,
     "",
-    `Per pair, ${headName} ÷ ${base} at the median: holds ${n(ratio("holds"))}, pays ${n(ratio("pays"))}, pay p99 ${n(ratio("payP99"))}, PostgreSQL CPU per pay ${n(ratio("pgMsPerPay"))}.`,
+    `Per pair, ${headName} ÷ ${base} at the median: holds ${n(ratio("holds"))}, pays ${n(ratio("pays"))}, pay p99 ${n(ratio("payP99"))}, PostgreSQL CPU per pay ${n(ratio("pgMsPerPay"))}, the service's CPU per pay ${n(ratio("serviceMsPerPay"))}.`,
     `The first run of a pair ÷ the second, at the median: holds ${n(firstOverSecond("holds"))}, pays ${n(firstOverSecond("pays"))} (the order's share).`,
     ...(harnessChanged
       ? ["", `The bench's own code (bench/queue.bench.ts, bench/lib) differs between the two: its change is in these figures too.`]
