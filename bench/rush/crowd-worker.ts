@@ -17,6 +17,7 @@ export interface WorkerPlan {
   password: string;
   seed: number;
   socketsPerInstance: number;
+  seatMap: "list" | "compact";
   /** How long after the opening users may still be busy, ms. */
   runMs: number;
   /** A scheduled opening this many ms after t0 (the crowd arrives in the pre-queue before it); 0: none. */
@@ -100,6 +101,7 @@ async function run(p: WorkerPlan, t0: number): Promise<WorkerResult> {
     concertId: p.concertId,
     dateId: p.dateId,
     popularSeats: p.popularSeats,
+    seatMap: p.seatMap,
     password: p.password,
     seed: p.seed,
     deadline: t0 + p.runMs,

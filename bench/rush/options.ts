@@ -31,6 +31,12 @@ export interface RushOptions {
   workers: number;
   /** Keep-alive HTTP connections per worker and instance (what a load balancer's pool would hold). */
   socketsPerInstance: number;
+  /**
+   * How the crowd reads the seat map: "list", `seats { number status }` (174 KB for 5,000 seats, the
+   * default, as in every recorded run), or "compact", `seatAvailability { statuses }` (1.7 KB: 2 bits
+   * a seat), as a client built for a big on-sale reads it.
+   */
+  seatMap: "list" | "compact";
   /** Pause before holding and before paying, a random share of these, ms. */
   thinkMs: number;
   /** Ceilings: seconds per measurement. */
@@ -74,6 +80,7 @@ const DEFAULTS = {
   signIns: 200,
   workers: 2,
   socketsPerInstance: 128,
+  seatMap: "list",
   thinkMs: 300,
   ceilingSeconds: 5,
   profile: "0",
@@ -104,6 +111,11 @@ export function readOptions(argv = process.argv.slice(2), env = process.env): Ru
   };
   const int = (name: keyof typeof DEFAULTS, min: number, max: number) => Math.round(num(name, min, max));
   const bool = (name: keyof typeof DEFAULTS) => /^(1|true|yes)$/i.test(raw(name));
+  const oneOf = <T extends string>(name: keyof typeof DEFAULTS, values: readonly T[]): T => {
+    const v = raw(name);
+    if (!values.includes(v as T)) throw new Error(`${name}=${v} must be one of ${values.join(", ")}`);
+    return v as T;
+  };
   const instances = raw("instances")
     .split(",")
     .map((s) => Number(s.trim()));
@@ -128,6 +140,7 @@ export function readOptions(argv = process.argv.slice(2), env = process.env): Ru
     signIns: int("signIns", 0, users),
     workers: int("workers", 1, 8),
     socketsPerInstance: int("socketsPerInstance", 1, 4_096),
+    seatMap: oneOf("seatMap", ["list", "compact"] as const),
     thinkMs: int("thinkMs", 0, 10_000),
     ceilingSeconds: num("ceilingSeconds", 1, 60),
     profile: bool("profile"),

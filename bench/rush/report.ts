@@ -37,6 +37,7 @@ export function renderReport(out: Out): string {
     `The crowd: ${n(o.users)} users arriving over ${o.arrivalSeconds} s on a fixed schedule (a ${o.rampSeconds} s ramp, then ${Math.round(o.users / (o.arrivalSeconds - o.rampSeconds / 2))}/s), ` +
       `${o.workers} load-generator processes, each user's calls and WebSocket on one instance (user i on instance i mod n), ` +
       `HTTP over at most ${o.socketsPerInstance} keep-alive connections per generator and instance, one graphql-ws socket per waiting user. ` +
+      `The seat map is read as ${(o.seatMap ?? "list") === "compact" ? "`seatAvailability { seatCount statuses }` (--seat-map=compact)" : "`seats { number status }`"}. ` +
       `One date of ${n(o.seats)} seats at ${n(o.price)}; ${pct(o.popularShare)} of users fight for the best seats (the first ${n(o.popularSeats)}, then the best left), ` +
       `${pct(o.giveUpShare)} give up while WAITING (leaveQueue after 2–15 s), ${pct(o.letRunOutShare)} let their hold run out, ${pct(o.doublePayShare)} pay twice at once with one key, ` +
       `the rest charge their balance and pay; each holds 1–4 seats and retries a SEAT_UNAVAILABLE with other seats (4 tries, then leaves). ` +

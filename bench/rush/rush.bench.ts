@@ -272,6 +272,7 @@ async function runTopology(o: RushOptions, n: number, stamp: string, redis: Redi
         password: PASSWORD,
         seed: o.seed,
         socketsPerInstance: o.socketsPerInstance,
+        seatMap: o.seatMap,
         runMs,
         openingMs,
       };

@@ -14,6 +14,8 @@ export const Q = {
   watch: "subscription queueStatusChanged($t: String!) { queueStatusChanged(token: $t) { status queuePosition expiredReason } }",
   leave: "mutation leaveQueue($t: String!) { leaveQueue(token: $t) { status expiredReason } }",
   seats: "query seats($d: ID!) { seats(concertDateId: $d) { number status } }",
+  /** The compact map (--seat-map=compact), timed under the same name as the list. */
+  seatAvailability: "query seats($d: ID!) { seatAvailability(concertDateId: $d) { seatCount statuses } }",
   hold: "mutation reserveSeats($d: ID!, $s: [Int!]!) { reserveSeats(concertDateId: $d, seatNumbers: $s) { id totalPrice heldUntil } }",
   charge: "mutation chargeBalance($a: Int!, $k: String) { chargeBalance(amount: $a, idempotencyKey: $k) }",
   pay: "mutation pay($r: ID!, $k: String) { pay(reservationId: $r, idempotencyKey: $k) { id status amount } }",
@@ -82,6 +84,8 @@ export interface FlowEnv {
   concertId: string;
   dateId: string;
   popularSeats: number;
+  /** How the seat map is read (options.ts). */
+  seatMap: "list" | "compact";
   password: string;
   seed: number;
   /** Wall-clock ms after which the user stops where it is. */
@@ -364,9 +368,18 @@ async function leave(u: PlannedUser, env: FlowEnv, r: UserResult, auth: Record<s
 
 async function readFreeSeats(u: PlannedUser, env: FlowEnv, headers: Record<string, string>): Promise<number[]> {
   checkDeadline(env);
+  const free: number[] = [];
+  if (env.seatMap === "compact") {
+    type Availability = { seatAvailability: { seatCount: number; statuses: string } };
+    const a = await env.http.call<Availability>(u.instance, "seats", Q.seatAvailability, { d: env.dateId }, headers);
+    if (!a.data) throw endedOr(a.code, `seatAvailability: ${a.code} ${a.message}`);
+    // 2 bits a seat, least significant first; 0 is AVAILABLE (the schema's description of `statuses`).
+    const bytes = Buffer.from(a.data.seatAvailability.statuses, "base64");
+    for (let n = 1; n <= a.data.seatAvailability.seatCount; n++) if (((bytes[(n - 1) >> 2] >> (((n - 1) & 3) * 2)) & 3) === 0) free.push(n);
+    return free;
+  }
   const a = await env.http.call<{ seats: { number: number; status: string }[] }>(u.instance, "seats", Q.seats, { d: env.dateId }, headers);
   if (!a.data) throw endedOr(a.code, `seats: ${a.code} ${a.message}`);
-  const free: number[] = [];
   for (const s of a.data.seats) if (s.status === "AVAILABLE") free.push(s.number);
   return free.sort((x, y) => x - y);
 }
