@@ -5,9 +5,9 @@
 -- already used: `replayed`.
 --
 -- It refuses in the order of contract/README.md (Errors), after the key: NOT_FOUND,
--- FORBIDDEN (another user's), NOT_HELD, QUEUE_TOKEN_INVALID (p_token is not the
--- token the hold was placed with; NULL: not checked), HOLD_EXPIRED,
--- INSUFFICIENT_BALANCE. So a pay whose queue token the service found ACTIVE is one
+-- FORBIDDEN (another user's), NOT_HELD (its DETAIL EXPIRED for a hold that ran out),
+-- QUEUE_TOKEN_INVALID (p_token is not the token the hold was placed with; NULL: not
+-- checked), HOLD_EXPIRED (a seat of the hold taken since), INSUFFICIENT_BALANCE. So a pay whose queue token the service found ACTIVE is one
 -- round trip: the reservation is not read beforehand (BENCHMARKS.md, 2026-12-04).
 --
 -- `unsold_left`: whether the date still had a seat not SOLD, as this call's last
