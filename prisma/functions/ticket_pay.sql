@@ -10,16 +10,23 @@
 -- checked), HOLD_EXPIRED (a seat of the hold taken since), INSUFFICIENT_BALANCE. So a pay whose queue token the service found ACTIVE is one
 -- round trip: the reservation is not read beforehand (BENCHMARKS.md, 2026-12-04).
 --
--- `unsold_left`: whether the date still had a seat not SOLD, as this call's last
--- statement saw it. False means the date may have sold out, and the service asks
--- after the commit as before; true spares that round trip, and the service asks a
--- little later instead (src/services/sold-out.ts says why that is enough).
+-- `available_left`: whether the date still had a seat AVAILABLE (neither held nor
+-- sold), as this call's last statement saw it. False means the date may have sold
+-- out (its other seats may be held by pays about to commit), and the service asks
+-- after the commit, before it answers; true spares that round trip, and the
+-- service asks a little later instead (src/services/sold-out.ts says why).
 DROP FUNCTION IF EXISTS ticket_pay(UUID, UUID, TEXT, TEXT);
+-- The same arguments with another OUT column (`unsold_left`), before 2026-12-04's landing.
+DO $drop$ BEGIN
+    IF EXISTS (SELECT 1 FROM pg_proc WHERE proname = 'ticket_pay' AND 'unsold_left' = ANY (proargnames)) THEN
+        DROP FUNCTION ticket_pay(UUID, UUID, TEXT, TEXT, TEXT);
+    END IF;
+END $drop$;
 CREATE OR REPLACE FUNCTION ticket_pay(
     p_reservation UUID, p_user UUID, p_key TEXT, p_hash TEXT, p_token TEXT,
     OUT replayed JSONB, OUT payment_id UUID, OUT amount INTEGER, OUT created_at TIMESTAMPTZ, OUT paid_at TIMESTAMPTZ,
     OUT seat_ids UUID[], OUT seat_numbers INTEGER[], OUT seat_prices INTEGER[],
-    OUT of_concert UUID, OUT of_date UUID, OUT unsold_left BOOLEAN
+    OUT of_concert UUID, OUT of_date UUID, OUT available_left BOOLEAN
 ) LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
     v_total INTEGER;
@@ -120,7 +127,7 @@ BEGIN
          WHERE i.user_id = p_user AND i.key = p_key;
     END IF;
 
-    -- By the partial index seats_unsold_idx: one probe while the date has seats left.
-    unsold_left := EXISTS (SELECT 1 FROM seats s WHERE s.concert_date_id = of_date AND s.status <> 'SOLD');
+    -- By the partial index seats_available_idx: one probe.
+    available_left := EXISTS (SELECT 1 FROM seats s WHERE s.concert_date_id = of_date AND s.status = 'AVAILABLE');
 END
 $$;

@@ -42,8 +42,8 @@ interface Sale {
   concertId: string;
   concertDateId: string;
   seats: SeatChange[];
-  /** ticket_pay saw a seat of the date still unsold: the sold-out question can wait (SoldOutLater). */
-  unsoldLeft: boolean;
+  /** ticket_pay saw a seat of the date still AVAILABLE: the sold-out question can wait (SoldOutLater). */
+  availableLeft: boolean;
 }
 
 interface PayRow {
@@ -57,7 +57,7 @@ interface PayRow {
   seatPrices: number[];
   concertId: string;
   concertDateId: string;
-  unsoldLeft: boolean;
+  availableLeft: boolean;
 }
 
 export class PaymentService {
@@ -138,7 +138,7 @@ export class PaymentService {
         this.deps.pool,
         `SELECT replayed, payment_id AS "paymentId", amount, created_at AS "createdAt", paid_at AS "paidAt",
                 seat_ids AS "seatIds", seat_numbers AS "seatNumbers", seat_prices AS "seatPrices",
-                of_concert AS "concertId", of_date AS "concertDateId", unsold_left AS "unsoldLeft"
+                of_concert AS "concertId", of_date AS "concertDateId", available_left AS "availableLeft"
            FROM ticket_pay($1, $2, $3, $4, $5)`,
         [reservationId, actor.id, call?.key ?? null, call ? requestHash(call) : null, queueToken],
       );
@@ -161,7 +161,7 @@ export class PaymentService {
       price: row.seatPrices[i],
       status: "SOLD",
     }));
-    return { payment, sale: { queueToken, concertId: row.concertId, concertDateId: row.concertDateId, seats, unsoldLeft: row.unsoldLeft } };
+    return { payment, sale: { queueToken, concertId: row.concertId, concertDateId: row.concertDateId, seats, availableLeft: row.availableLeft } };
   }
 
   /** The answers that come before the queue gate: a stored result, NOT_FOUND, FORBIDDEN, the hold's state. */
@@ -218,7 +218,7 @@ export class PaymentService {
    */
   private async announceSale(sale: Sale): Promise<void> {
     await Promise.all([this.deps.queue.expireToken(sale.queueToken, "PAID"), publishSeatChanges(this.deps.bus, sale.seats)]);
-    if (sale.unsoldLeft) this.soldOutLater.add(sale.concertId, sale.concertDateId);
+    if (sale.availableLeft) this.soldOutLater.add(sale.concertId, sale.concertDateId);
     else await this.askSoldOut(sale.concertId, sale.concertDateId);
   }
 

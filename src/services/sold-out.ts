@@ -35,13 +35,15 @@ export const SOLD_OUT_LATER_MS = 200;
 /**
  * The sold-out questions that pays leave for a little later, one per date however many pays asked.
  *
- * A pay's last statement (ticket_pay's `unsold_left`) sees whether its date still has a seat not SOLD.
- * None left: the pay asks isConcertSoldOut after its commit, as every pay once did. Some left: it
- * would almost always hear "no", and asking cost a round trip per pay (BENCHMARKS.md, 2026-12-04).
- * "Some left" is not proof, though: the seats it saw unsold may be sold by pays that commit before
- * it does, each of which asked before this one committed and saw this pay's seats still HELD. So
- * the question is asked again here, SOLD_OUT_LATER_MS after the first pay that left it, after every
- * pay that left it has committed: the last seat's sale is heard within the second rule 6 gives.
+ * A pay's last statement (ticket_pay's `available_left`) sees whether its date still has a seat
+ * AVAILABLE. None: the date may be sold out once the pays in flight commit, and the pay asks
+ * isConcertSoldOut after its commit, before it answers, as every pay once did; of overlapping last
+ * pays, each sees the others' seats HELD, so each asks, and the last to commit hears the sell-out
+ * before it answers. Some: asking would almost always hear "no", and it cost a round trip per pay
+ * (BENCHMARKS.md, 2026-12-04). It is still not proof: the seat it saw AVAILABLE may be held and paid
+ * by pays that commit before this one does, each asking too early. So the question is asked again
+ * here, SOLD_OUT_LATER_MS after the first pay that left it, after every pay that left it has
+ * committed: even then the sell-out is heard within the second rule 6 gives.
  */
 export class SoldOutLater {
   private readonly due = new Map<string, string>();

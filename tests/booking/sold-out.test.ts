@@ -5,6 +5,7 @@ import { queueStores } from "../support/stores";
 import { startDeployment } from "../support/server";
 import { codeOf, gql, signUp, type TestUser } from "../support/client";
 import { newAdmin, newConcert } from "../support/factories";
+import { randomUUID } from "node:crypto";
 import { Client } from "pg";
 import { OPEN_QUEUE, PAY, RESERVE, STATUS, newShopper } from "../support/booking";
 
@@ -73,11 +74,25 @@ describe.each(queueStores("sold-out"))("sold out ($name)", ({ instances, redis }
       ]);
     });
 
-    it("is heard when the last seats are sold by a pay that commits after the one that saw them unsold", async () => {
-      // Two last pays that overlap: each one's ticket_pay sees the other's seat still HELD. Here the
-      // other pay is ticket_pay itself, in a transaction the test commits only after the API's pay
-      // has answered, and it asks nothing after its commit: that is the pay whose own question came
-      // too early. The API's pay saw a seat unsold, so it asks later (SoldOutLater), after both commits.
+    it("is heard before the last of overlapping last pays answers", async () => {
+      // Each of the pays sees the others' seats HELD and none AVAILABLE, so each asks after its
+      // commit, before it answers: the last to commit hears the sell-out.
+      const concert = await newConcert(deployment.server, admin, { dates: [{ seatCount: 4 }] });
+      const buyers = await Promise.all([0, 1, 2, 3].map((i) => newShopper(url(i), concert.id, 5000)));
+      const bystander = await newShopper(url(0), concert.id);
+      const holds = await Promise.all(buyers.map((b, i) => gql(url(i), RESERVE, { d: concert.dates[0].id, n: [i + 1] }, b.q)));
+      const paid = await Promise.all(buyers.map((b, i) => gql(url(i + 1), PAY, { r: holds[i].data.reserveSeats.id }, b.q)));
+      expect(paid.map((r) => r.errors)).toEqual(paid.map(() => undefined));
+      // No waiting: the sell-out was announced before the last answer.
+      expect(codeOf(await gql(url(0), ENTER, { c: concert.id }, (await signUp(url(0))).headers))).toBe("SOLD_OUT");
+      const status = await gql(url(1), STATUS, { t: bystander.queueToken }, bystander.headers);
+      expect(status.data.queueStatus).toEqual({ status: "EXPIRED", expiredReason: "SOLD_OUT" });
+    });
+
+    it("is heard when the seat a pay saw AVAILABLE is held and paid before that pay's commit", async () => {
+      // The other pay holds and pays the last seat in a transaction that the test commits only
+      // after the API's pay has answered: to that pay the seat was still AVAILABLE, so it left the
+      // question for later (SoldOutLater), and the other pay, run straight in SQL, asks nothing.
       const concert = await newConcert(deployment.server, admin, { dates: [{ seatCount: 2 }] });
       const [payer, racer, bystander] = [
         await newShopper(url(0), concert.id, 5000),
@@ -85,11 +100,12 @@ describe.each(queueStores("sold-out"))("sold out ($name)", ({ instances, redis }
         await newShopper(url(0), concert.id),
       ];
       const mine = (await gql(url(0), RESERVE, { d: concert.dates[0].id, n: [1] }, payer.q)).data.reserveSeats;
-      const theirs = (await gql(url(1), RESERVE, { d: concert.dates[0].id, n: [2] }, racer.q)).data.reserveSeats;
       const other = new Client({ connectionString: deployment.db.url });
       await other.connect();
       try {
         await other.query("BEGIN");
+        await other.query("SELECT ticket_hold($1, $2, $3, $4, $5, 60, ARRAY[2])", [randomUUID(), racer.id, concert.id, concert.dates[0].id, racer.queueToken]);
+        const [theirs] = (await other.query("SELECT id FROM reservations WHERE user_id = $1", [racer.id])).rows;
         await other.query("SELECT * FROM ticket_pay($1, $2, NULL, NULL, NULL)", [theirs.id, racer.id]);
         expect((await gql(url(0), PAY, { r: mine.id }, payer.q)).errors).toBeUndefined();
         await other.query("COMMIT");
