@@ -7,8 +7,9 @@
 -- It refuses in the order of contract/README.md (Errors), after the key: NOT_FOUND,
 -- FORBIDDEN (another user's), NOT_HELD (its DETAIL EXPIRED for a hold that ran out),
 -- QUEUE_TOKEN_INVALID (p_token is not the token the hold was placed with; NULL: not
--- checked), HOLD_EXPIRED (a seat of the hold taken since), INSUFFICIENT_BALANCE. So a pay whose queue token the service found ACTIVE is one
--- round trip: the reservation is not read beforehand (BENCHMARKS.md, 2026-12-04).
+-- checked), HOLD_EXPIRED (a seat of the hold taken since), INSUFFICIENT_BALANCE.
+-- So a pay whose queue token the service found ACTIVE is one round trip: the
+-- reservation is not read beforehand (BENCHMARKS.md, 2026-12-04).
 --
 -- `available_left`: whether the date still had a seat AVAILABLE (neither held nor
 -- sold), as this call's last statement saw it. False means the date may have sold
@@ -27,7 +28,7 @@ CREATE OR REPLACE FUNCTION ticket_pay(
     OUT replayed JSONB, OUT payment_id UUID, OUT amount INTEGER, OUT created_at TIMESTAMPTZ, OUT paid_at TIMESTAMPTZ,
     OUT seat_ids UUID[], OUT seat_numbers INTEGER[], OUT seat_prices INTEGER[],
     OUT of_concert UUID, OUT of_date UUID, OUT available_left BOOLEAN
-) LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
+) LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan SET enable_seqscan = off AS $$
 DECLARE
     v_total INTEGER;
     v_decided TIMESTAMPTZ;
@@ -127,7 +128,15 @@ BEGIN
          WHERE i.user_id = p_user AND i.key = p_key;
     END IF;
 
-    -- By the partial index seats_available_idx: one probe.
+    -- By the partial index seats_available_idx. For an EXISTS the planner weighs
+    -- the cost of finding a first row, and from the statistics (most of a date's
+    -- seats AVAILABLE) a sequential scan looked cheapest: it read every page up to
+    -- the first free seat, past every seat held or sold, 104 buffers with 10,000 of
+    -- 30,000 taken, and more as the sale goes on; the index, 13 once the first scan
+    -- has marked the entries of seats taken since as dead (tests/db/available-probe.test.ts:
+    -- a pay read 340 buffers against 79 by the scan, 124 against 82 by the index).
+    -- Hence enable_seqscan = off for this function: each of its other statements
+    -- finds its rows by a key too.
     available_left := EXISTS (SELECT 1 FROM seats s WHERE s.concert_date_id = of_date AND s.status = 'AVAILABLE');
 END
 $$;
