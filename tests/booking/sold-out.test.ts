@@ -104,7 +104,13 @@ describe.each(queueStores("sold-out"))("sold out ($name)", ({ instances, redis }
       await other.connect();
       try {
         await other.query("BEGIN");
-        await other.query("SELECT ticket_hold($1, $2, $3, $4, $5, 60, ARRAY[2])", [randomUUID(), racer.id, concert.id, concert.dates[0].id, racer.queueToken]);
+        await other.query("SELECT ticket_hold($1, $2, $3, $4, $5, 60, ARRAY[2])", [
+          randomUUID(),
+          racer.id,
+          concert.id,
+          concert.dates[0].id,
+          racer.queueToken,
+        ]);
         const [theirs] = (await other.query("SELECT id FROM reservations WHERE user_id = $1", [racer.id])).rows;
         await other.query("SELECT * FROM ticket_pay($1, $2, NULL, NULL, NULL)", [theirs.id, racer.id]);
         expect((await gql(url(0), PAY, { r: mine.id }, payer.q)).errors).toBeUndefined();
