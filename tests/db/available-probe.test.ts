@@ -7,45 +7,25 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Client } from "pg";
 import { createTestDatabase, type TestDatabase } from "../support/database";
+import { addDate, buffersOf, holdCrowd, type DateOnSale } from "../support/seat-reads";
 
 const SEATS = 10_000;
 
 let testDb: TestDatabase;
 let db: Client;
-let concertId: string;
-let dateId: string;
+let date: DateOnSale;
 
 beforeAll(async () => {
   testDb = await createTestDatabase();
   db = new Client({ connectionString: testDb.url });
   await db.connect();
-  [{ id: concertId }] = (await db.query(`INSERT INTO concerts (title) VALUES ('One big room') RETURNING id`)).rows;
-  [{ id: dateId }] = (
-    await db.query(`INSERT INTO concert_dates (concert_id, starts_at, total_seats) VALUES ($1, now() + interval '30 days', $2) RETURNING id`, [
-      concertId,
-      SEATS,
-    ])
-  ).rows;
-  await db.query(`INSERT INTO seats (concert_date_id, number, price) SELECT $1, n, 100 FROM generate_series(1, $2::int) n`, [dateId, SEATS]);
+  date = await addDate(db, "One big room", SEATS);
   await db.query(`ANALYZE`);
 }, 60_000);
 afterAll(async () => {
   await db?.end();
   await testDb?.drop();
 });
-
-/** `holders` new users hold 4 seats each from seat `first` on, in one statement. */
-async function crowd(holders: number, first: number): Promise<void> {
-  const users = await db.query<{ id: string }>(
-    `INSERT INTO users (email, password_hash, balance) SELECT gen_random_uuid() || '@example.com', 'x', 10000 FROM generate_series(1, $1::int) RETURNING id`,
-    [holders],
-  );
-  await db.query(
-    `SELECT ticket_hold(gen_random_uuid(), u.id, $1::uuid, $2::uuid, 'token', 3600, ARRAY(SELECT $4::int + 4 * (u.i::int - 1) + k FROM generate_series(0, 3) k))
-       FROM unnest($3::uuid[]) WITH ORDINALITY AS u (id, i)`,
-    [concertId, dateId, users.rows.map((u) => u.id), first],
-  );
-}
 
 /** The most buffers read by the pays of one-seat holds of seats first, first + 1, …, first + n − 1. */
 async function mostPayReads(first: number, n: number): Promise<number> {
@@ -55,10 +35,8 @@ async function mostPayReads(first: number, n: number): Promise<number> {
       await db.query(`INSERT INTO users (email, password_hash, balance) VALUES ($1, 'x', 10000) RETURNING id`, [`${randomUUID()}@example.com`])
     ).rows;
     const id = randomUUID();
-    await db.query(`SELECT * FROM ticket_hold($1, $2, $3, $4, 'token', 3600, $5)`, [id, user, concertId, dateId, [seat]]);
-    const { rows } = await db.query(`EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) SELECT * FROM ticket_pay($1, $2, NULL, NULL, NULL)`, [id, user]);
-    const plan = rows[0]["QUERY PLAN"][0].Plan;
-    reads.push(plan["Shared Hit Blocks"] + plan["Shared Read Blocks"]);
+    await db.query(`SELECT * FROM ticket_hold($1, $2, $3, $4, 'token', 3600, $5)`, [id, user, date.concertId, date.dateId, [seat]]);
+    reads.push(await buffersOf(db, `SELECT * FROM ticket_pay($1, $2, NULL, NULL, NULL)`, [id, user]));
   }
   return Math.max(...reads);
 }
@@ -67,7 +45,7 @@ describe("a pay's question whether its date has a seat AVAILABLE", () => {
   it("reads the index, not every page up to the first AVAILABLE seat, with the date's first 8,000 seats taken", async () => {
     await mostPayReads(1, 3); // the connection's caches and plans warm up
     const few = await mostPayReads(4, 6);
-    await crowd(1_997, 11); // seats 11 to 7,998 held
+    await holdCrowd(db, date, 1_997, 11); // seats 11 to 7,998 held
     await mostPayReads(7_999, 1); // the first probe marks the index entries of the seats taken since as dead
     const many = await mostPayReads(8_000, 6);
     // With a sequential scan (no enable_seqscan = off on ticket_pay) a pay read about 260 pages more

@@ -17,6 +17,7 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Client } from "pg";
 import { createTestDatabase, type TestDatabase } from "../support/database";
+import { addDate, buffersOf as buffersOn } from "../support/seat-reads";
 import { RELEASE_SEATS_SQL } from "../../src/services/seat-locks";
 import { SEATS_OF_RESERVATIONS_SQL } from "../../src/services/seat.service";
 
@@ -47,14 +48,7 @@ beforeAll(async () => {
   db = new Client({ connectionString: testDb.url });
   await db.connect();
   for (const table of UNANALYSED) await db.query(`ALTER TABLE ${table} SET (autovacuum_enabled = false)`);
-  [{ id: concertId }] = (await db.query(`INSERT INTO concerts (title) VALUES ('No statistics') RETURNING id`)).rows;
-  [{ id: dateId }] = (
-    await db.query(`INSERT INTO concert_dates (concert_id, starts_at, total_seats) VALUES ($1, now() + interval '30 days', $2) RETURNING id`, [
-      concertId,
-      SEATS,
-    ])
-  ).rows;
-  await db.query(`INSERT INTO seats (concert_date_id, number, price) SELECT $1, n, 100 FROM generate_series(1, $2::int) n`, [dateId, SEATS]);
+  ({ concertId, dateId } = await addDate(db, "No statistics", SEATS));
   // The on-sale so far: 5,000 holds of 4 seats, cancelled since (written directly: what they left is the point).
   const [{ id: earlier }] = (await db.query(`INSERT INTO users (email, password_hash) VALUES ('earlier@example.com', 'x') RETURNING id`)).rows;
   await db.query(
@@ -78,12 +72,7 @@ afterAll(async () => {
   await testDb?.drop();
 });
 
-/** Shared buffers a statement read (hit or from disk), with everything the functions it calls read. */
-async function buffersOf(statement: string, values: unknown[]): Promise<number> {
-  const { rows } = await db.query(`EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ${statement}`, values);
-  const plan = rows[0]["QUERY PLAN"][0].Plan;
-  return plan["Shared Hit Blocks"] + plan["Shared Read Blocks"];
-}
+const buffersOf = (statement: string, values: unknown[]) => buffersOn(db, statement, values);
 
 interface Reads {
   hold: number;

@@ -21,6 +21,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Client } from "pg";
 import { createTestDatabase, type TestDatabase } from "../support/database";
 import { RELEASE_SEATS_SQL } from "../../src/services/seat-locks";
+import { addDate, buffersOf as buffersOn, holdCrowd } from "../support/seat-reads";
 
 const SEATS = 10_000;
 
@@ -35,14 +36,7 @@ beforeAll(async () => {
   testDb = await createTestDatabase();
   db = new Client({ connectionString: testDb.url });
   await db.connect();
-  [{ id: concertId }] = (await db.query(`INSERT INTO concerts (title) VALUES ('Reads') RETURNING id`)).rows;
-  [{ id: dateId }] = (
-    await db.query(`INSERT INTO concert_dates (concert_id, starts_at, total_seats) VALUES ($1, now() + interval '30 days', $2) RETURNING id`, [
-      concertId,
-      SEATS,
-    ])
-  ).rows;
-  await db.query(`INSERT INTO seats (concert_date_id, number, price) SELECT $1, n, 100 FROM generate_series(1, $2::int) n`, [dateId, SEATS]);
+  ({ concertId, dateId } = await addDate(db, "Reads", SEATS));
   // Another concert's 2,000 dates of 2 seats: to the planner, a date then has about 7 seats.
   [{ id: smallConcertId }] = (await db.query(`INSERT INTO concerts (title) VALUES ('Small rooms') RETURNING id`)).rows;
   smallDateIds = (
@@ -94,12 +88,7 @@ async function holdReads(concert: string, date: string, seats: number[]): Promis
   return reads;
 }
 
-/** Shared buffers a statement read (hit or from disk), with everything the functions it calls read. */
-async function buffersOf(statement: string, values: unknown[]): Promise<number> {
-  const { rows } = await db.query(`EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ${statement}`, values);
-  const plan = rows[0]["QUERY PLAN"][0].Plan;
-  return plan["Shared Hit Blocks"] + plan["Shared Read Blocks"];
-}
+const buffersOf = (statement: string, values: unknown[]) => buffersOn(db, statement, values);
 
 /** The most buffers read by each of `n` one-seat pays and `n` releases of a cancelled one-seat hold, on seats from `first` on. */
 async function mostReads(first: number, n: number): Promise<{ pay: number; release: number }> {
@@ -127,15 +116,7 @@ async function mostReads(first: number, n: number): Promise<{ pay: number; relea
 
 /** `holders` new users hold 4 seats each, from seat `first` on, in one statement; then every table but seats is analysed. */
 async function crowd(holders: number, first: number): Promise<void> {
-  const others = await db.query<{ id: string }>(
-    `INSERT INTO users (email, password_hash) SELECT gen_random_uuid() || '@example.com', 'x' FROM generate_series(1, $1::int) RETURNING id`,
-    [holders],
-  );
-  await db.query(
-    `SELECT ticket_hold(gen_random_uuid(), u.id, $1::uuid, $2::uuid, 'token', 3600, ARRAY(SELECT $4::int + 4 * (u.i::int - 1) + k FROM generate_series(0, 3) k))
-       FROM unnest($3::uuid[]) WITH ORDINALITY AS u (id, i)`,
-    [concertId, dateId, others.rows.map((u) => u.id), first],
-  );
+  await holdCrowd(db, { concertId, dateId }, holders, first);
   await db.query(`ANALYZE users, reservations, reservation_seats, payments, tickets, ledger_entries`);
 }
 
