@@ -30,7 +30,7 @@ export async function isConcertSoldOut(pool: Pool, concertId: string, soldDateId
 }
 
 /** How long a pay that saw seats left on its date leaves its sold-out question for later, ms. */
-export const SOLD_OUT_LATER_MS = 200;
+const SOLD_OUT_LATER_MS = 200;
 
 /**
  * The sold-out questions that pays leave for a little later, one per date however many pays asked.
@@ -49,16 +49,13 @@ export class SoldOutLater {
   private readonly due = new Map<string, string>();
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(
-    private readonly ask: (concertId: string, dateId: string) => Promise<void>,
-    private readonly delayMs = SOLD_OUT_LATER_MS,
-  ) {}
+  constructor(private readonly ask: (concertId: string, dateId: string) => Promise<void>) {}
 
   /** Called after the pay's commit: the question is asked after this call. */
   add(concertId: string, dateId: string): void {
     this.due.set(dateId, concertId);
     if (this.timer) return;
-    this.timer = setTimeout(() => void this.askAll(), this.delayMs);
+    this.timer = setTimeout(() => void this.askAll(), SOLD_OUT_LATER_MS);
     // A process that is stopping does not wait (as after-commit.ts's retries).
     this.timer.unref();
   }
