@@ -6,7 +6,6 @@ import { badInput, notFound } from "../errors/app-error";
 import { assertAdmin } from "./access";
 import { isUuid } from "./ids";
 import { holdIsOver } from "./hold-state";
-import { dateHasUnsoldSeat } from "./sold-out";
 import type { QueueGate } from "./queue/queue.types";
 import { commitmentOf, newSeed } from "./opening-draw";
 
@@ -132,7 +131,7 @@ export class ConcertService {
     const { rows } = await this.deps.pool.query<ConcertDateView>(
       `SELECT d.id, d.concert_id AS "concertId", d.starts_at AS "startsAt", d.total_seats AS "totalSeats"
          FROM concert_dates d
-        WHERE d.concert_id = $1 AND d.starts_at > now() AND ${dateHasUnsoldSeat("d")}
+        WHERE d.concert_id = $1 AND d.starts_at > now() AND NOT date_sold_out(d.id)
         ORDER BY d.starts_at, d.id`,
       [concertId],
     );

@@ -16,7 +16,6 @@ import { concertOfToken, newQueueToken } from "./queue-token";
 import { drawKey } from "../opening-draw";
 import type { Logger } from "../../observability/logger";
 import type { QueueGate, QueueTicketView } from "./queue.types";
-import { concertIsSoldOut } from "../sold-out";
 import { afterCommit } from "../after-commit";
 
 export const concertChannel = (concertId: string) => `queue.concert.${concertId}`;
@@ -465,7 +464,7 @@ export class QueueService implements QueueGate {
               c.draw_commitment AS commitment,
               CASE WHEN c.drawn_at IS NULL THEN c.draw_seed END AS seed,
               c.drawn_at IS NOT NULL AS drawn,
-              ${concertIsSoldOut("$1::uuid")} AS sold_out,
+              concert_sold_out($1::uuid) AS sold_out,
               (SELECT count(*) FROM seats s JOIN concert_dates d ON d.id = s.concert_date_id
                 WHERE d.concert_id = $1 AND d.starts_at > now()
                   AND (s.status = 'AVAILABLE' OR (s.status = 'HELD' AND hold_is_over(s.held_until))))::int AS seats_left,
