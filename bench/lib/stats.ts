@@ -21,13 +21,19 @@ export function summarize(values: ArrayLike<number>): Summary {
 /** Clock ticks per second of /proc/<pid>/stat times (100 on Linux x86-64). */
 const CLK_TCK = 100;
 
-/** CPU seconds (user + system) a process has used so far. */
-export function processCpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+/** CPU seconds (user + system) of a /proc stat file: a process's, or one of its threads'. */
+function statCpuSeconds(file: string): number {
+  const stat = readFileSync(file, "utf8");
   // Fields after the command name, which is in parentheses and may hold spaces.
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   return (Number(fields[11]) + Number(fields[12])) / CLK_TCK; // utime, stime (fields 14, 15)
 }
+
+/** CPU seconds (user + system) a process has used so far. */
+export const processCpuSeconds = (pid: number): number => statCpuSeconds(`/proc/${pid}/stat`);
+
+/** CPU seconds (user + system) one thread of a process has used so far. */
+export const threadCpuSeconds = (pid: number, tid: number): number => statCpuSeconds(`/proc/${pid}/task/${tid}/stat`);
 
 /** Resident memory of a process in MiB. */
 export function processRssMiB(pid: number): number {

@@ -5,7 +5,7 @@
 // rates are differences between samples.
 import { readdirSync, readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
-import { machineJiffies, processCpuSeconds, processRssMiB } from "../lib/stats";
+import { machineJiffies, processCpuSeconds, processRssMiB, threadCpuSeconds } from "../lib/stats";
 
 export type Group = "server" | "loadgen" | "orchestrator" | "redis" | "postgres";
 
@@ -13,6 +13,8 @@ export interface Watched {
   label: string;
   group: Group;
   pid: number;
+  /** Read the process's main thread on its own too (a Node server's event loop; its other threads are V8's helpers and libuv's pool). */
+  mainThread?: boolean;
 }
 
 export interface ProcessSeries {
@@ -21,6 +23,8 @@ export interface ProcessSeries {
   t: number[];
   /** Cumulative CPU seconds per label (NaN once a process is gone). */
   cpu: number[][];
+  /** Cumulative CPU seconds of the main thread per label (NaN when not watched or gone); absent in results before it was read. */
+  main?: number[][];
   /** Memory per label, MiB: RSS, or for PostgreSQL the sum of every process's PSS (shared buffers counted once). */
   mem: number[][];
   /** Machine busy jiffies (all cores) and total jiffies. */
@@ -30,17 +34,10 @@ export interface ProcessSeries {
 
 const CLK_TCK = 100;
 
-function safeCpu(pid: number): number {
+/** A reading of a process that may have ended meanwhile: NaN then. */
+function safe(read: () => number): number {
   try {
-    return processCpuSeconds(pid);
-  } catch {
-    return NaN;
-  }
-}
-
-function safeRss(pid: number): number {
-  try {
-    return processRssMiB(pid);
+    return read();
   } catch {
     return NaN;
   }
@@ -93,6 +90,7 @@ export class ProcessSampler {
       labels: [...watched.map((w) => ({ label: w.label, group: w.group })), { label: "PostgreSQL", group: "postgres" }],
       t: [],
       cpu: [],
+      main: [],
       mem: [],
       busy: [],
       total: [],
@@ -116,8 +114,9 @@ export class ProcessSampler {
     const s = this.series;
     const pg = postgresReading();
     s.t.push(Date.now() - this.t0());
-    s.cpu.push([...this.watched.map((w) => safeCpu(w.pid)), pg.cpu]);
-    s.mem.push([...this.watched.map((w) => safeRss(w.pid)), pg.pssMiB]);
+    s.cpu.push([...this.watched.map((w) => safe(() => processCpuSeconds(w.pid))), pg.cpu]);
+    s.main?.push([...this.watched.map((w) => (w.mainThread ? safe(() => threadCpuSeconds(w.pid, w.pid)) : NaN)), NaN]);
+    s.mem.push([...this.watched.map((w) => safe(() => processRssMiB(w.pid))), pg.pssMiB]);
     const m = machineJiffies();
     s.busy.push(m.busy);
     s.total.push(m.total);
@@ -130,6 +129,8 @@ export interface CpuShare {
   /** % of one core, averaged over the window. */
   cpuPct: number;
   cpuSeconds: number;
+  /** Of cpuPct, the main thread's (a server's event loop), when it was read. */
+  mainThreadPct?: number;
   memMaxMiB: number;
 }
 
@@ -151,12 +152,14 @@ export function cpuOver(
     let end = b;
     while (end > a && !Number.isFinite(s.cpu[end][k])) end--;
     const used = s.cpu[end][k] - s.cpu[a][k];
+    const mainUsed = s.main ? s.main[end][k] - s.main[a][k] : NaN;
     let memMax = 0;
     for (let i = a; i <= b; i++) if (s.mem[i][k] > memMax) memMax = s.mem[i][k];
     return {
       ...l,
       cpuSeconds: Math.round(used * 10) / 10,
       cpuPct: Math.round((used / Math.max(0.001, seconds)) * 100),
+      ...(Number.isFinite(mainUsed) ? { mainThreadPct: Math.round((mainUsed / Math.max(0.001, seconds)) * 100) } : {}),
       memMaxMiB: Math.round(memMax),
     };
   });

@@ -204,6 +204,27 @@ export function renderReport(out: Out): string {
       `${cpuOf(t, "loadgen")}; ${cpuOf(t, "orchestrator")}; ${t.cpu.otherPct}; **${t.cpu.machinePct}** of ${t.cpu.cores * 100} (${t.cpu.seconds} s)`,
   );
   row(
+    `CPU while the crowd arrives (its first ${o.arrivalSeconds} s), % of one core: servers (each); PostgreSQL; Redis; load generators; whole machine`,
+    (t) => {
+      const c = t.cpuArrivals;
+      if (!c) return "";
+      const of = (g: string) => c.processes.filter((p) => p.group === g).reduce((a, p) => a + p.cpuPct, 0);
+      const servers = c.processes.filter((p) => p.group === "server").map((p) => p.cpuPct);
+      return `${of("server")} (${servers.join(" + ")}); ${of("postgres")}; ${of("redis")}; ${of("loadgen")}; **${c.machinePct}** of ${c.cores * 100}`;
+    },
+  );
+  row(
+    "each server's threads, % of one core: its main thread (the event loop) + the others (V8's garbage collector and compiler, libuv's pool: scrypt), while the crowd arrives; from the opening to the sell-out",
+    (t) => {
+      const split = (c: TopologyResult["cpu"] | undefined) =>
+        c?.processes
+          .filter((p) => p.group === "server" && p.mainThreadPct !== undefined)
+          .map((p) => `${p.mainThreadPct} + ${p.cpuPct - (p.mainThreadPct ?? 0)}`)
+          .join(", ") || "–";
+      return t.cpuArrivals ? `${split(t.cpuArrivals)}; ${split(t.cpu)}` : "";
+    },
+  );
+  row(
     "memory, max MiB: servers (RSS each); PostgreSQL (PSS); Redis; load generators",
     (t) => `${memOf(t, "server").join(" + ")}; ${memOf(t, "postgres").join()}; ${memOf(t, "redis").join()}; ${memOf(t, "loadgen").join(" + ")}`,
   );

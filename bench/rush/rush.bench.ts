@@ -79,6 +79,8 @@ export interface TopologyResult {
   serverWarnings: Record<string, number>;
   arrivals: { peakPerSecond: number; lateP99Ms: number; lateMaxMs: number; strayRejections: number; firstStray?: string };
   cpu: ReturnType<typeof cpuOver>;
+  /** The same while the crowd arrives (its first arrivalSeconds); none in results before it was measured. */
+  cpuArrivals?: ReturnType<typeof cpuOver>;
   checks: Check[];
   series: Series;
   /** GET /healthz latency per instance during the crowd: how long a request waits for the event loop. */
@@ -285,7 +287,7 @@ async function runTopology(o: RushOptions, n: number, stamp: string, redis: Redi
     let t0 = Date.now() + 1_500;
     const since = () => t0;
     const watched: Watched[] = [
-      ...servers.map((s, k) => ({ label: `server ${k + 1}`, group: "server" as const, pid: s.pid })),
+      ...servers.map((s, k) => ({ label: `server ${k + 1}`, group: "server" as const, pid: s.pid, mainThread: true })),
       ...workers.map((c, k) => ({ label: `load generator ${k + 1}`, group: "loadgen" as const, pid: c.pid! })),
       { label: "orchestrator", group: "orchestrator", pid: process.pid },
       { label: "Redis", group: "redis", pid: await redisPid(redis) },
@@ -479,6 +481,7 @@ async function runTopology(o: RushOptions, n: number, stamp: string, redis: Redi
       },
       // Over the sale (opening → sold out), or the whole crowd window when it did not sell out.
       cpu: cpuOver(proc, 0, soldOut && tickets.lastSaleSeconds < crowdMs / 1000 ? tickets.lastSaleSeconds * 1000 : crowdMs),
+      cpuArrivals: cpuOver(proc, 0, o.arrivalSeconds * 1000),
       checks,
       series: buildSeries(merged, sales, queue, proc, endMs, sumArrays(crowd.map((c) => c.pushesPerSecond)), health),
       healthz: health.ms.map((ms, k) => {
