@@ -5,7 +5,7 @@
 -- By the partial index seats_unsold_idx (status <> 'SOLD'), and only by it: the question is asked
 -- at the end of a sale, when the statistics were most often taken before it, with every seat
 -- unsold, and for an EXISTS the planner then took a sequential scan of the seats as the cheapest
--- way to the first unsold one. It read every page of the seats sold before it: 103 of a date of
+-- way to the first unsold one. It read every page of the seats sold before it: 104 of a date of
 -- 10,000 with 12 left (tests/db/sold-out-probe.test.ts), where the index reads a few.
 CREATE OR REPLACE FUNCTION date_sold_out(p_date UUID) RETURNS BOOLEAN
 LANGUAGE plpgsql STABLE SET plan_cache_mode = force_generic_plan SET enable_seqscan = off AS $$
