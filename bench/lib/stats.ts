@@ -35,6 +35,11 @@ export const processCpuSeconds = (pid: number): number => statCpuSeconds(`/proc/
 /** CPU seconds (user + system) one thread of a process has used so far. */
 export const threadCpuSeconds = (pid: number, tid: number): number => statCpuSeconds(`/proc/${pid}/task/${tid}/stat`);
 
+/** Seconds one thread of a process has spent runnable but waiting for a core (schedstat's run_delay). */
+export function threadRunQueueSeconds(pid: number, tid: number): number {
+  return Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ")[1]) / 1e9;
+}
+
 /** Resident memory of a process in MiB. */
 export function processRssMiB(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));

@@ -5,7 +5,7 @@
 // rates are differences between samples.
 import { readdirSync, readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
-import { machineJiffies, processCpuSeconds, processRssMiB, threadCpuSeconds } from "../lib/stats";
+import { machineJiffies, processCpuSeconds, processRssMiB, threadCpuSeconds, threadRunQueueSeconds } from "../lib/stats";
 
 export type Group = "server" | "loadgen" | "orchestrator" | "redis" | "postgres";
 
@@ -25,6 +25,8 @@ export interface ProcessSeries {
   cpu: number[][];
   /** Cumulative CPU seconds of the main thread per label (NaN when not watched or gone); absent in results before it was read. */
   main?: number[][];
+  /** Cumulative seconds the main thread waited, runnable, for a core (NaN when not watched); absent before it was read. */
+  mainWait?: number[][];
   /** Memory per label, MiB: RSS, or for PostgreSQL the sum of every process's PSS (shared buffers counted once). */
   mem: number[][];
   /** Machine busy jiffies (all cores) and total jiffies. */
@@ -91,6 +93,7 @@ export class ProcessSampler {
       t: [],
       cpu: [],
       main: [],
+      mainWait: [],
       mem: [],
       busy: [],
       total: [],
@@ -116,6 +119,7 @@ export class ProcessSampler {
     s.t.push(Date.now() - this.t0());
     s.cpu.push([...this.watched.map((w) => safe(() => processCpuSeconds(w.pid))), pg.cpu]);
     s.main?.push([...this.watched.map((w) => (w.mainThread ? safe(() => threadCpuSeconds(w.pid, w.pid)) : NaN)), NaN]);
+    s.mainWait?.push([...this.watched.map((w) => (w.mainThread ? safe(() => threadRunQueueSeconds(w.pid, w.pid)) : NaN)), NaN]);
     s.mem.push([...this.watched.map((w) => safe(() => processRssMiB(w.pid))), pg.pssMiB]);
     const m = machineJiffies();
     s.busy.push(m.busy);
@@ -131,6 +135,8 @@ export interface CpuShare {
   cpuSeconds: number;
   /** Of cpuPct, the main thread's (a server's event loop), when it was read. */
   mainThreadPct?: number;
+  /** The time the main thread waited, runnable, for a core, % of the window. */
+  mainThreadWaitPct?: number;
   memMaxMiB: number;
 }
 
@@ -153,6 +159,7 @@ export function cpuOver(
     while (end > a && !Number.isFinite(s.cpu[end][k])) end--;
     const used = s.cpu[end][k] - s.cpu[a][k];
     const mainUsed = s.main ? s.main[end][k] - s.main[a][k] : NaN;
+    const mainWaited = s.mainWait ? s.mainWait[end][k] - s.mainWait[a][k] : NaN;
     let memMax = 0;
     for (let i = a; i <= b; i++) if (s.mem[i][k] > memMax) memMax = s.mem[i][k];
     return {
@@ -160,6 +167,7 @@ export function cpuOver(
       cpuSeconds: Math.round(used * 10) / 10,
       cpuPct: Math.round((used / Math.max(0.001, seconds)) * 100),
       ...(Number.isFinite(mainUsed) ? { mainThreadPct: Math.round((mainUsed / Math.max(0.001, seconds)) * 100) } : {}),
+      ...(Number.isFinite(mainWaited) ? { mainThreadWaitPct: Math.round((mainWaited / Math.max(0.001, seconds)) * 100) } : {}),
       memMaxMiB: Math.round(memMax),
     };
   });

@@ -225,6 +225,17 @@ export function renderReport(out: Out): string {
     },
   );
   row(
+    "each server's main thread, % of the time: on a core; runnable but waiting for one (the run queue), while the crowd arrives; from the opening to the sell-out",
+    (t) => {
+      const split = (c: TopologyResult["cpu"] | undefined) =>
+        c?.processes
+          .filter((p) => p.group === "server" && p.mainThreadWaitPct !== undefined)
+          .map((p) => `${p.mainThreadPct} / ${p.mainThreadWaitPct}`)
+          .join(", ") || "–";
+      return t.cpuArrivals?.processes.some((p) => p.mainThreadWaitPct !== undefined) ? `${split(t.cpuArrivals)}; ${split(t.cpu)}` : "";
+    },
+  );
+  row(
     "memory, max MiB: servers (RSS each); PostgreSQL (PSS); Redis; load generators",
     (t) => `${memOf(t, "server").join(" + ")}; ${memOf(t, "postgres").join()}; ${memOf(t, "redis").join()}; ${memOf(t, "loadgen").join(" + ")}`,
   );
