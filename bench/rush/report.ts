@@ -5,6 +5,7 @@
 import type { OpFigure } from "./figures";
 import type { RushOptions } from "./options";
 import type { TopologyResult } from "./rush.bench";
+import type { CpuShare } from "./processes";
 import type { BucketQuantiles } from "./server-metrics";
 
 interface Out {
@@ -192,6 +193,16 @@ export function renderReport(out: Out): string {
         .map(([k, v]) => `${k} ${n(v)}`)
         .join(", ") || "none",
   );
+  /** Each server's `cell` (false where not measured: results before it) while the crowd arrives, then over the sale; "" when none was measured. */
+  const mainThreadCells = (t: TopologyResult, cell: (p: CpuShare) => string | false) => {
+    const cells = (c: TopologyResult["cpu"]) =>
+      c.processes
+        .filter((p) => p.group === "server")
+        .map(cell)
+        .filter((x): x is string => x !== false);
+    const arriving = t.cpuArrivals ? cells(t.cpuArrivals) : [];
+    return arriving.length > 0 ? `${arriving.join(", ")}; ${cells(t.cpu).join(", ")}` : "";
+  };
   const cpuOf = (t: TopologyResult, g: string) => t.cpu.processes.filter((p) => p.group === g).reduce((a, p) => a + p.cpuPct, 0);
   const memOf = (t: TopologyResult, g: string) => t.cpu.processes.filter((p) => p.group === g).map((p) => p.memMaxMiB);
   row(
@@ -215,25 +226,11 @@ export function renderReport(out: Out): string {
   );
   row(
     "each server's threads, % of one core: its main thread (the event loop) + the others (V8's garbage collector and compiler, libuv's pool: scrypt), while the crowd arrives; from the opening to the sell-out",
-    (t) => {
-      const split = (c: TopologyResult["cpu"] | undefined) =>
-        c?.processes
-          .filter((p) => p.group === "server" && p.mainThreadPct !== undefined)
-          .map((p) => `${p.mainThreadPct} + ${p.cpuPct - (p.mainThreadPct ?? 0)}`)
-          .join(", ") || "–";
-      return t.cpuArrivals ? `${split(t.cpuArrivals)}; ${split(t.cpu)}` : "";
-    },
+    (t) => mainThreadCells(t, (p) => p.mainThreadPct !== undefined && `${p.mainThreadPct} + ${p.cpuPct - p.mainThreadPct}`),
   );
   row(
     "each server's main thread, % of the time: on a core; runnable but waiting for one (the run queue), while the crowd arrives; from the opening to the sell-out",
-    (t) => {
-      const split = (c: TopologyResult["cpu"] | undefined) =>
-        c?.processes
-          .filter((p) => p.group === "server" && p.mainThreadWaitPct !== undefined)
-          .map((p) => `${p.mainThreadPct} / ${p.mainThreadWaitPct}`)
-          .join(", ") || "–";
-      return t.cpuArrivals?.processes.some((p) => p.mainThreadWaitPct !== undefined) ? `${split(t.cpuArrivals)}; ${split(t.cpu)}` : "";
-    },
+    (t) => mainThreadCells(t, (p) => p.mainThreadWaitPct !== undefined && `${p.mainThreadPct} / ${p.mainThreadWaitPct}`),
   );
   row(
     "memory, max MiB: servers (RSS each); PostgreSQL (PSS); Redis; load generators",

@@ -1,7 +1,9 @@
 // For the tests that count what the ticketing functions read (tests/db/*: seat-writes-reads,
 // plans-without-statistics, available-probe): a date with its seats, a crowd of holds, and the
 // buffers a statement read, straight on one connection.
-import type { Client } from "pg";
+import { Client } from "pg";
+import { afterAll, beforeAll } from "vitest";
+import { createTestDatabase, type TestDatabase } from "./database";
 
 export interface DateOnSale {
   concertId: string;
@@ -19,6 +21,24 @@ export async function addDate(db: Client, title: string, seats: number): Promise
   ).rows;
   await db.query(`INSERT INTO seats (concert_date_id, number, price) SELECT $1, n, 100 FROM generate_series(1, $2::int) n`, [dateId, seats]);
   return { concertId, dateId };
+}
+
+/** A new database for one test file, holding one date of `seats` seats (analysed), and a connection to it: filled in by vitest's beforeAll. */
+export function oneDateOnSale(title: string, seats: number): { db: Client; date: DateOnSale } {
+  const room = {} as { db: Client; date: DateOnSale };
+  let testDb: TestDatabase | undefined;
+  beforeAll(async () => {
+    testDb = await createTestDatabase();
+    room.db = new Client({ connectionString: testDb.url });
+    await room.db.connect();
+    room.date = await addDate(room.db, title, seats);
+    await room.db.query(`ANALYZE`);
+  }, 60_000);
+  afterAll(async () => {
+    await room.db?.end();
+    await testDb?.drop();
+  });
+  return room;
 }
 
 /** `holders` new users hold 4 seats each of `date`, from seat `first` on, in one statement. */
