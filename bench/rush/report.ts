@@ -203,25 +203,25 @@ export function renderReport(out: Out): string {
     const arriving = t.cpuArrivals ? cells(t.cpuArrivals) : [];
     return arriving.length > 0 ? `${arriving.join(", ")}; ${cells(t.cpu).join(", ")}` : "";
   };
-  const cpuOf = (t: TopologyResult, g: string) => t.cpu.processes.filter((p) => p.group === g).reduce((a, p) => a + p.cpuPct, 0);
+  /** A group's CPU over a window (the sale's `t.cpu` or the arrivals'), % of one core. */
+  const cpuOf = (c: TopologyResult["cpu"], g: string) => c.processes.filter((p) => p.group === g).reduce((a, p) => a + p.cpuPct, 0);
   const memOf = (t: TopologyResult, g: string) => t.cpu.processes.filter((p) => p.group === g).map((p) => p.memMaxMiB);
   row(
     "CPU from the opening to the sell-out (or the end of the crowd; seconds in brackets), % of one core: servers (each); PostgreSQL; Redis; load generators; orchestrator; anything else; whole machine",
     (t) =>
-      `${cpuOf(t, "server")} (${t.cpu.processes
+      `${cpuOf(t.cpu, "server")} (${t.cpu.processes
         .filter((p) => p.group === "server")
         .map((p) => p.cpuPct)
-        .join(" + ")}); ${cpuOf(t, "postgres")}; ${cpuOf(t, "redis")}; ` +
-      `${cpuOf(t, "loadgen")}; ${cpuOf(t, "orchestrator")}; ${t.cpu.otherPct}; **${t.cpu.machinePct}** of ${t.cpu.cores * 100} (${t.cpu.seconds} s)`,
+        .join(" + ")}); ${cpuOf(t.cpu, "postgres")}; ${cpuOf(t.cpu, "redis")}; ` +
+      `${cpuOf(t.cpu, "loadgen")}; ${cpuOf(t.cpu, "orchestrator")}; ${t.cpu.otherPct}; **${t.cpu.machinePct}** of ${t.cpu.cores * 100} (${t.cpu.seconds} s)`,
   );
   row(
     `CPU while the crowd arrives (its first ${o.arrivalSeconds} s), % of one core: servers (each); PostgreSQL; Redis; load generators; whole machine`,
     (t) => {
       const c = t.cpuArrivals;
       if (!c) return "";
-      const of = (g: string) => c.processes.filter((p) => p.group === g).reduce((a, p) => a + p.cpuPct, 0);
       const servers = c.processes.filter((p) => p.group === "server").map((p) => p.cpuPct);
-      return `${of("server")} (${servers.join(" + ")}); ${of("postgres")}; ${of("redis")}; ${of("loadgen")}; **${c.machinePct}** of ${c.cores * 100}`;
+      return `${cpuOf(c, "server")} (${servers.join(" + ")}); ${cpuOf(c, "postgres")}; ${cpuOf(c, "redis")}; ${cpuOf(c, "loadgen")}; **${c.machinePct}** of ${c.cores * 100}`;
     },
   );
   row(
